@@ -1,0 +1,119 @@
+"""Command line of the harness: argument parsing only; every verb calls into a module.
+
+    python -m harness run CONFIG.yaml [--out DIR] [--set key=value ...]
+    python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
+    python -m harness data omniglot --out DIR [--zip PATH ...]
+
+User mistakes end as one line `error: <what to fix>` and exit code 1 (2 for usage errors);
+a failed job makes `run` exit 1 after every other job has run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Run and compare the oneshot-bench implementations.",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    run = verbs.add_parser("run", help="run an experiment config")
+    run.add_argument("config", type=Path, help="YAML experiment, e.g. configs/quickstart.yaml")
+    run.add_argument("--out", type=Path, help="run folder (default results/<name>-<time>)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set repeats=5 --set tasks.0.sample.pairs=5000",
+    )
+
+    data = verbs.add_parser("data", help="write or fetch a data set")
+    kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    syn = kinds.add_parser("synthetic", help="write the deterministic synthetic data set")
+    syn.add_argument("--out", type=Path, required=True)
+    syn.add_argument("--alphabets", type=int, default=5)
+    syn.add_argument("--characters", type=int, default=10)
+    syn.add_argument("--drawers", type=int, default=20)
+    syn.add_argument("--seed", type=int, default=0)
+    omni = kinds.add_parser("omniglot", help="download (or take local zips of) Omniglot")
+    omni.add_argument("--out", type=Path, required=True)
+    omni.add_argument(
+        "--zip",
+        dest="zips",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a local zip (repeatable), e.g. ../shared/omniglot/images_background.zip",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.verb == "run":
+            return cmd_run(args)
+        if args.verb == "data":
+            return cmd_data(args)
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; results.json keeps every finished job", file=sys.stderr)
+        return 130
+    return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_config
+    from harness.display import Display
+    from harness.experiment import default_run_dir, run_experiment
+
+    config = load_config(args.config, args.overrides)
+    run_dir = (args.out or default_run_dir(config)).resolve()
+    display = Display()
+    results = run_experiment(config, run_dir, display)
+    display.summary(results)
+    print(f"results: {run_dir / 'results.json'}")
+    failed = [
+        f"{m['task']}/{m['impl']}"
+        for m in results["measurements"]
+        if any(not r["ok"] for r in m["runs"])
+    ]
+    bad_checks = [c["name"] for c in results["checks"] if not c["ok"]]
+    if failed:
+        print(f"error: failed jobs: {', '.join(failed)}", file=sys.stderr)
+    if bad_checks:
+        print(f"error: failed checks: {', '.join(bad_checks)}", file=sys.stderr)
+    return 1 if failed or bad_checks else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.kind == "synthetic":
+        from harness.data.synthetic import write_synthetic
+
+        summary = write_synthetic(
+            args.out,
+            alphabets=args.alphabets,
+            characters=args.characters,
+            drawers=args.drawers,
+            seed=args.seed,
+        )
+        print(summary)
+        return 0
+    from harness.data.omniglot import fetch_omniglot
+
+    for path in fetch_omniglot(args.out, zips=args.zips):
+        print(path)
+    return 0

@@ -1,0 +1,325 @@
+"""`harness run`: one experiment from a validated config to `results.json`.
+
+Order of work: prepare the data set (the embedded synthetic set unless `dataset.root` is set),
+build every implementation (timed separately, never counted in a task), prepare shared inputs
+(one pair file per size, drawn once by the baseline implementation so every side gets identical
+inputs), then run every task `warmup + repeats` times with the implementations interleaved
+(A B A B ...), rewriting `results.json` atomically after every job so nothing finished is lost.
+Checks between implementations and the summary table come last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import compare, datasets, impls, machine
+from harness.config import Config
+from harness.display import Display
+from harness.errors import HarnessError
+from harness.protocol import (
+    PROTOCOL_VERSION,
+    REPO_ROOT,
+    TASKS_NEEDING_PAIRS,
+    THROUGHPUT,
+    atomic_write_json,
+    make_job,
+    read_result,
+    write_job,
+)
+from harness.runner import ProcessRecord, run_process
+from harness.stats import summarize
+
+RESULTS_FORMAT_VERSION = 1
+KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
+
+
+@dataclass
+class Context:
+    config: Config
+    run_dir: Path
+    root: Path
+    eval_root: Path | None
+    chosen: list[impls.Implementation]
+    display: Display
+    results: dict[str, Any]
+
+
+def default_run_dir(config: Config) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return REPO_ROOT / "results" / f"{config.name}-{stamp}"
+
+
+def run_experiment(config: Config, run_dir: Path, display: Display) -> dict[str, Any]:
+    """Run everything the config asks for; return the results document (also on disk)."""
+    chosen = impls.select(config.implementations, impls.discover())
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
+    root, eval_root, data_facts = datasets.prepare(config, display)
+    results: dict[str, Any] = {
+        "format_version": RESULTS_FORMAT_VERSION,
+        "protocol": PROTOCOL_VERSION,
+        "name": config.name,
+        "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "finished_utc": None,
+        "machine": machine.machine_facts(),
+        "config": dict(config.raw),
+        "dataset": data_facts,
+        "implementations": {},
+        "builds": [],
+        "measurements": [],
+        "checks": [],
+    }
+    ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
+    save(ctx)
+    build_all(ctx)
+    pair_files = prepare_pairs(ctx)
+    for index, task in enumerate(config.tasks):
+        for impl in chosen:
+            results["measurements"].append(
+                {
+                    "impl": impl.id,
+                    "task": task.name,
+                    "task_index": index,
+                    "params": dict(task.params),
+                    "runs": [],
+                    "summary": None,
+                }
+            )
+    save(ctx)
+    total = len(config.tasks) * len(chosen) * (config.warmup + config.repeats)
+    done = 0
+    for index, task in enumerate(config.tasks):
+        pairs = pair_files.get(index)
+        for repeat in range(config.warmup + config.repeats):
+            for impl in chosen:
+                done += 1
+                measurement = find_measurement(results, impl.id, index)
+                warm = repeat < config.warmup
+                label = f"[{done}/{total}] {task.name} {impl.id} " + (
+                    f"warmup {repeat + 1}" if warm else f"repeat {repeat - config.warmup + 1}"
+                )
+                run = run_one(ctx, impl, index, repeat, warm, pairs, label)
+                measurement["runs"].append(run)
+                measurement["summary"] = summarize_runs(task.name, measurement["runs"])
+                save(ctx)
+    results["checks"] = compare.run_checks(results, run_dir)
+    results["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    save(ctx)
+    return results
+
+
+def save(ctx: Context) -> None:
+    atomic_write_json(ctx.run_dir / "results.json", ctx.results)
+
+
+def find_measurement(results: dict[str, Any], impl_id: str, index: int) -> dict[str, Any]:
+    for m in results["measurements"]:
+        if m["impl"] == impl_id and m["task_index"] == index:
+            return m  # type: ignore[no-any-return]
+    raise KeyError((impl_id, index))
+
+
+def build_all(ctx: Context) -> None:
+    env = impls.job_env(ctx.config.threads)
+    for impl in ctx.chosen:
+        if impl.build is not None:
+            ctx.display.line(f"building {impl.id} ...")
+        record = impls.build(impl, ctx.run_dir / "build" / f"{impl.id}.log", env)
+        ctx.results["builds"].append(
+            {"impl": record.impl, "ok": record.ok, "wall_s": record.wall_s, "log": record.log}
+        )
+        save(ctx)
+        if not record.ok:
+            raise HarnessError(f"building {impl.id} failed; see {record.log}")
+        ctx.results["implementations"][impl.id] = {
+            "language": impl.language,
+            "versions": impls.versions(impl, env),
+        }
+    save(ctx)
+
+
+def prepare_pairs(ctx: Context) -> dict[int, Path]:
+    """One pair file per distinct size, drawn by the baseline implementation's `sample` task."""
+    baseline = ctx.chosen[0]
+    by_size: dict[int, Path] = {}
+    files: dict[int, Path] = {}
+    for index, task in enumerate(ctx.config.tasks):
+        if task.name not in TASKS_NEEDING_PAIRS:
+            continue
+        if task.name == "load" and task.params.get("source") == "dataset":
+            continue
+        n = task.input_pairs or TASKS_NEEDING_PAIRS[task.name]
+        if n not in by_size:
+            out = ctx.run_dir / "inputs" / f"pairs-{n}"
+            out.mkdir(parents=True, exist_ok=True)
+            job = make_job(
+                task="sample",
+                seed=ctx.config.seed,
+                threads=ctx.config.threads,
+                out_dir=out,
+                root=ctx.root,
+                eval_root=ctx.eval_root,
+                params={"pairs": n, "same_alphabet": 0.5},
+            )
+            write_job(out / "job.json", job)
+            ctx.display.line(f"preparing {n} shared pairs with {baseline.id} ...")
+            record = run_process(
+                baseline.command(out / "job.json"),
+                cwd=baseline.folder,
+                env=impls.job_env(ctx.config.threads),
+                log_dir=out,
+                timeout_s=ctx.config.timeout_s,
+            )
+            if not record.ok or not (out / "pairs.tsv").is_file():
+                raise HarnessError(
+                    f"preparing shared pairs with {baseline.id} failed "
+                    f"({describe_failure(record)}); see {out / 'stderr.txt'}"
+                )
+            by_size[n] = out / "pairs.tsv"
+        files[index] = by_size[n]
+    return files
+
+
+def run_one(
+    ctx: Context,
+    impl: impls.Implementation,
+    index: int,
+    repeat: int,
+    warm: bool,
+    pairs: Path | None,
+    label: str,
+) -> dict[str, Any]:
+    config = ctx.config
+    task = config.tasks[index]
+    job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job = make_job(
+        task=task.name,
+        seed=config.seed,
+        threads=config.threads,
+        out_dir=job_dir,
+        root=ctx.root,
+        eval_root=ctx.eval_root,
+        params=task.params,
+        pairs=pairs,
+        model=config.model,
+    )
+    write_job(job_dir / "job.json", job)
+    on_event: Callable[[Any], None] = ctx.display.start_job(label)
+    record = run_process(
+        impl.command(job_dir / "job.json"),
+        cwd=impl.folder,
+        env=impls.job_env(config.threads),
+        log_dir=job_dir,
+        timeout_s=config.timeout_s,
+        interval_s=config.sample_interval_ms / 1000,
+        on_event=on_event,
+    )
+    run: dict[str, Any] = {
+        "repeat": repeat,
+        "warmup": warm,
+        "dir": str(job_dir.relative_to(ctx.run_dir)),
+        "wall_s": record.wall_s,
+        "user_s": record.user_s,
+        "sys_s": record.sys_s,
+        "peak_rss_bytes": record.peak_rss_bytes,
+        "sampled_peak_rss_bytes": max((s.rss_bytes for s in record.samples), default=0),
+        "startup_s": record.startup_s,
+        "exit_code": record.exit_code,
+        "signal": record.signal,
+        "timed_out": record.timed_out,
+        "phases": phases(record),
+        "ok": False,
+        "error": None,
+        "metrics": {},
+        "outputs": {},
+    }
+    if record.ok:
+        try:
+            result = read_result(job_dir / "result.json")
+        except HarnessError as e:
+            run["error"] = str(e)
+        else:
+            run["ok"] = bool(result["ok"])
+            run["metrics"] = result["metrics"]
+            run["outputs"] = result["outputs"]
+            run["error"] = result["error"]
+    else:
+        run["error"] = describe_failure(record)
+    ctx.display.end_job(label, run)
+    if not first_measured_ok(ctx, impl.id, index) or warm:
+        prune_outputs(job_dir, run["outputs"])
+    return run
+
+
+def first_measured_ok(ctx: Context, impl_id: str, index: int) -> bool:
+    """True while no earlier measured run of this (impl, task) kept its outputs."""
+    m = find_measurement(ctx.results, impl_id, index)
+    return not any(r["ok"] and not r["warmup"] for r in m["runs"])
+
+
+def prune_outputs(job_dir: Path, outputs: dict[str, str]) -> None:
+    for name in outputs.values():
+        path = job_dir / name
+        if path.is_file() and path.stat().st_size > KEEP_OUTPUT_BYTES:
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def describe_failure(record: ProcessRecord) -> str:
+    if record.timed_out:
+        why = f"timed out after {record.wall_s:.1f} s; process group killed"
+    elif record.signal is not None:
+        why = f"killed by signal {record.signal}"
+    else:
+        why = f"exit code {record.exit_code}"
+    last = record.stderr_tail.strip().splitlines()[-1:] if record.stderr_tail.strip() else []
+    return why + (f": {last[0]}" if last else "")
+
+
+def phases(record: ProcessRecord) -> list[dict[str, Any]]:
+    """Phase intervals announced by the implementation, on the harness's clock."""
+    open_at: dict[str, float] = {}
+    out = []
+    for event in record.events:
+        if event.kind != "phase":
+            continue
+        name, state = str(event.data.get("name")), event.data.get("state")
+        if state == "begin":
+            open_at[name] = event.t_harness_s
+        elif state == "end" and name in open_at:
+            out.append({"name": name, "begin_s": open_at.pop(name), "end_s": event.t_harness_s})
+    return out
+
+
+def summarize_runs(task: str, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    measured = [r for r in runs if r["ok"] and not r["warmup"]]
+    if not measured:
+        return None
+    metric, unit = THROUGHPUT.get(task, ("", ""))
+    throughput = [float(r["metrics"][metric]) for r in measured if metric in r["metrics"]]
+    cpu = [r["user_s"] + r["sys_s"] for r in measured]
+    summary: dict[str, Any] = {
+        "runs": len(measured),
+        "failed_runs": sum(1 for r in runs if not r["ok"]),
+        "wall_s": summarize([r["wall_s"] for r in measured]),
+        "cpu_s": summarize(cpu),
+        "peak_rss_bytes": summarize([r["peak_rss_bytes"] for r in measured]),
+        "throughput": None,
+    }
+    startup = [r["startup_s"] for r in measured if r["startup_s"] is not None]
+    if startup:
+        summary["startup_s"] = summarize(startup)
+    if throughput:
+        summary["throughput"] = {"metric": metric, "unit": unit, **summarize(throughput)}
+    return summary

@@ -1,0 +1,166 @@
+"""Implementations as the harness sees them: a folder with an `impl.yaml` manifest.
+
+The harness never imports an implementation. It reads the manifest (id, language, build, run and
+version commands), builds one explicit argument list per job in `Implementation.command`, and
+talks to the program only through files (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import HarnessError
+from harness.protocol import REPO_ROOT
+
+IMPLS_DIR = REPO_ROOT / "impls"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    id: str
+    language: str
+    folder: Path
+    run: tuple[str, ...]
+    build: tuple[str, ...] | None = None
+    version: tuple[str, ...] | None = None
+
+    def command(self, job: Path) -> list[str]:
+        """The one command line that runs a job (argument list; no shell)."""
+        return [self.expand(arg, job) for arg in self.run]
+
+    def expand(self, arg: str, job: Path | None = None) -> str:
+        arg = arg.replace("{python}", sys.executable)
+        if job is not None:
+            arg = arg.replace("{job}", str(job))
+        return arg
+
+
+def discover(folder: Path = IMPLS_DIR) -> dict[str, Implementation]:
+    """Every `impls/*/impl.yaml`, keyed by id."""
+    found: dict[str, Implementation] = {}
+    for manifest in sorted(folder.glob("*/impl.yaml")):
+        impl = load_manifest(manifest)
+        if impl.id in found:
+            raise HarnessError(f"{manifest}: implementation id {impl.id!r} is declared twice")
+        found[impl.id] = impl
+    return found
+
+
+def load_manifest(path: Path) -> Implementation:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise HarnessError(f"{path}: cannot read implementation manifest: {e}") from None
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: expected a mapping with id, language, run")
+    unknown = set(raw) - {"id", "language", "build", "run", "version"}
+    if unknown:
+        raise HarnessError(
+            f"{path}: unknown manifest key {sorted(unknown)[0]!r}; "
+            "expected id, language, build, run, version"
+        )
+
+    def command(key: str, required: bool) -> tuple[str, ...] | None:
+        value = raw.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+            raise HarnessError(f"{path}: {key}: expected a list of arguments, got {value!r}")
+        return tuple(value)
+
+    if not isinstance(raw.get("id"), str) or not isinstance(raw.get("language"), str):
+        raise HarnessError(f"{path}: id and language must be strings")
+    run = command("run", True)
+    assert run is not None
+    return Implementation(
+        id=raw["id"],
+        language=raw["language"],
+        folder=path.parent,
+        run=run,
+        build=command("build", False),
+        version=command("version", False),
+    )
+
+
+def select(ids: Sequence[str], available: Mapping[str, Implementation]) -> list[Implementation]:
+    chosen = []
+    for impl_id in ids:
+        if impl_id not in available:
+            raise HarnessError(
+                f"implementations: unknown id {impl_id!r}; available: {', '.join(available)}"
+            )
+        chosen.append(available[impl_id])
+    return chosen
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    impl: str
+    ok: bool
+    wall_s: float
+    log: str
+
+
+def build(impl: Implementation, log_path: Path, env: Mapping[str, str]) -> BuildRecord:
+    """Run the manifest's build command once; its time is reported, never counted in a task."""
+    if impl.build is None:
+        return BuildRecord(impl.id, True, 0.0, "")
+    t0 = time.perf_counter()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        try:
+            proc = subprocess.run(
+                [impl.expand(a) for a in impl.build],
+                cwd=impl.folder,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+            code = proc.returncode
+        except FileNotFoundError as e:
+            log.write(f"cannot start build: {e}\n".encode())
+            code = 127
+    return BuildRecord(impl.id, code == 0, round(time.perf_counter() - t0, 3), str(log_path))
+
+
+def versions(impl: Implementation, env: Mapping[str, str]) -> dict[str, Any]:
+    """The implementation's own report of its versions (a JSON object), or an error note."""
+    if impl.version is None:
+        return {}
+    try:
+        proc = subprocess.run(
+            [impl.expand(a) for a in impl.version],
+            cwd=impl.folder,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        data = json.loads(proc.stdout.decode("utf-8"))
+        if isinstance(data, dict):
+            return data
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    return {"error": "version command failed"}
+
+
+def job_env(threads: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every job: thread pools pinned to the job's thread count."""
+    env = dict(os.environ if base is None else base)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        env[var] = str(threads)
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env

@@ -1,0 +1,161 @@
+"""Launch one implementation run as a subprocess, watch it, and record what it did.
+
+`run_process` starts a command (an argument list, never a shell) in its own session, reads its
+JSON event lines from stdout as they come, samples its process tree, enforces the timeout by
+killing the whole process group, and takes the exact wall, user and system seconds and the peak
+RSS of the child from the kernel (`os.wait4`). Nothing here knows what a task is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.monitor import Sample, TreeSampler
+from harness.protocol import Event, parse_event
+
+STDERR_TAIL_LINES = 20
+
+
+@dataclass
+class ProcessRecord:
+    exit_code: int | None  # None when killed by a signal
+    signal: int | None
+    timed_out: bool
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_bytes: int
+    startup_s: float | None  # launch to the first event line
+    samples: list[Sample] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    stderr_tail: str = ""
+    bad_event_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def run_process(
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_dir: Path,
+    timeout_s: float,
+    interval_s: float = 0.05,
+    on_event: Callable[[Event], None] | None = None,
+) -> ProcessRecord:
+    """Run `cmd` to completion (or timeout); write events.jsonl, stderr.txt, samples.csv."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stderr_path = log_dir / "stderr.txt"
+    events: list[Event] = []
+    bad_lines = 0
+    t0 = time.perf_counter()
+    with stderr_path.open("wb") as stderr_file:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            start_new_session=True,  # own process group: a timeout kills the whole tree
+        )
+    sampler = TreeSampler(proc.pid, t0, interval_s)
+    sampler.start()
+
+    def read_events() -> None:
+        nonlocal bad_lines
+        assert proc.stdout is not None
+        with (log_dir / "events.jsonl").open("w", encoding="utf-8") as log:
+            for raw in proc.stdout:
+                t = time.perf_counter() - t0
+                line = raw.decode("utf-8", errors="replace")
+                event = parse_event(line, t)
+                if event is None:
+                    if line.strip():
+                        bad_lines += 1
+                    continue
+                events.append(event)
+                log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
+                if on_event is not None:
+                    on_event(event)
+
+    reader = threading.Thread(target=read_events, name=f"events-{proc.pid}", daemon=True)
+    reader.start()
+
+    waited: dict[str, object] = {}
+    done = threading.Event()
+
+    def wait_child() -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        waited["t"] = time.perf_counter()
+        waited["status"] = status
+        waited["usage"] = usage
+        done.set()
+
+    waiter = threading.Thread(target=wait_child, name=f"wait-{proc.pid}", daemon=True)
+    waiter.start()
+    timed_out = not done.wait(timeout_s)
+    if timed_out:
+        kill_group(proc.pid)
+        done.wait()
+    # Descendants that outlive the child would keep stdout open; end them with the group.
+    kill_group(proc.pid)
+    reader.join(timeout=5)
+    sampler.stop()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+    status = int(waited["status"])  # type: ignore[call-overload]
+    usage = waited["usage"]
+    proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it; tell Popen
+    wall_s = float(waited["t"]) - t0  # type: ignore[arg-type]
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    record = ProcessRecord(
+        exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        signal=sig,
+        timed_out=timed_out,
+        wall_s=round(wall_s, 6),
+        user_s=round(usage.ru_utime, 6),  # type: ignore[attr-defined]
+        sys_s=round(usage.ru_stime, 6),  # type: ignore[attr-defined]
+        peak_rss_bytes=int(usage.ru_maxrss) * 1024,  # type: ignore[attr-defined]  # KiB on Linux
+        startup_s=round(events[0].t_harness_s, 6) if events else None,
+        samples=sampler.samples,
+        events=events,
+        stderr_tail=tail(stderr_path),
+        bad_event_lines=bad_lines,
+    )
+    write_samples(log_dir / "samples.csv", record.samples)
+    return record
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        data = path.read_bytes()[-16384:]
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def write_samples(path: Path, samples: Sequence[Sample]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write("t_s,rss_bytes,cpu_percent,processes\n")
+        for s in samples:
+            f.write(f"{s.t_s},{s.rss_bytes},{s.cpu_percent},{s.processes}\n")
