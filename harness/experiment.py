@@ -56,9 +56,17 @@ def default_run_dir(config: Config) -> Path:
     return REPO_ROOT / "results" / f"{config.name}-{stamp}"
 
 
-def run_experiment(config: Config, run_dir: Path, display: Display) -> dict[str, Any]:
-    """Run everything the config asks for; return the results document (also on disk)."""
-    chosen = impls.select(config.implementations, impls.discover())
+def run_experiment(
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    available: dict[str, impls.Implementation] | None = None,
+) -> dict[str, Any]:
+    """Run everything the config asks for; return the results document (also on disk).
+
+    `available` replaces the discovered implementations (tests use a fake one).
+    """
+    chosen = impls.select(config.implementations, available or impls.discover())
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,91 @@
+"""A fake implementation for deterministic harness tests (never a stand-in for a real one).
+
+    python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R] run JOB.json
+
+It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
+result.json whose throughput metric is R (pairs_per_s / images_per_s). For `sample` it writes a
+pair file whose content depends on --variant, for `load` an images.safetensors of zeros.
+MODE: ok, crash (exit 3), signal (SIGKILL itself), hang (sleep forever), badjson (malformed
+result.json), schema (schema-violating result.json), noresult, spawn (a grandchild that hangs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+
+
+def event(**data: object) -> None:
+    print(json.dumps({"t": time.perf_counter() - T0, **data}), flush=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sleep-s", type=float, default=0.0)
+    p.add_argument("--alloc-mb", type=int, default=0)
+    p.add_argument("--mode", default="ok")
+    p.add_argument("--rate", type=float, default=1000.0)
+    p.add_argument("--variant", default="a")
+    p.add_argument("verb")
+    p.add_argument("job", type=Path)
+    args = p.parse_args()
+    job = json.loads(args.job.read_text())
+    out = Path(job["out_dir"])
+    event(event="start", impl="fake", task=job["task"], protocol=1)
+    event(event="phase", name="work", state="begin")
+    block = bytearray(args.alloc_mb << 20)
+    for i in range(0, len(block), 4096):  # touch every page so it is resident
+        block[i] = 1
+    if args.mode == "spawn":
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        time.sleep(600)
+    if args.mode == "hang":
+        time.sleep(600)
+    time.sleep(args.sleep_s)
+    event(event="progress", done=1, total=1, unit="jobs")
+    event(event="phase", name="work", state="end")
+    if args.mode == "crash":
+        print("error: fake crash as asked", file=sys.stderr)
+        return 3
+    if args.mode == "signal":
+        os.kill(os.getpid(), signal.SIGKILL)
+    outputs: dict[str, str] = {}
+    if job["task"] == "sample":
+        lines = ["left\tright\tlabel"] + [
+            f"A/c{i}/{args.variant}.png\tA/c{i}/x.png\t{i % 2}" for i in range(10)
+        ]
+        (out / "pairs.tsv").write_text("\n".join(lines) + "\n")
+        outputs["pairs"] = "pairs.tsv"
+    metric = {"sample": "pairs_per_s", "load": "images_per_s"}.get(job["task"], "pairs_per_s")
+    result = {
+        "format_version": 1,
+        "impl": "fake",
+        "task": job["task"],
+        "ok": True,
+        "error": None,
+        "metrics": {metric: args.rate, "task_s": args.sleep_s},
+        "outputs": outputs,
+        "versions": {"fake": "1"},
+    }
+    if args.mode == "schema":
+        result["metrics"] = {"x": "not a number"}
+    text = json.dumps(result)
+    if args.mode == "badjson":
+        text = text[:-5]
+    if args.mode != "noresult":
+        (out / "result.json").write_text(text)
+    event(event="end", ok=True)
+    del block
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
