@@ -69,9 +69,9 @@ def run_experiment(
     chosen = impls.select(config.implementations, available or impls.discover())
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    root, eval_root, data_facts = datasets.prepare(config, display)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
-    root, eval_root, data_facts = datasets.prepare(config, display)
     results: dict[str, Any] = {
         "format_version": RESULTS_FORMAT_VERSION,
         "protocol": PROTOCOL_VERSION,

@@ -1,0 +1,56 @@
+"""Fixtures that build and run the real implementations (no fakes here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUST_DIR = REPO / "impls" / "rust"
+RUST_BIN = RUST_DIR / "target" / "release" / "oneshot"
+
+
+@pytest.fixture(scope="session")
+def rust_bin() -> Path:
+    """The release binary, built once per session exactly as the harness builds it."""
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=RUST_DIR, check=True)
+    return RUST_BIN
+
+
+def write_job(out: Path, task: str, root: Path, params: dict[str, Any], **extra: Any) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    job = {
+        "format_version": 1,
+        "task": task,
+        "seed": extra.pop("seed", 0),
+        "threads": extra.pop("threads", 2),
+        "out_dir": str(out),
+        "dataset": {"root": str(root), "eval_root": None},
+        "inputs": {"pairs": extra.pop("pairs", None), "weights": None},
+        "model": None,
+        "params": params,
+    }
+    job.update(extra)
+    path = out / "job.json"
+    path.write_text(json.dumps(job))
+    return path
+
+
+def run_python(job: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oneshot_torch", "run", str(job)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def run_rust(binary: Path, job: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), "run", str(job)], capture_output=True, text=True, check=False
+    )

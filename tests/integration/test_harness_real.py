@@ -1,0 +1,59 @@
+"""`python -m harness run` with both real implementations: checks pass, results are complete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def harness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_quickstart_shape_on_real_omniglot(omniglot_small1: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = harness(
+        "run",
+        "configs/quickstart.yaml",
+        "--out",
+        str(out),
+        "--set",
+        f"dataset.root={omniglot_small1}",
+        "--set",
+        "repeats=1",
+        "--set",
+        "warmup=0",
+        "--set",
+        "tasks.0.sample.pairs=2000",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert {m["impl"] for m in results["measurements"]} == {"python-torch", "rust-native"}
+    assert all(m["summary"] is not None for m in results["measurements"])
+    names = sorted(c["name"] for c in results["checks"])
+    assert names == ["pixels", "pixels", "sampling"]
+    assert all(c["ok"] for c in results["checks"]), results["checks"]
+    assert results["builds"][-1]["impl"] == "rust-native" and results["builds"][-1]["ok"]
+    assert "release" in json.dumps(results["implementations"]["rust-native"]["versions"])
+    assert "medians of measured runs" in proc.stdout
+
+
+def test_bad_dataset_root_is_one_line(tmp_path: Path) -> None:
+    proc = harness(
+        "run", "configs/quickstart.yaml", "--set", f"dataset.root={tmp_path / 'missing'}"
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: dataset.root:") and proc.stderr.count("\n") == 1
