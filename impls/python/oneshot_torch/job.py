@@ -86,6 +86,9 @@ class Job:
     inputs: Inputs
     params: Any
     model: ModelSpec | None = None
+    # Network tasks' sections, parsed by netparams.parse_sections (OptimizerSpec, AugmentSpec).
+    optimizer: Any = None
+    augment: Any = None
 
 
 def _describe(value: object) -> str:
@@ -188,6 +191,9 @@ def from_dict(cls: type, raw: object, path: str = "") -> Any:
 
 def parse_job(raw: object) -> Job:
     """Validate a decoded job JSON and return a `Job` whose `params` is the task's dataclass."""
+    # Late import: netparams builds on this module and registers the network tasks in PARAMS.
+    from oneshot_torch import netparams
+
     if not isinstance(raw, dict):
         raise InputError(f"job: got {_describe(raw)}, expected an object")
     version = raw.get("format_version")
@@ -201,4 +207,4 @@ def parse_job(raw: object) -> Job:
         raise InputError(f"task: got {_describe(task)}, expected one of {known}")
     job: Job = from_dict(Job, raw)
     params = from_dict(PARAMS[job.task], job.params, "params")
-    return dataclasses.replace(job, params=params)
+    return netparams.parse_sections(dataclasses.replace(job, params=params))

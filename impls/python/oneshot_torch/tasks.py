@@ -47,6 +47,10 @@ TaskFn = Callable[[Job, Events], Outcome]
 TASKS: dict[str, str] = {
     "sample": "oneshot_torch.tasks:run_sample",
     "load": "oneshot_torch.tasks:run_load",
+    "init": "oneshot_torch.nettasks:run_init",
+    "forward": "oneshot_torch.nettasks:run_forward",
+    "step": "oneshot_torch.nettasks:run_step",
+    "train": "oneshot_torch.train:run_train",
 }
 
 
@@ -56,7 +60,7 @@ def _configure_torch(threads: int) -> None:
     torch.set_num_threads(threads)
     # Raises if inter-op threads were already set or used; intra-op threads are what count.
     with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(threads)
+        torch.set_num_interop_threads(1)  # issue 3: intra-op = job.threads, one inter-op
 
 
 def run_task(job: Job, events: Events) -> Outcome:

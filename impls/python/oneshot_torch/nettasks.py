@@ -1,0 +1,211 @@
+"""The network tasks `init`, `forward` and `step` (docs/protocol.md, "Network tasks").
+
+Each takes the parsed `Job` and `Events` and returns an `Outcome`; `tasks.TASKS` points at
+them. Shared helpers build the network from `job.model` (initial weights from
+`inputs.weights`, else the paper initialisation seeded from the job seed) and turn pair files
+into network input (float32, ink 1.0, pooled down to `model.input`). Timed sections exclude
+start-up, file reading and image decoding; `gflop_per_s` uses the analytic counts of flops.py.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from oneshot_torch.data import load_pairs, unpack_bits
+from oneshot_torch.errors import InputError, TaskError
+from oneshot_torch.events import Events
+from oneshot_torch.flops import pair_forward_flop, train_pair_flop
+from oneshot_torch.job import Job
+from oneshot_torch.model import (
+    Shape,
+    SiameseNet,
+    check_shape,
+    init_paper,
+    pair_loss,
+    prepare_images,
+)
+from oneshot_torch.netparams import ForwardParams, OptimizerSpec, StepParams, check_optimizer
+from oneshot_torch.optim import Schedule, build_optimizer
+from oneshot_torch.sampling import read_pairs
+from oneshot_torch.tasks import Outcome
+from oneshot_torch.weights import WEIGHTS_FILE, save_tensors, save_weights, state_tensors
+
+OUTPUTS_FILE = "outputs.safetensors"
+GRADS_FILE = "grads.safetensors"
+
+Packed = npt.NDArray[np.uint8]
+
+
+def network_shape(job: Job) -> Shape:
+    """The job's `model` as a checked `Shape`; InputError when it is missing or impossible."""
+    if job.model is None:
+        raise InputError(
+            f"model: null, expected the network shape {{filters, kernels, embedding, input}} "
+            f"for task {job.task}"
+        )
+    f, k = job.model.filters, job.model.kernels
+    shape = Shape(
+        (f[0], f[1], f[2], f[3]), (k[0], k[1], k[2], k[3]), job.model.embedding, job.model.input
+    )
+    check_shape(shape)
+    return shape
+
+
+def optimizer_spec(job: Job) -> OptimizerSpec:
+    spec = getattr(job, "optimizer", None)
+    spec = spec if isinstance(spec, OptimizerSpec) else OptimizerSpec()
+    check_optimizer(spec)
+    return spec
+
+
+def make_net(job: Job, shape: Shape) -> SiameseNet:
+    """The network with `inputs.weights` loaded, or paper-initialised from the job seed."""
+    from oneshot_torch.weights import load_weights
+
+    net = SiameseNet(shape)
+    if job.inputs.weights is not None:
+        load_weights(net, job.inputs.weights)
+    else:
+        init_paper(net, job.seed)
+    return net
+
+
+def read_pair_images(job: Job) -> tuple[Packed, Packed, Packed]:
+    """Packed left, right images [N, 1379] and labels [N] of `inputs.pairs` (required)."""
+    if job.inputs.pairs is None:
+        raise InputError(f"inputs.pairs: null, expected a pair file for task {job.task}")
+    pairs = read_pairs(job.inputs.pairs, job.dataset.root)
+    if not pairs:
+        raise InputError(f"{job.inputs.pairs}: no pairs, expected at least one")
+    return load_pairs(job.dataset.root, pairs)
+
+
+def to_input(packed: Packed, side: int) -> torch.Tensor:
+    """Packed images [B, 1379] -> float32 network input [B, 1, side, side], ink 1.0."""
+    pixels = torch.from_numpy(unpack_bits(packed)).to(torch.float32)
+    return prepare_images(pixels, side)
+
+
+def wrap_indices(start: int, count: int, total: int) -> npt.NDArray[np.intp]:
+    """Indices start .. start+count-1 modulo total (pairs used in order, wrapping)."""
+    return (np.arange(start, start + count, dtype=np.intp)) % total
+
+
+def run_init(job: Job, events: Events) -> Outcome:
+    """`init`: write the paper's initial weights for `model`, seeded from the job seed."""
+    shape = network_shape(job)
+    with events.phase("init"):
+        net = SiameseNet(shape)
+        init_paper(net, job.seed)
+    with events.phase("write"):
+        save_weights(net, os.path.join(job.out_dir, WEIGHTS_FILE))
+    return Outcome(
+        metrics={"parameters": sum(p.numel() for p in net.parameters())},
+        outputs={"weights": WEIGHTS_FILE},
+    )
+
+
+def run_forward(job: Job, events: Events) -> Outcome:
+    """`forward`: embeddings of both towers and logits of every pair of `inputs.pairs`."""
+    params: ForwardParams = job.params
+    shape = network_shape(job)
+    net = make_net(job, shape).eval()
+    with events.phase("load"):
+        left, right, _labels = read_pair_images(job)
+    n = left.shape[0]
+    emb1 = torch.empty(n, shape.embedding)
+    emb2 = torch.empty(n, shape.embedding)
+    logits = torch.empty(n)
+    forward_s = 0.0
+    with events.phase("forward"), torch.inference_mode():
+        for start in range(0, n, params.batch):
+            stop = min(start + params.batch, n)
+            x1 = to_input(left[start:stop], shape.input)
+            x2 = to_input(right[start:stop], shape.input)
+            began = time.perf_counter()
+            e1, e2, out = net(x1, x2)
+            forward_s += time.perf_counter() - began
+            emb1[start:stop], emb2[start:stop], logits[start:stop] = e1, e2, out
+            events.progress(stop, n, "pairs")
+    with events.phase("write"):
+        save_tensors(
+            {"emb1": emb1, "emb2": emb2, "logits": logits}, os.path.join(job.out_dir, OUTPUTS_FILE)
+        )
+    pairs_per_s = n / forward_s
+    return Outcome(
+        metrics={
+            "pairs": n,
+            "forward_s": forward_s,
+            "pairs_per_s": pairs_per_s,
+            "gflop_per_s": pairs_per_s * pair_forward_flop(shape) / 1e9,
+        },
+        outputs={"outputs": OUTPUTS_FILE},
+    )
+
+
+def run_step(job: Job, events: Events) -> Outcome:
+    """`step`: `steps` training steps at batch `batch` on `inputs.pairs` (in order, wrapping)."""
+    params: StepParams = job.params
+    shape = network_shape(job)
+    spec = optimizer_spec(job)
+    net = make_net(job, shape).train()
+    optimizer = build_optimizer(net, spec)
+    Schedule(optimizer, spec).apply(0)
+    with events.phase("load"):
+        left, right, labels_np = read_pair_images(job)
+    n = left.shape[0]
+    losses: list[float] = []
+    timed_s, timed_steps = 0.0, 0
+    outputs: dict[str, str] = {}
+    grads: dict[str, torch.Tensor] = {}
+    with events.phase("step"):
+        for step in range(params.steps):
+            index = wrap_indices(step * params.batch, params.batch, n)
+            x1, x2 = to_input(left[index], shape.input), to_input(right[index], shape.input)
+            labels = torch.from_numpy(labels_np[index]).to(torch.float32)
+            began = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            _, _, logits = net(x1, x2)
+            loss = pair_loss(logits, labels)
+            loss.backward()
+            if step == 0 and params.save_gradients:
+                grads = {
+                    "grad." + name: p.grad.detach().clone()
+                    for name, p in net.named_parameters()
+                    if p.grad is not None
+                }
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise TaskError(f"step {step}: loss is {value}, expected a finite number")
+            optimizer.step()
+            elapsed = time.perf_counter() - began
+            if step >= params.warmup_steps or params.steps <= params.warmup_steps:
+                timed_s += elapsed
+                timed_steps += 1
+            losses.append(value)
+            events.metric("loss", value, step=step)
+            events.progress(step + 1, params.steps, "steps")
+    with events.phase("write"):
+        save_tensors(state_tensors(net), os.path.join(job.out_dir, WEIGHTS_FILE))
+        outputs["weights"] = WEIGHTS_FILE
+        if params.save_gradients:
+            save_tensors(grads, os.path.join(job.out_dir, GRADS_FILE))
+            outputs["gradients"] = GRADS_FILE
+    pairs_per_s = timed_steps * params.batch / timed_s
+    return Outcome(
+        metrics={
+            "losses": losses,
+            "steps": params.steps,
+            "timed_steps": timed_steps,
+            "step_s": timed_s / timed_steps,
+            "pairs_per_s": pairs_per_s,
+            "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
+        },
+        outputs=outputs,
+    )
