@@ -63,6 +63,7 @@ class Config:
     model: Mapping[str, Any] | None = None
     sample_interval_ms: int = 50
     timeout_s: float = 1800.0
+    memory_limit_mb: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +79,7 @@ TOP_KEYS = (
     "model",
     "monitor",
     "timeout_s",
+    "memory_limit_mb",
 )
 
 
@@ -186,6 +188,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         model=model,
         sample_interval_ms=interval,
         timeout_s=timeout_s,
+        memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
         raw=dict(raw),
     )
 

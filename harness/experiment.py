@@ -231,6 +231,7 @@ def run_one(
         timeout_s=config.timeout_s,
         interval_s=config.sample_interval_ms / 1000,
         on_event=on_event,
+        memory_limit_bytes=config.memory_limit_mb << 20 if config.memory_limit_mb else None,
     )
     run: dict[str, Any] = {
         "repeat": repeat,
@@ -245,6 +246,7 @@ def run_one(
         "exit_code": record.exit_code,
         "signal": record.signal,
         "timed_out": record.timed_out,
+        "out_of_memory": record.out_of_memory_bytes is not None,
         "phases": phases(record),
         "ok": False,
         "error": None,
@@ -285,7 +287,12 @@ def prune_outputs(job_dir: Path, outputs: dict[str, str]) -> None:
 
 
 def describe_failure(record: ProcessRecord) -> str:
-    if record.timed_out:
+    if record.out_of_memory_bytes is not None:
+        why = (
+            f"out of memory: RSS {record.out_of_memory_bytes / 2**20:.0f} MiB exceeded the cap; "
+            "process group killed"
+        )
+    elif record.timed_out:
         why = f"timed out after {record.wall_s:.1f} s; process group killed"
     elif record.signal is not None:
         why = f"killed by signal {record.signal}"

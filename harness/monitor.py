@@ -3,12 +3,18 @@
 `TreeSampler` samples the RSS and CPU of a process and all its descendants every `interval_s`
 (default 50 ms) in a background thread. The sampled maximum can miss a short spike, so the
 runner takes the exact peak from the kernel (`wait4` rusage) as well; both are recorded.
+
+With a memory cap, the sampler calls `on_limit` as soon as the tree's RSS exceeds it (the runner
+then kills the process group and records the run as out of memory). The cap is enforced at the
+sampling interval: a spike shorter than one interval can overshoot it, which the kernel's exact
+peak then shows.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -25,11 +31,20 @@ class Sample:
 class TreeSampler(threading.Thread):
     """Samples a process tree until `stop()`; PID reuse and exit races are tolerated."""
 
-    def __init__(self, pid: int, t0: float, interval_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        pid: int,
+        t0: float,
+        interval_s: float = 0.05,
+        limit_bytes: int | None = None,
+        on_limit: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(name=f"sampler-{pid}", daemon=True)
         self.pid = pid
         self.t0 = t0
         self.interval_s = interval_s
+        self.limit_bytes = limit_bytes
+        self.on_limit = on_limit
         self.samples: list[Sample] = []
         self._stop_event = threading.Event()
         self._procs: dict[int, psutil.Process] = {}
@@ -51,6 +66,10 @@ class TreeSampler(threading.Thread):
             last_t = time.perf_counter()
             if sample is not None:
                 self.samples.append(sample)
+                if self.limit_bytes is not None and sample.rss_bytes > self.limit_bytes:
+                    if self.on_limit is not None:
+                        self.on_limit(sample.rss_bytes)
+                    return
             self._stop_event.wait(self.interval_s)
 
     def _tree(self, root: psutil.Process) -> list[psutil.Process]:

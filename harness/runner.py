@@ -30,6 +30,7 @@ class ProcessRecord:
     exit_code: int | None  # None when killed by a signal
     signal: int | None
     timed_out: bool
+    out_of_memory_bytes: int | None  # the sampled RSS that broke the memory cap, if one did
     wall_s: float
     user_s: float
     sys_s: float
@@ -42,7 +43,7 @@ class ProcessRecord:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.out_of_memory_bytes is None
 
 
 def run_process(
@@ -54,8 +55,9 @@ def run_process(
     timeout_s: float,
     interval_s: float = 0.05,
     on_event: Callable[[Event], None] | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> ProcessRecord:
-    """Run `cmd` to completion (or timeout); write events.jsonl, stderr.txt, samples.csv."""
+    """Run `cmd` until it ends, times out or breaks the memory cap; write its logs."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / "stderr.txt"
     events: list[Event] = []
@@ -71,7 +73,13 @@ def run_process(
             stderr=stderr_file,
             start_new_session=True,  # own process group: a timeout kills the whole tree
         )
-    sampler = TreeSampler(proc.pid, t0, interval_s)
+    oom: list[int] = []
+
+    def over_limit(rss_bytes: int) -> None:
+        oom.append(rss_bytes)
+        kill_group(proc.pid)
+
+    sampler = TreeSampler(proc.pid, t0, interval_s, memory_limit_bytes, over_limit)
     sampler.start()
 
     def read_events() -> None:
@@ -126,6 +134,7 @@ def run_process(
         exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         signal=sig,
         timed_out=timed_out,
+        out_of_memory_bytes=oom[0] if oom else None,
         wall_s=round(wall_s, 6),
         user_s=round(usage.ru_utime, 6),  # type: ignore[attr-defined]
         sys_s=round(usage.ru_stime, 6),  # type: ignore[attr-defined]

@@ -76,3 +76,21 @@ def test_job_env_pins_thread_pools(var: str) -> None:
     assert job_env(3, {})[var] == "3"
     assert job_env(3, {"OPENBLAS_CORETYPE": "x"})["OPENBLAS_CORETYPE"] == "x"
     assert "OPENBLAS_CORETYPE" not in job_env(3, {})  # never set or changed by the harness
+
+
+def test_memory_cap_kills_and_reports_out_of_memory(tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"task": "sample", "out_dir": str(tmp_path)}))
+    cmd = [sys.executable, str(FAKE), "--alloc-mb", "400", "--sleep-s", "5", "run", str(job)]
+    record = run_process(
+        cmd,
+        cwd=tmp_path,
+        env=job_env(1),
+        log_dir=tmp_path,
+        timeout_s=30,
+        interval_s=0.02,
+        memory_limit_bytes=200 << 20,
+    )
+    assert not record.ok and record.signal == 9
+    assert record.out_of_memory_bytes is not None and record.out_of_memory_bytes > 200 << 20
+    assert record.wall_s < 5
