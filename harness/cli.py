@@ -1,6 +1,7 @@
 """Command line of the harness: argument parsing only; every verb calls into a module.
 
     python -m harness run CONFIG.yaml [--out DIR] [--set key=value ...]
+    python -m harness run --resume RUN_DIR
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
 
@@ -11,6 +12,7 @@ a failed job makes `run` exit 1 after every other job has run.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     run = verbs.add_parser("run", help="run an experiment config")
-    run.add_argument("config", type=Path, help="YAML experiment, e.g. configs/quickstart.yaml")
+    run.add_argument(
+        "config", type=Path, nargs="?", help="YAML experiment, e.g. configs/quickstart.yaml"
+    )
+    run.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="finish an interrupted run in its folder"
+    )
     run.add_argument("--out", type=Path, help="run folder (default results/<name>-<time>)")
     run.add_argument(
         "--set",
@@ -70,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted; results.json keeps every finished job", file=sys.stderr)
+        print(
+            "error: interrupted; results.json keeps every finished job "
+            "(finish it with `python -m harness run --resume RUN_DIR`)",
+            file=sys.stderr,
+        )
         return 130
     return 2
 
@@ -78,12 +89,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.display import Display
-    from harness.experiment import default_run_dir, run_experiment
+    from harness.experiment import default_run_dir, resume_experiment, run_experiment
 
-    config = load_config(args.config, args.overrides)
-    run_dir = (args.out or default_run_dir(config)).resolve()
+    # SIGTERM ends a run like Ctrl-C: the running job's process group is killed and
+    # results.json keeps every finished job, marked `status: interrupted`.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.default_int_handler(signum, frame))
     display = Display()
-    results = run_experiment(config, run_dir, display)
+    if args.resume is not None:
+        if args.config is not None or args.overrides or args.out is not None:
+            raise HarnessError(
+                "--resume RUN_DIR takes no config, --set or --out: it reuses the run's"
+            )
+        run_dir = args.resume.resolve()
+        results = resume_experiment(run_dir, display)
+    else:
+        if args.config is None:
+            raise HarnessError("run: expected a config file (or --resume RUN_DIR)")
+        config = load_config(args.config, args.overrides)
+        run_dir = (args.out or default_run_dir(config)).resolve()
+        results = run_experiment(config, run_dir, display)
     display.summary(results)
     print(f"results: {run_dir / 'results.json'}")
     failed = [

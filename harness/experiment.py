@@ -5,12 +5,14 @@ build every implementation (timed separately, never counted in a task), prepare 
 (one pair file per size, drawn once by the baseline implementation so every side gets identical
 inputs), then run every task `warmup + repeats` times with the implementations interleaved
 (A B A B ...), rewriting `results.json` atomically after every job so nothing finished is lost.
-Checks between implementations and the summary table come last.
+Checks between implementations and the summary table come last. An interrupted run leaves
+`status: interrupted` and every finished job; `resume_experiment` runs only what is missing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +78,7 @@ def run_experiment(
         "format_version": RESULTS_FORMAT_VERSION,
         "protocol": PROTOCOL_VERSION,
         "name": config.name,
+        "status": "running",
         "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "finished_utc": None,
         "machine": machine.machine_facts(),
@@ -83,43 +86,82 @@ def run_experiment(
         "dataset": data_facts,
         "implementations": {},
         "builds": [],
-        "measurements": [],
+        "measurements": [
+            {
+                "impl": impl.id,
+                "task": task.name,
+                "task_index": index,
+                "params": dict(task.params),
+                "planned_runs": config.warmup + config.repeats,
+                "runs": [],
+                "summary": None,
+            }
+            for index, task in enumerate(config.tasks)
+            for impl in chosen
+        ],
         "checks": [],
     }
     ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
     save(ctx)
-    build_all(ctx)
-    pair_files = prepare_pairs(ctx)
-    for index, task in enumerate(config.tasks):
-        for impl in chosen:
-            results["measurements"].append(
-                {
-                    "impl": impl.id,
-                    "task": task.name,
-                    "task_index": index,
-                    "params": dict(task.params),
-                    "runs": [],
-                    "summary": None,
-                }
-            )
-    save(ctx)
-    total = len(config.tasks) * len(chosen) * (config.warmup + config.repeats)
-    done = 0
-    for index, task in enumerate(config.tasks):
-        pairs = pair_files.get(index)
-        for repeat in range(config.warmup + config.repeats):
-            for impl in chosen:
-                done += 1
-                measurement = find_measurement(results, impl.id, index)
-                warm = repeat < config.warmup
-                label = f"[{done}/{total}] {task.name} {impl.id} " + (
-                    f"warmup {repeat + 1}" if warm else f"repeat {repeat - config.warmup + 1}"
-                )
-                run = run_one(ctx, impl, index, repeat, warm, pairs, label)
-                measurement["runs"].append(run)
-                measurement["summary"] = summarize_runs(task.name, measurement["runs"])
-                save(ctx)
-    results["checks"] = compare.run_checks(results, run_dir)
+    return execute(ctx)
+
+
+def resume_experiment(
+    run_dir: Path, display: Display, available: dict[str, impls.Implementation] | None = None
+) -> dict[str, Any]:
+    """Run only the jobs an interrupted or crashed run did not finish, in the same folder."""
+    from harness.config import load_config
+
+    results_path = run_dir / "results.json"
+    try:
+        results: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise HarnessError(f"{results_path}: cannot resume: {e}") from None
+    if results.get("format_version") != RESULTS_FORMAT_VERSION:
+        raise HarnessError(f"{results_path}: unknown results format_version; cannot resume")
+    config = load_config(run_dir / "config.yaml")
+    chosen = impls.select(config.implementations, available or impls.discover())
+    root, eval_root, data_facts = datasets.prepare(config, display)
+    if data_facts["sha256"] != results["dataset"]["sha256"]:
+        raise HarnessError(
+            f"{run_dir}: the data set changed since the run started (sha256 differs); "
+            "start a new run instead of resuming"
+        )
+    results["status"] = "running"
+    ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
+    return execute(ctx)
+
+
+def execute(ctx: Context) -> dict[str, Any]:
+    """Build, prepare inputs and run every job not yet recorded; finish with the checks."""
+    config, results = ctx.config, ctx.results
+    try:
+        build_all(ctx)
+        pair_files = prepare_pairs(ctx)
+        total = len(config.tasks) * len(ctx.chosen) * (config.warmup + config.repeats)
+        done = 0
+        for index, task in enumerate(config.tasks):
+            pairs = pair_files.get(index)
+            for repeat in range(config.warmup + config.repeats):
+                for impl in ctx.chosen:
+                    done += 1
+                    measurement = find_measurement(results, impl.id, index)
+                    if any(r["repeat"] == repeat for r in measurement["runs"]):
+                        continue  # finished before a resume
+                    warm = repeat < config.warmup
+                    label = f"[{done}/{total}] {task.name} {impl.id} " + (
+                        f"warmup {repeat + 1}" if warm else f"repeat {repeat - config.warmup + 1}"
+                    )
+                    run = run_one(ctx, impl, index, repeat, warm, pairs, label)
+                    measurement["runs"].append(run)
+                    measurement["summary"] = summarize_runs(task.name, measurement["runs"])
+                    save(ctx)
+    except BaseException:
+        results["status"] = "interrupted"
+        save(ctx)
+        raise
+    results["checks"] = compare.run_checks(results, ctx.run_dir)
+    results["status"] = "complete"
     results["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     save(ctx)
     return results
@@ -166,6 +208,9 @@ def prepare_pairs(ctx: Context) -> dict[int, Path]:
         if task.name == "load" and task.params.get("source") == "dataset":
             continue
         n = task.input_pairs or TASKS_NEEDING_PAIRS[task.name]
+        done = ctx.run_dir / "inputs" / f"pairs-{n}" / "pairs.tsv"
+        if n not in by_size and (done.parent / ".complete").is_file():
+            by_size[n] = done  # prepared before a resume
         if n not in by_size:
             out = ctx.run_dir / "inputs" / f"pairs-{n}"
             out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +237,7 @@ def prepare_pairs(ctx: Context) -> dict[int, Path]:
                     f"preparing shared pairs with {baseline.id} failed "
                     f"({describe_failure(record)}); see {out / 'stderr.txt'}"
                 )
+            (out / ".complete").write_text("ok\n")
             by_size[n] = out / "pairs.tsv"
         files[index] = by_size[n]
     return files
@@ -209,7 +255,8 @@ def run_one(
     config = ctx.config
     task = config.tasks[index]
     job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
-    job_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(job_dir, ignore_errors=True)  # a job cut off before a resume starts afresh
+    job_dir.mkdir(parents=True)
     job = make_job(
         task=task.name,
         seed=config.seed,

@@ -23,6 +23,7 @@ from harness.errors import HarnessError
 from harness.protocol import REPO_ROOT
 
 IMPLS_DIR = REPO_ROOT / "impls"
+IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ class Implementation:
         return arg
 
 
-def discover(folder: Path = IMPLS_DIR) -> dict[str, Implementation]:
-    """Every `impls/*/impl.yaml`, keyed by id."""
+def discover(folder: Path | None = None) -> dict[str, Implementation]:
+    """Every `impls/*/impl.yaml` (or `$ONESHOT_BENCH_IMPLS/*/impl.yaml`), keyed by id."""
+    if folder is None:
+        folder = Path(os.environ[IMPLS_ENV]) if os.environ.get(IMPLS_ENV) else IMPLS_DIR
     found: dict[str, Implementation] = {}
     for manifest in sorted(folder.glob("*/impl.yaml")):
         impl = load_manifest(manifest)

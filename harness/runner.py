@@ -114,7 +114,12 @@ def run_process(
 
     waiter = threading.Thread(target=wait_child, name=f"wait-{proc.pid}", daemon=True)
     waiter.start()
-    timed_out = not done.wait(timeout_s)
+    try:
+        timed_out = not done.wait(timeout_s)
+    except BaseException:  # Ctrl-C or SIGTERM of the harness: the child never outlives it
+        kill_group(proc.pid)
+        done.wait(10)
+        raise
     if timed_out:
         kill_group(proc.pid)
         done.wait()
