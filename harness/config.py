@@ -106,9 +106,10 @@ def parse_yaml(text: str, name: str) -> dict[str, Any]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise HarnessError(f"{name}: YAML syntax error at {where}: {e.problem}") from None
-    except yaml.YAMLError as e:
-        raise HarnessError(f"{name}: YAML error: {e}") from None
+        problem = " ".join(str(e.problem or e).split())
+        raise HarnessError(f"{name}: YAML syntax error at {where}: {problem}") from None
+    except yaml.YAMLError as e:  # e.g. a character YAML does not allow
+        raise HarnessError(f"{name}: YAML error: {' '.join(str(e).split())}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -76,7 +76,7 @@ def validate_task_params(task: str, params: Mapping[str, Any], where: str) -> No
     if block is None:
         return
     validator = jsonschema.Draft202012Validator(block)
-    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.path])
     if errors:
         err = errors[0]
         path = ".".join([where, *(str(p) for p in err.path)])
