@@ -87,7 +87,10 @@ def scan_dataset(root: str | os.PathLike[str]) -> Dataset:
             f"{root_str}: data set has no alphabet folder, "
             "expected ROOT/<alphabet>/<character>/<image>.png"
         )
-    starts, sizes, char_alphabet, images = [], [], [], []
+    starts: list[int] = []
+    sizes: list[int] = []
+    char_alphabet: list[int] = []
+    images: list[tuple[str, ...]] = []
     for a, alphabet in enumerate(alphabets):
         alphabet_dir = os.path.join(root_str, alphabet)
         characters = _list(alphabet_dir, dirs=True)
