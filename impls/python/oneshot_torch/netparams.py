@@ -84,7 +84,9 @@ class AugmentSpec:
 
 @dataclass(frozen=True)
 class InitParams:
-    """`init`: write the paper's initial weights for `model`, seeded from the job seed."""
+    """`init`: write initial weights for `model`, seeded from the job seed."""
+
+    init: Literal["paper", "he"] = "paper"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class StepParams:
     steps: int = field(default=10, metadata=bounds(1, 1_000_000))
     batch: int = field(default=32, metadata=bounds(1, 1_000_000))
     save_gradients: bool = False
+    init: Literal["paper", "he"] = "paper"
     warmup_steps: int = field(default=1, metadata=bounds(0, 1_000_000))
 
 
@@ -118,6 +121,7 @@ class TrainParams:
     target_accuracy: float | None = field(default=None, metadata=bounds(0.0, 1.0))
     max_seconds: float | None = field(default=None, metadata=bounds(0.0, 1e9))
     log_every_steps: int = field(default=50, metadata=bounds(1, 100_000_000))
+    init: Literal["paper", "he"] = "paper"
 
 
 NET_PARAMS: dict[str, type] = {

@@ -26,7 +26,7 @@ from oneshot_torch.model import (
     Shape,
     SiameseNet,
     check_shape,
-    init_paper,
+    init_weights,
     pair_loss,
     prepare_images,
 )
@@ -72,7 +72,7 @@ def make_net(job: Job, shape: Shape) -> SiameseNet:
     if job.inputs.weights is not None:
         load_weights(net, job.inputs.weights)
     else:
-        init_paper(net, job.seed)
+        init_weights(net, job.seed, getattr(job.params, "init", "paper"))
     return net
 
 
@@ -98,11 +98,11 @@ def wrap_indices(start: int, count: int, total: int) -> npt.NDArray[np.intp]:
 
 
 def run_init(job: Job, events: Events) -> Outcome:
-    """`init`: write the paper's initial weights for `model`, seeded from the job seed."""
+    """`init`: write initial weights for `model` (`params.init`), seeded from the job seed."""
     shape = network_shape(job)
     with events.phase("init"):
         net = SiameseNet(shape)
-        init_paper(net, job.seed)
+        init_weights(net, job.seed, job.params.init)
     with events.phase("write"):
         save_weights(net, os.path.join(job.out_dir, WEIGHTS_FILE))
     return Outcome(

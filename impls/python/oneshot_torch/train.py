@@ -1,0 +1,253 @@
+"""The `train` task: a full training run with validation, early stopping and the best weights.
+
+Data: every epoch draws `params.pairs` fresh pairs from `dataset.root` with one generator
+`Rng(seed, "pairs")` that continues across epochs (epoch 0 is exactly what `sample` writes for
+the same seed), or, with `inputs.pairs`, uses that list every epoch in an order shuffled by
+`Rng(seed, "shuffle")` (Fisher-Yates from the end: `j = below(i + 1)`, swap). Images are decoded
+once. With `augment.enabled`, each epoch also presents `augment.copies` distorted passes over
+its pairs (augment.py, `Rng(seed, "augment")`). Batches of `batch` pairs are taken in order; the
+last short batch of an epoch is used as it is.
+
+The optimiser's schedule is applied at the start of each epoch (optim.py). Validation (20-way
+one-shot accuracy on `dataset.eval_root`, validate.py) runs every `validate_every_steps` steps
+and at the end of training, or at the end of every epoch when that is 0. The best validation
+weights are written to `weights.safetensors` (the final weights without an `eval_root`).
+Training stops after `epochs`, after `patience` validations without improvement, when
+`target_accuracy` is reached, or after `max_seconds`. A NaN or infinite loss stops it with a
+TaskError; the weights file then holds the last good weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from oneshot_torch.data import load_dataset, load_pairs
+from oneshot_torch.errors import InputError, TaskError
+from oneshot_torch.events import Events
+from oneshot_torch.flops import train_pair_flop
+from oneshot_torch.job import Job
+from oneshot_torch.model import pair_loss
+from oneshot_torch.netparams import AugmentSpec, TrainParams
+from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec, to_input
+from oneshot_torch.optim import Schedule, build_optimizer
+from oneshot_torch.rng import Rng
+from oneshot_torch.sampling import check_can_sample, read_pairs, sample_pairs, scan_dataset
+from oneshot_torch.tasks import Outcome
+from oneshot_torch.validate import one_shot_accuracy, prepare_trials
+from oneshot_torch.weights import WEIGHTS_FILE, save_weights
+
+Index = npt.NDArray[np.intp]
+
+
+def _check(job: Job, params: TrainParams) -> AugmentSpec | None:
+    """Checks that need more than one field, before any work starts."""
+    needs_validation = params.target_accuracy is not None or params.patience > 0
+    if needs_validation and job.dataset.eval_root is None:
+        raise InputError(
+            "dataset.eval_root: null, expected an evaluation folder when params.target_accuracy "
+            "or params.patience is set (validation needs one-shot trials)"
+        )
+    augment = job.augment if isinstance(job.augment, AugmentSpec) else None
+    if augment is not None and augment.enabled:
+        try:
+            from oneshot_torch import augment as augment_module
+
+            getattr(augment_module, "distort_batch")  # noqa: B009
+        except (ImportError, AttributeError):
+            raise InputError(
+                "augment.enabled: true, but affine distortions are not available in this build, "
+                "expected augment.enabled: false"
+            ) from None
+        return augment
+    return None
+
+
+class PairSource:
+    """Yields each epoch's pairs as (left index, right index, labels) into one image table."""
+
+    def __init__(self, job: Job, params: TrainParams) -> None:
+        self.params = params
+        if job.inputs.pairs is not None:
+            pairs = read_pairs(job.inputs.pairs, job.dataset.root)
+            if not pairs:
+                raise InputError(f"{job.inputs.pairs}: no pairs, expected at least one")
+            left, right, labels = load_pairs(job.dataset.root, pairs)
+            self.images = np.concatenate((left, right))
+            n = len(pairs)
+            self.fixed: tuple[Index, Index, npt.NDArray[np.uint8]] | None = (
+                np.arange(n, dtype=np.intp),
+                np.arange(n, 2 * n, dtype=np.intp),
+                labels,
+            )
+            self.rng = Rng(job.seed, "shuffle")
+        else:
+            self.dataset = scan_dataset(job.dataset.root)
+            check_can_sample(self.dataset, params.same_alphabet)
+            self.images = load_dataset(self.dataset)
+            self.index = {p: k for k, p in enumerate(self.dataset.image_paths())}
+            self.fixed = None
+            self.rng = Rng(job.seed, "pairs")
+
+    def epoch(self) -> tuple[Index, Index, npt.NDArray[np.uint8]]:
+        if self.fixed is not None:
+            left, right, labels = self.fixed
+            order = np.arange(len(labels), dtype=np.intp)
+            for i in range(len(order) - 1, 0, -1):
+                j = self.rng.below(i + 1)
+                order[i], order[j] = order[j], order[i]
+            return left[order], right[order], labels[order]
+        pairs = sample_pairs(self.dataset, self.params.pairs, self.params.same_alphabet, self.rng)
+        left = np.array([self.index[a] for a, _, _ in pairs], dtype=np.intp)
+        right = np.array([self.index[b] for _, b, _ in pairs], dtype=np.intp)
+        return left, right, np.array([y for _, _, y in pairs], dtype=np.uint8)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_train(job: Job, events: Events) -> Outcome:
+    params: TrainParams = job.params
+    shape = network_shape(job)
+    spec = optimizer_spec(job)
+    augment = _check(job, params)
+    net = make_net(job, shape).train()
+    optimizer = build_optimizer(net, spec)
+    schedule = Schedule(optimizer, spec)
+    weights_path = os.path.join(job.out_dir, WEIGHTS_FILE)
+    distort: Any = None
+    if augment is not None:
+        from oneshot_torch.augment import distort_batch
+
+        distort, augment_rng = distort_batch, Rng(job.seed, "augment")
+
+    data_start = time.perf_counter()  # time-to-accuracy counts from the first data touched
+    with events.phase("load"):
+        source = PairSource(job, params)
+        trials = None
+        if job.dataset.eval_root is not None:
+            ways, count = params.validation.ways, params.validation.trials
+            trials = prepare_trials(job.dataset.eval_root, ways, count, job.seed)
+
+    step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
+    best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
+    epochs_run, stop, last_epoch_loss = 0, "", float("nan")
+    passes = 1 + (augment.copies if augment is not None else 0)
+
+    validated_at = -1
+
+    def validate(epoch: int) -> None:
+        nonlocal best, last_accuracy, stale, time_to_accuracy_s, validation_s, stop, validated_at
+        if trials is None:
+            return
+        validated_at = step
+        began = time.perf_counter()
+        with events.phase("evaluate"):
+            accuracy = one_shot_accuracy(net, trials)
+        validation_s += time.perf_counter() - began
+        last_accuracy = accuracy
+        events.metric("val_accuracy", accuracy, step=step, epoch=epoch)
+        if accuracy > best:
+            best, stale = accuracy, 0
+            save_weights(net, weights_path)
+        else:
+            stale += 1
+            if params.patience and stale >= params.patience:
+                stop = f"no improvement in {stale} validations"
+        target = params.target_accuracy
+        if target is not None and accuracy >= target and time_to_accuracy_s is None:
+            time_to_accuracy_s = time.perf_counter() - data_start
+            stop = f"target accuracy {target} reached"
+
+    def out_of_time() -> bool:
+        limit = params.max_seconds
+        return limit is not None and time.perf_counter() - data_start >= limit
+
+    _log(f"{'epoch':>5}  {'loss':>8}  {'accuracy':>8}  {'seconds':>8}")
+    with events.phase("train"):
+        for epoch in range(params.epochs):
+            epoch_start = time.perf_counter()
+            schedule.apply(epoch)
+            left, right, labels_np = source.epoch()
+            n, losses = len(labels_np), []
+            window: list[float] = []
+            for pass_index in range(passes):
+                for start in range(0, n, params.batch):
+                    rows = slice(start, min(start + params.batch, n))
+                    x1 = to_input(source.images[left[rows]], shape.input)
+                    x2 = to_input(source.images[right[rows]], shape.input)
+                    if pass_index > 0:
+                        x1 = distort(x1, augment_rng, augment)
+                        x2 = distort(x2, augment_rng, augment)
+                    labels = torch.from_numpy(labels_np[rows]).to(torch.float32)
+                    began = time.perf_counter()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = pair_loss(net(x1, x2)[2], labels)
+                    loss.backward()
+                    value = float(loss.item())
+                    if not math.isfinite(value):
+                        if best < 0:  # no validated weights yet: keep the last good ones
+                            save_weights(net, weights_path)
+                        raise TaskError(
+                            f"epoch {epoch} step {step}: loss is {value}, training stopped; "
+                            f"{WEIGHTS_FILE} holds the last good weights (lower the learning rate?)"
+                        )
+                    optimizer.step()
+                    train_s += time.perf_counter() - began
+                    pairs_seen += len(labels)
+                    step += 1
+                    losses.append(value)
+                    window.append(value)
+                    if len(window) >= params.log_every_steps:
+                        events.metric("loss", sum(window) / len(window), step=step, epoch=epoch)
+                        window = []
+                    if params.validate_every_steps and step % params.validate_every_steps == 0:
+                        validate(epoch)
+                    if not stop and out_of_time():
+                        stop = f"max_seconds {params.max_seconds} reached"
+                    if stop:
+                        break
+                if stop:
+                    break
+            epochs_run += 1
+            last_epoch_loss = sum(losses) / len(losses)
+            last = stop or epoch == params.epochs - 1
+            if (not params.validate_every_steps or last) and validated_at != step:
+                validate(epoch)
+            shown = f"{last_accuracy:8.2%}" if last_accuracy is not None else f"{'-':>8}"
+            seconds = time.perf_counter() - epoch_start
+            _log(f"{epoch:5d}  {last_epoch_loss:8.4f}  {shown}  {seconds:8.1f}")
+            if stop:
+                _log(f"stopped: {stop}")
+                break
+
+    with events.phase("write"):
+        if trials is None:
+            save_weights(net, weights_path)
+    pairs_per_s = pairs_seen / train_s if train_s > 0 else 0.0
+    metrics: dict[str, Any] = {
+        "epochs_run": epochs_run,
+        "steps": step,
+        "train_pairs": pairs_seen,
+        "train_s": train_s,
+        "validation_s": validation_s,
+        "wall_s": time.perf_counter() - data_start,
+        "train_pairs_per_s": pairs_per_s,
+        "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
+        "final_loss": last_epoch_loss,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if last_accuracy is not None:
+        metrics["final_val_accuracy"] = last_accuracy
+        metrics["best_val_accuracy"] = best
+    if time_to_accuracy_s is not None:
+        metrics["time_to_accuracy_s"] = time_to_accuracy_s
+    return Outcome(metrics=metrics, outputs={"weights": WEIGHTS_FILE})
