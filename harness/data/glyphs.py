@@ -9,14 +9,14 @@ string seeding and its `random()` stream are stable across versions):
 - a **character** (`make_character`): 2-4 strokes, each a chain of 1-3 cubic Bezier pieces
   through random control points in the unit square, then centred and scaled to a common size;
 - a **drawer** (`draw`): jitter of every control point (about 2 px) and of every stroke (1.5 px),
-  a stroke width of 2-4 px, a rotation within +-7 degrees, scale 0.9-1.1, shear +-0.1 and a
+  a stroke width of 2.5-4 px, a rotation within +-7 degrees, scale 0.9-1.1, shear +-0.1 and a
   shift of +-4 px. These are small next to the differences between characters, which is what
   makes the set learnable for a one-shot model.
 
 Pixels come from `rasterise`: a pixel is ink when its centre lies within half the stroke width
-of a stroke segment. It uses only float64 `+ - * /` and comparisons in numpy (no library line
-drawing whose rounding could change between versions), so the same arguments give the same
-pixels everywhere.
+of a stroke segment. It uses only float64 `+ - * /`, `sqrt` and comparisons in numpy (no library
+line drawing whose rounding could change between versions, no BLAS); with `math.sin`/`math.cos`
+in the geometry, the same arguments give the same pixels wherever libm rounds those alike.
 """
 
 from __future__ import annotations
