@@ -167,7 +167,8 @@ def test_drawers_of_a_character_are_more_alike_than_other_characters(tmp_path: P
 
     # 20-way one-shot by nearest neighbour on 7x7-pooled pixels: far above chance (5%).
     def feature(x: np.ndarray) -> np.ndarray:
-        return x.reshape(15, 7, 15, 7).mean(axis=(1, 3)).ravel()
+        pooled: np.ndarray = x.reshape(15, 7, 15, 7).mean(axis=(1, 3))
+        return pooled.ravel()
 
     rng = np.random.default_rng(0)
     correct, trials = 0, 200
