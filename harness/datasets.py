@@ -56,12 +56,12 @@ def synthetic_pair(syn: SyntheticConfig, display: Display) -> tuple[Path, Path]:
         (root, syn.alphabets, syn.seed),
         (eval_root, syn.eval_alphabets, eval_seed),
     ):
-        if not (out / ".complete").is_file():
-            display.line(f"writing the synthetic data set {out} ...")
-            write_synthetic(
-                out, alphabets=alphabets, characters=syn.characters, drawers=syn.drawers, seed=seed
-            )
-            (out / ".complete").write_text("ok\n")
+        # Reuses an identical existing set (its marker file says so) or writes it atomically.
+        summary = write_synthetic(
+            out, alphabets=alphabets, characters=syn.characters, drawers=syn.drawers, seed=seed
+        )
+        if not summary.reused:
+            display.line(f"wrote the synthetic data set {out}")
     return root, eval_root
 
 
