@@ -1,13 +1,22 @@
-"""Summary statistics of repeated measurements: median, IQR, min, max.
+"""Statistics of repeated measurements: summaries, ratio intervals, significance, spread.
 
 Medians and interquartile ranges, not means and standard deviations: on a shared machine the
-noisy neighbour pulls the mean (../shared/BENCHMARKING.md).
+noisy neighbour pulls the mean (../shared/BENCHMARKING.md). Two samples are compared by the
+ratio of their medians with a seeded percentile bootstrap interval (paired when the runs were
+interleaved A B A B) and a Mann-Whitney U test; a difference counts as real only when the
+interval excludes 1 and the test is significant (asv's rule). A spread warning says when a
+figure is too noisy to conclude from.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -30,3 +39,141 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
         "max": max(values),
         "n": len(values),
     }
+
+
+# Relative IQR (IQR / median) above which a figure is too noisy to conclude from; pyperf warns
+# when the standard deviation exceeds 10% of the mean, this is the distribution-free analogue.
+SPREAD_WARN_REL_IQR = 0.10
+MIN_RUNS = 3
+EXACT_MANN_WHITNEY_MAX = 20_000  # enumerate the exact U distribution up to this many splits
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    """median(new) / median(base) with a bootstrap interval and a Mann-Whitney p-value."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    paired: bool
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """A real difference: the interval excludes 1 and the rank test agrees."""
+        return self.p_value < alpha and (self.ci_low > 1.0 or self.ci_high < 1.0)
+
+
+def bootstrap_ratio(
+    base: Sequence[float],
+    new: Sequence[float],
+    *,
+    paired: bool = False,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Ratio of medians new/base and its percentile bootstrap interval (deterministic: seeded).
+
+    `paired` resamples (base[i], new[i]) together: runs taken A B A B share the machine's drift,
+    so resampling them jointly keeps that correlation and narrows the interval honestly.
+    """
+    if not base or not new:
+        raise ValueError("bootstrap of an empty sample")
+    if paired and len(base) != len(new):
+        raise ValueError("paired bootstrap needs samples of equal length")
+    a = np.asarray(base, dtype=np.float64)
+    b = np.asarray(new, dtype=np.float64)
+    ratio = _ratio(float(np.median(b)), float(np.median(a)))
+    rng = np.random.default_rng(seed)
+    if paired:
+        idx = rng.integers(0, len(a), size=(resamples, len(a)))
+        med_a, med_b = np.median(a[idx], axis=1), np.median(b[idx], axis=1)
+    else:
+        med_a = np.median(a[rng.integers(0, len(a), size=(resamples, len(a)))], axis=1)
+        med_b = np.median(b[rng.integers(0, len(b), size=(resamples, len(b)))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(med_a != 0, med_b / np.where(med_a != 0, med_a, 1.0), np.inf)
+    tail = (1.0 - confidence) / 2
+    lo, hi = np.quantile(ratios, [tail, 1.0 - tail])
+    return ratio, float(lo), float(hi)
+
+
+def _ratio(num: float, den: float) -> float:
+    if den == 0:
+        return 1.0 if num == 0 else math.inf
+    return num / den
+
+
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test (exact for small samples, with ties).
+
+    Exact: every split of the pooled mid-ranks into groups of len(a) and len(b) is enumerated,
+    so 5 against 5 repeats (252 splits) give an exact p-value, the smallest being 2/252.
+    Larger samples use the normal approximation with the tie correction.
+    """
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann-Whitney test of an empty sample")
+    pooled = list(a) + list(b)
+    ranks = _midranks(pooled)
+    r1 = sum(ranks[:n1])
+    mean_r1 = n1 * (n1 + n2 + 1) / 2
+    observed = abs(r1 - mean_r1)
+    if math.comb(n1 + n2, n1) <= EXACT_MANN_WHITNEY_MAX:
+        extreme = 0
+        total = 0
+        for combo in itertools.combinations(ranks, n1):
+            total += 1
+            if abs(sum(combo) - mean_r1) >= observed - 1e-9:
+                extreme += 1
+        return extreme / total
+    counts: dict[float, int] = {}
+    for x in pooled:
+        counts[x] = counts.get(x, 0) + 1
+    n = n1 + n2
+    tie = sum(t**3 - t for t in counts.values()) / (n * (n - 1))
+    var = n1 * n2 / 12 * ((n + 1) - tie)
+    if var <= 0:
+        return 1.0
+    z = (observed - 0.5) / math.sqrt(var)  # continuity correction
+    return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2)))
+
+
+def _midranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def compare_samples(
+    base: Sequence[float], new: Sequence[float], *, paired: bool = False, seed: int = 0
+) -> RatioInterval:
+    ratio, lo, hi = bootstrap_ratio(base, new, paired=paired, seed=seed)
+    return RatioInterval(ratio, lo, hi, mann_whitney_p(base, new), paired)
+
+
+def relative_iqr(values: Sequence[float]) -> float:
+    med = statistics.median(values)
+    iqr = quantile(values, 0.75) - quantile(values, 0.25)
+    return math.inf if med == 0 and iqr > 0 else (0.0 if med == 0 else abs(iqr / med))
+
+
+def spread_warning(label: str, values: Sequence[float], limit: float = SPREAD_WARN_REL_IQR) -> str:
+    """'' when `values` are tight enough to conclude from, else one sentence saying why not."""
+    if len(values) < MIN_RUNS:
+        return f"{label}: only {len(values)} runs; at least {MIN_RUNS} are needed to conclude"
+    rel = relative_iqr(values)
+    if rel > limit:
+        return (
+            f"{label}: spread too wide to conclude (IQR {100 * rel:.0f}% of the median, "
+            f"over {100 * limit:.0f}%)"
+        )
+    return ""

@@ -1,0 +1,186 @@
+"""Ratios between implementations inside one run: `comparisons[]` in results.json.
+
+For every task, every implementation is compared with the baseline (`comparisons.baseline` in
+the config, else the first implementation) on each figure both have: the task's throughput
+metric, achieved GFLOP/s, wall seconds, CPU seconds and peak RSS. Runs were taken A B A B, so
+the bootstrap pairs them by repeat. Each entry carries the ratio impl/baseline of the medians,
+its 95% interval, the Mann-Whitney p-value, whether the difference is significant, and a
+`warning` when the spread is too wide to conclude.
+
+Measurements whose context differs (thread count, batch, seed or data set checksum) are never
+compared: their entry has no ratio and says why in `refused`. `diff.py` uses the same figures
+and the same refusal across two runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.protocol import THROUGHPUT
+from harness.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One comparable figure of a measurement: where its value comes from and its direction."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+
+
+def figures_of(task: str) -> list[Figure]:
+    metric, unit = THROUGHPUT.get(task, ("", ""))
+    out = [Figure(metric, unit, True)] if metric else []
+    out += [
+        Figure("gflop_per_s", "GFLOP/s", True),
+        Figure("wall_s", "s", False),
+        Figure("cpu_s", "s", False),
+        Figure("peak_rss_bytes", "bytes", False),
+    ]
+    return out
+
+
+def measured_runs(measurement: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in measurement["runs"] if r["ok"] and not r["warmup"]]
+
+
+def run_value(run: Mapping[str, Any], figure: str) -> float | None:
+    """A figure of one run: harness-measured resources, else the implementation's metric."""
+    if figure == "cpu_s":
+        return float(run["user_s"]) + float(run["sys_s"])
+    if figure in ("wall_s", "peak_rss_bytes", "startup_s"):
+        value = run.get(figure)
+        return None if value is None else float(value)
+    metrics = run.get("metrics") or {}
+    value = metrics.get(figure)
+    if figure == "gflop_per_s" and value is None and "gflop" in metrics:
+        task_s = metrics.get("task_s") or run.get("wall_s")
+        value = float(metrics["gflop"]) / float(task_s) if task_s else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def values(measurement: Mapping[str, Any], figure: str) -> dict[int, float]:
+    """Figure values of the measured runs, keyed by repeat index."""
+    out: dict[int, float] = {}
+    for run in measured_runs(measurement):
+        v = run_value(run, figure)
+        if v is not None:
+            out[int(run["repeat"])] = v
+    return out
+
+
+def context(results: Mapping[str, Any], measurement: Mapping[str, Any]) -> dict[str, Any]:
+    """What must be equal for two measurements to be comparable."""
+    config = results.get("config") or {}
+    params = measurement.get("params") or {}
+    threads: Any = config.get("threads", 2)
+    reported = {
+        r["metrics"]["threads"]
+        for r in measured_runs(measurement)
+        if isinstance((r.get("metrics") or {}).get("threads"), int)
+    }
+    if len(reported) == 1:
+        threads = reported.pop()
+    elif reported:
+        threads = sorted(reported)
+    return {
+        "threads": threads,
+        "batch": params.get("batch"),
+        "seed": config.get("seed", 0),
+        "dataset sha256": (results.get("dataset") or {}).get("sha256"),
+    }
+
+
+def refusal(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """'' when two contexts are comparable, else the first difference as one phrase."""
+    for key in a:
+        if a[key] != b.get(key):
+            return f"{key} differs ({a[key]} vs {b.get(key)})"
+    return ""
+
+
+def compare_figure(
+    base: Mapping[int, float],
+    new: Mapping[int, float],
+    *,
+    paired: bool,
+    max_rel_iqr: float = SPREAD_WARN_REL_IQR,
+    labels: tuple[str, str] = ("baseline", "impl"),
+) -> dict[str, Any]:
+    """ratio new/base of medians, its interval, significance and a spread warning."""
+    if paired:
+        keys = sorted(set(base) & set(new))
+        xs, ys = [base[k] for k in keys], [new[k] for k in keys]
+        paired = len(keys) >= 2
+    if not paired:
+        xs, ys = [base[k] for k in sorted(base)], [new[k] for k in sorted(new)]
+    interval = compare_samples(xs, ys, paired=paired)
+    warnings = [
+        w
+        for w in (
+            spread_warning(labels[0], xs, max_rel_iqr),
+            spread_warning(labels[1], ys, max_rel_iqr),
+        )
+        if w
+    ]
+    return {
+        "ratio": interval.ratio,
+        "ci_low": interval.ci_low,
+        "ci_high": interval.ci_high,
+        "p_value": round(interval.p_value, 6),
+        "significant": interval.significant(),
+        "paired": interval.paired,
+        "n_baseline": len(xs),
+        "n_impl": len(ys),
+        "warning": "; ".join(warnings) or None,
+    }
+
+
+def run_comparisons(
+    results: Mapping[str, Any],
+    baseline: str | None = None,
+    max_rel_iqr: float = SPREAD_WARN_REL_IQR,
+) -> list[dict[str, Any]]:
+    """Every implementation against the baseline, per task and figure."""
+    by_task: dict[int, list[Mapping[str, Any]]] = {}
+    for m in results["measurements"]:
+        by_task.setdefault(int(m["task_index"]), []).append(m)
+    out: list[dict[str, Any]] = []
+    for index, group in sorted(by_task.items()):
+        ids = [m["impl"] for m in group]
+        base_id = str(baseline if baseline in ids else ids[0])
+        base = next(m for m in group if m["impl"] == base_id)
+        for other in group:
+            if other["impl"] == base_id:
+                continue
+            why = refusal(context(results, base), context(results, other))
+            for figure in figures_of(str(base["task"])):
+                a, b = values(base, figure.name), values(other, figure.name)
+                if not a or not b:
+                    continue
+                entry: dict[str, Any] = {
+                    "task": base["task"],
+                    "task_index": index,
+                    "baseline": base_id,
+                    "impl": other["impl"],
+                    "metric": figure.name,
+                    "unit": figure.unit,
+                    "higher_is_better": figure.higher_is_better,
+                }
+                if why:
+                    entry.update(ratio=None, ci_low=None, ci_high=None, refused=why, warning=why)
+                else:
+                    entry.update(
+                        compare_figure(
+                            a,
+                            b,
+                            paired=True,
+                            max_rel_iqr=max_rel_iqr,
+                            labels=(base_id, str(other["impl"])),
+                        )
+                    )
+                out.append(entry)
+    return out

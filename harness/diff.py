@@ -1,0 +1,177 @@
+"""`python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force]`: run against run.
+
+Every figure the two runs share (per task and implementation: the throughput metric, achieved
+GFLOP/s, wall seconds, CPU seconds, peak RSS) gets a row: both medians, the ratio new/base with a
+bootstrap 95% interval (the runs of two different invocations are not paired), the Mann-Whitney
+p-value and a verdict. A change is significant when the interval excludes 1 and p < 0.05; the
+diff fails (exit 1) when a figure got significantly worse by more than the threshold (a ratio
+beyond 1.05 for times and memory, below 0.95 for throughput, at 5%), and passes (0) otherwise.
+
+Two runs of different configs (tasks and their parameters, seed, threads, model, data set, its
+checksum) are not comparable: `diff` refuses with exit 2 and the first difference, unless
+`--force`. Repeats, warmup, the monitor, timeouts and the report settings may differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.comparisons import compare_figure, context, figures_of, refusal, values
+from harness.errors import HarnessError
+from harness.report.tables import num, verdict
+from harness.runs import load_run
+
+# Config keys that change how a run is measured, not what is measured.
+RUN_CONTROL_KEYS = (
+    "name",
+    "repeats",
+    "warmup",
+    "monitor",
+    "timeout_s",
+    "memory_limit_mb",
+    "implementations",
+    "roofline",
+    "comparisons",
+)
+
+
+class IncomparableRuns(HarnessError):
+    """The two runs measured different things; `diff` exits 2 unless forced."""
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    markdown: str
+    regressions: list[str]
+    notes: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+
+def parse_threshold(text: str) -> float:
+    """'5%' or '0.05' -> 0.05."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise HarnessError(f"--threshold {text!r}: expected a percentage such as 5%") from None
+    if not 0 <= value < 10:
+        raise HarnessError(f"--threshold {text!r}: expected a percentage between 0% and 1000%")
+    return value
+
+
+def config_difference(base: Mapping[str, Any], new: Mapping[str, Any], path: str = "") -> str:
+    """The first differing key path of two configs, ignoring run-control keys; '' if none."""
+    keys = sorted(set(base) | set(new), key=str)
+    for key in keys:
+        if not path and key in RUN_CONTROL_KEYS:
+            continue
+        where = f"{path}.{key}" if path else str(key)
+        a, b = base.get(key), new.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            inner = config_difference(a, b, where)
+            if inner:
+                return inner
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                inner = config_difference({str(i): x}, {str(i): y}, where)
+                if inner:
+                    return inner.replace(f"{where}.{i}", f"{where}[{i}]", 1)
+        elif a != b:
+            return f"{where}: {a!r} vs {b!r}"
+    return ""
+
+
+def check_comparable(base: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    why = config_difference(base.get("config") or {}, new.get("config") or {})
+    if not why:
+        a = (base.get("dataset") or {}).get("sha256")
+        b = (new.get("dataset") or {}).get("sha256")
+        if a != b:
+            why = f"dataset.sha256: {str(a)[:12]}... vs {str(b)[:12]}..."
+    if why:
+        raise IncomparableRuns(
+            f"the runs come from different configs ({why}); pass --force to compare anyway"
+        )
+
+
+def worse_by(entry: Mapping[str, Any]) -> float:
+    """How much worse new is than base, as a fraction (negative when it is better)."""
+    ratio = float(entry["ratio"])
+    return 1.0 - ratio if entry["higher_is_better"] else ratio - 1.0
+
+
+def diff_results(
+    base: Mapping[str, Any], new: Mapping[str, Any], threshold: float = 0.05, force: bool = False
+) -> DiffResult:
+    notes: list[str] = []
+    try:
+        check_comparable(base, new)
+    except IncomparableRuns as e:
+        if not force:
+            raise
+        notes.append(f"forced: {e}".replace("; pass --force to compare anyway", ""))
+    cpu_a = (base.get("machine") or {}).get("cpu_model")
+    cpu_b = (new.get("machine") or {}).get("cpu_model")
+    if cpu_a != cpu_b:
+        notes.append(f"different machines: {cpu_a} vs {cpu_b}; timings may not be comparable")
+    new_by_key = {(m["task_index"], m["task"], m["impl"]): m for m in new["measurements"]}
+    rows: list[list[str]] = []
+    regressions: list[str] = []
+    for mb in base["measurements"]:
+        mn = new_by_key.get((mb["task_index"], mb["task"], mb["impl"]))
+        if mn is None:
+            continue
+        label = f"{mb['task_index']}: {mb['task']}"
+        why = refusal(context(base, mb), context(new, mn))
+        for figure in figures_of(str(mb["task"])):
+            a, b = values(mb, figure.name), values(mn, figure.name)
+            if not a or not b:
+                continue
+            med_a, med_b = _median(a), _median(b)
+            if why and not force:
+                rows.append([label, mb["impl"], figure.name, num(med_a), num(med_b), "", "", why])
+                continue
+            entry = compare_figure(a, b, paired=False, labels=("base", "new"))
+            entry.update(metric=figure.name, higher_is_better=figure.higher_is_better)
+            text = verdict(entry)
+            loss = worse_by(entry)
+            if entry["significant"] and loss > threshold:
+                regressions.append(f"{label} {mb['impl']} {figure.name}: {100 * loss:.1f}% worse")
+                text += f" (worse by {100 * loss:.1f}% > {100 * threshold:g}%)"
+            if entry["warning"]:
+                text += f"; {entry['warning']}"
+            rows.append(
+                [label, mb["impl"], figure.name, num(med_a), num(med_b),
+                 f"{entry['ratio']:.3f} [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]",
+                 f"{entry['p_value']:.3f}", text]
+            )  # fmt: skip
+    if not rows:
+        raise IncomparableRuns("the runs share no measured figure (no task and impl in common)")
+    header = ["task", "impl", "figure", "base median", "new median", "ratio [95% CI]", "p",
+              "verdict"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    lines += [""] + [f"note: {n}" for n in notes]
+    if regressions:
+        lines.append(f"REGRESSION: {len(regressions)} figure(s) significantly worse by more "
+                     f"than {100 * threshold:g}%: " + "; ".join(regressions))  # fmt: skip
+    else:
+        lines.append(f"no figure significantly worse by more than {100 * threshold:g}%")
+    return DiffResult("\n".join(lines) + "\n", regressions, notes)
+
+
+def _median(vals: Mapping[int, float]) -> float:
+    xs = sorted(vals.values())
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def diff_runs(base_dir: Path, new_dir: Path, threshold: float, force: bool) -> DiffResult:
+    base, new = load_run(base_dir), load_run(new_dir)
+    return diff_results(base, new, threshold, force)

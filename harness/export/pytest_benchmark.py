@@ -1,0 +1,144 @@
+"""results.json measurements in pytest-benchmark's JSON format (its `--benchmark-json` file).
+
+One benchmark per (task, implementation): `stats.data` are the wall seconds of the measured
+runs (one round each, warmup excluded), with pytest-benchmark's statistics computed the way its
+`Stats` class does (quartiles by its method, Tukey fences, `ops` = rounds / total). The
+workload's own throughput, the peak RSS and the task parameters go into `extra_info` and
+`params`. `machine_info` and `commit_info` carry the run's machine and git facts, so trend tools
+that read pytest-benchmark files (`pytest-benchmark compare`, github-action-benchmark, ...) can
+read harness runs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+from harness.comparisons import measured_runs
+
+FILE_NAME = "pytest-benchmark.json"
+FORMAT_VERSION = "5.1.0"  # the pytest-benchmark version whose file layout this follows
+
+
+def quartiles(data: Sequence[float]) -> tuple[float, float]:
+    """q1, q3 as pytest-benchmark computes them (Wikipedia's methods 2 and 3)."""
+    xs = sorted(data)
+    n = len(xs)
+    if n == 1:
+        return xs[0], xs[0]
+    if n % 2 == 0:
+        return statistics.median(xs[: n // 2]), statistics.median(xs[n // 2 :])
+    k, q = n // 4, n % 4
+    if q == 1:
+        return 0.25 * xs[k - 1] + 0.75 * xs[k], 0.75 * xs[3 * k] + 0.25 * xs[3 * k + 1]
+    return 0.75 * xs[k] + 0.25 * xs[k + 1], 0.25 * xs[3 * k + 1] + 0.75 * xs[3 * k + 2]
+
+
+def stats(data: Sequence[float]) -> dict[str, Any]:
+    xs = sorted(data)
+    n = len(xs)
+    mean = statistics.fmean(xs)
+    stddev = statistics.stdev(xs) if n > 1 else 0
+    q1, q3 = quartiles(xs)
+    iqr = q3 - q1
+    total = math.fsum(xs)
+    stddev_outliers = sum(1 for x in xs if x < mean - stddev or x > mean + stddev)
+    iqr_outliers = sum(1 for x in xs if x < q1 - 1.5 * iqr or x > q3 + 1.5 * iqr)
+    return {
+        "min": xs[0],
+        "max": xs[-1],
+        "mean": mean,
+        "stddev": stddev,
+        "rounds": n,
+        "median": statistics.median(xs),
+        "iqr": iqr,
+        "q1": q1,
+        "q3": q3,
+        "iqr_outliers": iqr_outliers,
+        "stddev_outliers": stddev_outliers,
+        "outliers": f"{stddev_outliers};{iqr_outliers}",
+        "ld15iqr": xs[0] if n == 1 else xs[bisect_left(xs, q1 - 1.5 * iqr)],
+        "hd15iqr": xs[0] if n == 1 else xs[bisect_right(xs, q3 + 1.5 * iqr) - 1],
+        "ops": n / total if total else 0,
+        "total": total,
+        "data": list(data),
+        "iterations": 1,
+    }
+
+
+def machine_info(results: dict[str, Any]) -> dict[str, Any]:
+    mach = results.get("machine") or {}
+    return {
+        "node": None,
+        "processor": mach.get("cpu_model"),
+        "machine": None,
+        "python_implementation": "CPython",
+        "python_version": mach.get("python"),
+        "system": mach.get("os"),
+        "release": None,
+        "cpu": {
+            "brand_raw": mach.get("cpu_model"),
+            "count": mach.get("logical_cores"),
+            "flags": mach.get("cpu_flags") or [],
+        },
+        "sgemm_gflops": mach.get("sgemm_gflops"),
+    }
+
+
+def commit_info(results: dict[str, Any]) -> dict[str, Any]:
+    mach = results.get("machine") or {}
+    return {
+        "id": mach.get("git_commit") or "unversioned",
+        "time": None,
+        "author_time": None,
+        "dirty": bool(mach.get("git_dirty")),
+        "project": "oneshot-bench",
+        "branch": None,
+    }
+
+
+def export(results: dict[str, Any]) -> dict[str, Any]:
+    benchmarks = []
+    for m in results["measurements"]:
+        runs = measured_runs(m)
+        if not runs:
+            continue
+        name = f"{m['task']}[{m['impl']}]"
+        summary = m.get("summary") or {}
+        tp = summary.get("throughput")
+        benchmarks.append(
+            {
+                "group": f"{results.get('name')}: task {m['task_index']} {m['task']}",
+                "name": name,
+                "fullname": f"{results.get('name')}::t{m['task_index']:02d}::{name}",
+                "params": {"impl": m["impl"], "task": m["task"], **(m.get("params") or {})},
+                "param": m["impl"],
+                "extra_info": {
+                    "throughput_metric": tp["metric"] if tp else None,
+                    "throughput_unit": tp["unit"] if tp else None,
+                    "throughput_median": tp["median"] if tp else None,
+                    "peak_rss_bytes_median": summary["peak_rss_bytes"]["median"],
+                    "warmup_runs": sum(1 for r in m["runs"] if r["warmup"]),
+                    "failed_runs": summary.get("failed_runs", 0),
+                },
+                "options": {
+                    "disable_gc": False,
+                    "timer": "harness wall clock (wait4)",
+                    "min_rounds": len(runs),
+                    "max_time": None,
+                    "min_time": None,
+                    "warmup": bool(results.get("config", {}).get("warmup")),
+                },
+                "stats": stats([float(r["wall_s"]) for r in runs]),
+            }
+        )
+    return {
+        "machine_info": machine_info(results),
+        "commit_info": commit_info(results),
+        "benchmarks": benchmarks,
+        "datetime": results.get("finished_utc") or results.get("started_utc"),
+        "version": FORMAT_VERSION,
+    }

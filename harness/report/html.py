@@ -1,0 +1,77 @@
+"""report.html: one self-contained page (inline CSS, plots as base64 PNG, no scripts, no links
+to fetch), so it can be archived as a CI artifact and opened anywhere."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from harness.report.plots import Plot, all_plots
+from harness.report.tables import Table, all_tables
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.ok { color: #176417; } td.fail { color: #b00020; font-weight: bold; }
+p.note { color: #555; font-size: 90%; }
+figure { margin: 1em 0; } figcaption { color: #555; font-size: 90%; }
+img { max-width: 100%; }
+"""
+
+
+def table(t: Table) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in t.headers)
+    body = []
+    for row in t.rows:
+        cells = []
+        for c in row:
+            cls = ' class="ok"' if c == "ok" else (' class="fail"' if c == "FAIL" else "")
+            cells.append(f"<td{cls}>{escape(c)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    rows = "\n".join(body) if body else f'<tr><td colspan="{len(t.headers)}">none</td></tr>'
+    note = f'<p class="note">{escape(t.note)}</p>' if t.note else ""
+    return (
+        f'<h2 id="{escape(t.id)}">{escape(t.title)}</h2>\n'
+        f'<table data-table="{escape(t.id)}"><thead><tr>{head}</tr></thead>\n'
+        f"<tbody>{rows}</tbody></table>{note}"
+    )
+
+
+def figure(p: Plot) -> str:
+    data = base64.b64encode(p.png).decode("ascii")
+    return (
+        f'<figure><img data-plot="{escape(p.title)}" alt="{escape(p.alt)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{escape(p.alt)}</figcaption></figure>'
+    )
+
+
+def render(results: dict[str, Any], run_dir: Path) -> str:
+    tables = all_tables(results)
+    plots = all_plots(results, run_dir)
+    name = escape(str(results.get("name")))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>oneshot-bench run {name}</title><style>{STYLE}</style></head><body>",
+        f"<h1>Run <code>{name}</code></h1>",
+        f'<p class="note">Folder {escape(str(run_dir))}; started '
+        f"{escape(str(results.get('started_utc')))} UTC.</p>",
+    ]
+    tp = next(p for p in tables if p.id == "throughput")
+    parts.append(table(tp))
+    parts += [figure(p) for p in plots if p.title == "Throughput"]
+    for t in tables:
+        if t.id != "throughput":
+            parts.append(table(t))
+    if any(p.title.startswith("Loss") for p in plots):
+        parts.append("<h2>Loss curves</h2>")
+        parts += [figure(p) for p in plots if p.title.startswith("Loss")]
+    if any(p.title.startswith("Timeline") for p in plots):
+        parts.append("<h2>RSS and CPU timelines</h2>")
+        parts += [figure(p) for p in plots if p.title.startswith("Timeline")]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,236 @@
+"""The report's tables, built once from results.json and rendered by every format.
+
+Each table is a `Table(title, headers, rows, note)` of plain strings, so markdown.py and html.py
+only lay them out: throughput per implementation and task (median, IQR, range, ratio to the
+baseline with its interval), comparisons of every figure, checks, roofline, phases, accuracy,
+and the machine and software facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.comparisons import measured_runs
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    id: str = field(default="")
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    """A number with `digits` significant figures and thousands separators; '' for None."""
+    if x is None:
+        return ""
+    if x == 0 or abs(x) >= 10 ** (digits - 1):
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}g}" if abs(x) >= 1e-3 else f"{x:.2e}"
+
+
+def mib(x: float | None) -> str:
+    return "" if x is None else f"{x / 2**20:,.1f} MiB"
+
+
+def ratio_text(c: dict[str, Any]) -> str:
+    if c.get("ratio") is None:
+        return "refused"
+    return f"{c['ratio']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
+
+
+def verdict(c: dict[str, Any]) -> str:
+    if c.get("ratio") is None:
+        return f"not compared: {c.get('refused', '')}"
+    if not c.get("significant"):
+        return "no significant change"
+    better = (c["ratio"] > 1) == bool(c["higher_is_better"])
+    if c["metric"] == "peak_rss_bytes":
+        return "less memory" if better else "more memory"
+    return "faster" if better else "slower"
+
+
+def throughput(results: dict[str, Any]) -> Table:
+    comps = {
+        (c["task_index"], c["impl"]): c
+        for c in results.get("comparisons") or []
+        if c["metric"] not in ("wall_s", "cpu_s", "peak_rss_bytes", "gflop_per_s")
+    }
+    rows = []
+    for m in results["measurements"]:
+        s = m.get("summary")
+        label = f"{m['task_index']}: {m['task']}"
+        if not s:
+            rows.append([label, m["impl"], "failed", "", "", "", "", "", f"0/{len(m['runs'])}"])
+            continue
+        tp = s.get("throughput")
+        c = comps.get((m["task_index"], m["impl"]))
+        rows.append(
+            [
+                label,
+                m["impl"],
+                f"{num(tp['median'])} {tp['unit']}" if tp else "",
+                num(tp["iqr"]) if tp else "",
+                f"{num(tp['min'])} - {num(tp['max'])}" if tp else "",
+                ratio_text(c) if c else ("baseline" if tp else ""),
+                num(s["wall_s"]["median"]),
+                mib(s["peak_rss_bytes"]["median"]),
+                str(s["runs"]),
+            ]
+        )
+    return Table(
+        "Throughput",
+        ["task", "impl", "median", "IQR", "min - max", "ratio to baseline [95% CI]", "wall s",
+         "peak RSS", "runs"],
+        rows,
+        "Medians of the measured runs (warmup excluded); ratio = impl / baseline of medians with "
+        "a bootstrap 95% interval of runs paired A B A B.",
+        "throughput",
+    )  # fmt: skip
+
+
+def comparisons(results: dict[str, Any]) -> Table:
+    rows = [
+        [
+            f"{c['task_index']}: {c['task']}",
+            f"{c['impl']} / {c['baseline']}",
+            c["metric"],
+            ratio_text(c),
+            "" if c.get("p_value") is None else f"{c['p_value']:.3f}",
+            verdict(c),
+            c.get("warning") or "",
+        ]
+        for c in results.get("comparisons") or []
+    ]
+    return Table(
+        "Comparisons",
+        ["task", "impl / baseline", "figure", "ratio [95% CI]", "p", "verdict", "warning"],
+        rows,
+        "Significant = the interval excludes 1 and the Mann-Whitney test gives p < 0.05.",
+        "comparisons",
+    )
+
+
+def checks(results: dict[str, Any]) -> Table:
+    rows = [
+        [
+            c["name"],
+            " vs ".join(c["impls"]),
+            "" if c.get("value") is None else num(float(c["value"]), 4),
+            num(float(c.get("tolerance") or 0.0), 4),
+            "ok" if c["ok"] else "FAIL",
+            str(c.get("detail", "")),
+        ]
+        for c in results.get("checks") or []
+    ]
+    return Table(
+        "Checks", ["check", "impls", "value", "tolerance", "verdict", "detail"], rows, "", "checks"
+    )
+
+
+def roofline(results: dict[str, Any]) -> Table:
+    roof = results.get("roofline") or {}
+    sgemm = (results.get("machine") or {}).get("sgemm") or {}
+    peak = (results.get("machine") or {}).get("sgemm_gflops")
+    rows = [
+        [f"{t['task_index']}: {t['task']}", t["impl"], num(t["gflop_per_s"]),
+         "" if t["share_of_peak"] is None else f"{100 * t['share_of_peak']:.1f}%"]
+        for t in roof.get("tasks") or []
+    ]  # fmt: skip
+    if peak:
+        kernels = ", ".join(
+            " ".join(str(p.get(k)) for k in ("internal_api", "version", "architecture") if p.get(k))
+            for p in sgemm.get("numpy_blas") or []
+        )
+        note = (
+            f"Peak: SGEMM {num(peak)} GFLOP/s (best of numpy {num(sgemm.get('numpy_gflops'))} "
+            f"and torch {num(sgemm.get('torch_gflops'))}, n={sgemm.get('size')}, "
+            f"{sgemm.get('threads')} threads; numpy BLAS: {kernels or 'unknown'}; "
+            f"OPENBLAS_CORETYPE/L2_SIZE unset for the probe: "
+            f"{'yes' if sgemm.get('unset_openblas_coretype') else 'no'})."
+        )
+    else:
+        note = f"SGEMM peak not measured: {roof.get('reason') or 'not configured'}."
+    return Table("Roofline", ["task", "impl", "GFLOP/s", "share of peak"], rows, note, "roofline")
+
+
+def phases(results: dict[str, Any]) -> Table:
+    rows = []
+    for m in results["measurements"]:
+        for p in m.get("phase_summary") or []:
+            rows.append(
+                [f"{m['task_index']}: {m['task']}", m["impl"], p["name"], num(p["wall_s"]),
+                 mib(p["peak_rss_bytes"])]
+            )  # fmt: skip
+    return Table(
+        "Phases",
+        ["task", "impl", "phase", "median wall s", "median peak RSS (sampled)"],
+        rows,
+        "Announced phases on the harness clock; `startup` is launch to the first phase.",
+        "phases",
+    )
+
+
+def accuracy(results: dict[str, Any]) -> Table:
+    rows = []
+    for m in results["measurements"]:
+        runs = measured_runs(m)
+        names = sorted({k for r in runs for k in r["metrics"] if "accuracy" in k})
+        for name in names:
+            vals = sorted(
+                float(r["metrics"][name])
+                for r in runs
+                if isinstance(r["metrics"].get(name), int | float)
+            )
+            if vals:
+                rows.append(
+                    [f"{m['task_index']}: {m['task']}", m["impl"], name,
+                     num(vals[len(vals) // 2], 4), str(len(vals))]
+                )  # fmt: skip
+    return Table("Accuracy", ["task", "impl", "metric", "median", "runs"], rows, "", "accuracy")
+
+
+def machine(results: dict[str, Any]) -> Table:
+    mach = results.get("machine") or {}
+    ds = results.get("dataset") or {}
+    rows = [
+        ["CPU", f"{mach.get('cpu_model')} ({', '.join(mach.get('cpu_flags') or [])})"],
+        ["cores", f"{mach.get('logical_cores')} logical, {mach.get('physical_cores')} physical"],
+        ["memory", mib(mach.get("memory_bytes"))],
+        ["OS", str(mach.get("os"))],
+        ["Python", str(mach.get("python"))],
+        ["rustc", str(mach.get("rustc"))],
+        ["git", f"{mach.get('git_commit')}{' (dirty)' if mach.get('git_dirty') else ''}"],
+        ["load average (1 min)", str(mach.get("load_avg_1m"))],
+        ["SGEMM peak", f"{num(mach.get('sgemm_gflops'))} GFLOP/s"],
+    ]
+    for var, value in (mach.get("env") or {}).items():
+        rows.append([var, "(unset)" if value is None else str(value)])
+    rows.append(["data set", f"{ds.get('source')} {ds.get('root')}, {ds.get('images')} images"])
+    rows.append(["data set sha256", str(ds.get("sha256"))])
+    for impl, info in (results.get("implementations") or {}).items():
+        versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
+        rows.append([f"{impl} ({info.get('language')})", versions])
+    config = results.get("config") or {}
+    rows.append(
+        ["run", f"{results.get('name')}: threads {config.get('threads')}, seed "
+         f"{config.get('seed')}, warmup {config.get('warmup')}, repeats {config.get('repeats')}"]
+    )  # fmt: skip
+    rows.append(["started / finished (UTC)", f"{results.get('started_utc')} / "
+                 f"{results.get('finished_utc')}"])  # fmt: skip
+    return Table("Machine and software", ["fact", "value"], rows, "", "machine")
+
+
+def all_tables(results: dict[str, Any]) -> list[Table]:
+    return [
+        throughput(results),
+        comparisons(results),
+        checks(results),
+        roofline(results),
+        phases(results),
+        accuracy(results),
+        machine(results),
+    ]

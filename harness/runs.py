@@ -1,0 +1,102 @@
+"""Stored runs: read a run folder's results.json, and `python -m harness list` of results/.
+
+A run folder is any folder holding a `results.json` written by `harness run`. `load_run` rejects
+a format version it does not know; `list_runs` finds the runs under a folder (default
+`results/`) and `format_list` prints one line per run, newest first: when it started, its name,
+its jobs and checks, whether it finished, and its folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.protocol import REPO_ROOT
+
+RESULTS_FORMAT_VERSION = 1
+RESULTS_ROOT = REPO_ROOT / "results"
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """results.json of a run folder, checked to be a results document this harness knows."""
+    path = run_dir / "results.json"
+    if not run_dir.is_dir():
+        raise HarnessError(f"{run_dir}: no such run folder; expected a folder from `harness run`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(
+            f"{run_dir}: no results.json; expected a folder from `harness run`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise HarnessError(f"{path}: unreadable results.json: {e}") from None
+    if not isinstance(data, dict) or "measurements" not in data:
+        raise HarnessError(f"{path}: not a results document (no `measurements`)")
+    if data.get("format_version") != RESULTS_FORMAT_VERSION:
+        raise HarnessError(
+            f"{path}: results format_version {data.get('format_version')!r} is not the known "
+            f"version {RESULTS_FORMAT_VERSION}"
+        )
+    return data
+
+
+def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | None, str]]:
+    """(folder, results or None, problem) for every folder under `root` with a results.json."""
+    if not root.is_dir():
+        raise HarnessError(f"{root}: no such folder; expected the results folder of `harness run`")
+    out: list[tuple[Path, dict[str, Any] | None, str]] = []
+    for path in sorted(root.rglob("results.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        try:
+            out.append((path.parent, load_run(path.parent), ""))
+        except HarnessError as e:
+            out.append((path.parent, None, str(e)))
+    out.sort(key=lambda item: str((item[1] or {}).get("started_utc") or ""), reverse=True)
+    return out
+
+
+def describe(results: dict[str, Any]) -> dict[str, str]:
+    runs = [r for m in results["measurements"] for r in m["runs"]]
+    failed = sum(1 for r in runs if not r["ok"])
+    checks = results.get("checks") or []
+    ok_checks = sum(1 for c in checks if c.get("ok"))
+    impls = sorted({str(m["impl"]) for m in results["measurements"]})
+    tasks = sorted({str(m["task"]) for m in results["measurements"]})
+    return {
+        "started": str(results.get("started_utc") or "?"),
+        "name": str(results.get("name") or "?"),
+        "state": "finished" if results.get("finished_utc") else "incomplete",
+        "jobs": f"{len(runs) - failed}/{len(runs)} ok",
+        "checks": f"{ok_checks}/{len(checks)} ok",
+        "impls": ",".join(impls),
+        "tasks": ",".join(tasks),
+    }
+
+
+def format_list(root: Path = RESULTS_ROOT) -> str:
+    rows = list_runs(root)
+    if not rows:
+        return f"no runs under {root} (a run folder holds a results.json)"
+    header = ["started (UTC)", "name", "state", "jobs", "checks", "impls", "tasks", "folder"]
+    table = [header]
+    for folder, results, problem in rows:
+        try:
+            where = str(folder.relative_to(Path.cwd()))
+        except ValueError:
+            where = str(folder)
+        if results is None:
+            table.append(["?", "?", f"unreadable: {problem}", "", "", "", "", where])
+            continue
+        d = describe(results)
+        table.append([*_row(d), where])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table
+    )
+
+
+def _row(d: dict[str, str]) -> list[str]:
+    return [d["started"], d["name"], d["state"], d["jobs"], d["checks"], d["impls"], d["tasks"]]
