@@ -191,8 +191,8 @@ def from_dict(cls: type, raw: object, path: str = "") -> Any:
 
 def parse_job(raw: object) -> Job:
     """Validate a decoded job JSON and return a `Job` whose `params` is the task's dataclass."""
-    # Late import: netparams builds on this module and registers the network tasks in PARAMS.
-    from oneshot_torch import netparams
+    # Late import: netparams and evalparams build on this module and register their tasks.
+    from oneshot_torch import evalparams, netparams  # noqa: F401
 
     if not isinstance(raw, dict):
         raise InputError(f"job: got {_describe(raw)}, expected an object")

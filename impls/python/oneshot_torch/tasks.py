@@ -51,6 +51,8 @@ TASKS: dict[str, str] = {
     "forward": "oneshot_torch.nettasks:run_forward",
     "step": "oneshot_torch.nettasks:run_step",
     "train": "oneshot_torch.train:run_train",
+    "augment": "oneshot_torch.augment:run_augment",
+    "evaluate": "oneshot_torch.evaluate:run_evaluate",
 }
 
 
