@@ -51,6 +51,23 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class RooflineConfig:
+    """When to measure the SGEMM peak (harness/roofline.py) and how."""
+
+    measure: str = "auto"  # auto: when a compute task runs; always; never
+    unset_openblas_coretype: bool = False  # only in the probe subprocess, and recorded
+    size: int = 1024
+
+
+@dataclass(frozen=True)
+class ComparisonsConfig:
+    """The baseline of `comparisons[]` (default: the first implementation) and the spread limit."""
+
+    baseline: str | None = None
+    max_rel_iqr: float = 0.10
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     seed: int
@@ -64,6 +81,8 @@ class Config:
     sample_interval_ms: int = 50
     timeout_s: float = 1800.0
     memory_limit_mb: int | None = None
+    roofline: RooflineConfig = field(default_factory=RooflineConfig)
+    comparisons: ComparisonsConfig = field(default_factory=ComparisonsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +99,8 @@ TOP_KEYS = (
     "monitor",
     "timeout_s",
     "memory_limit_mb",
+    "roofline",
+    "comparisons",
 )
 
 
@@ -190,6 +211,8 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         sample_interval_ms=interval,
         timeout_s=timeout_s,
         memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
+        roofline=_roofline(_mapping(raw, "roofline", "roofline")),
+        comparisons=_comparisons(_mapping(raw, "comparisons", "comparisons"), impls_raw),
         raw=dict(raw),
     )
 
@@ -212,6 +235,31 @@ def _dataset(raw: Mapping[str, Any], base: Path) -> DatasetConfig:
         eval_root=_path(raw, "eval_root", "dataset.eval_root", base),
         synthetic=synthetic,
     )
+
+
+def _roofline(raw: Mapping[str, Any]) -> RooflineConfig:
+    _reject_unknown(raw, ("measure", "unset_openblas_coretype", "size"), "roofline.")
+    measure = raw.get("measure", "auto")
+    if measure not in ("auto", "always", "never"):
+        raise HarnessError(f"roofline.measure: expected auto, always or never, got {measure!r}")
+    unset = raw.get("unset_openblas_coretype", False)
+    if not isinstance(unset, bool):
+        raise HarnessError(
+            f"roofline.unset_openblas_coretype: expected true or false, got {unset!r}"
+        )
+    size = _int(raw, "size", "roofline.size", 1024, 64, 16384)
+    return RooflineConfig(measure=measure, unset_openblas_coretype=unset, size=size)
+
+
+def _comparisons(raw: Mapping[str, Any], impls: Sequence[str]) -> ComparisonsConfig:
+    _reject_unknown(raw, ("baseline", "max_rel_iqr"), "comparisons.")
+    baseline = _str(raw, "baseline", "comparisons.baseline", None)
+    if baseline is not None and baseline not in impls:
+        raise HarnessError(
+            f"comparisons.baseline: {baseline!r} is not one of the implementations {list(impls)}"
+        )
+    limit = _float(raw, "max_rel_iqr", "comparisons.max_rel_iqr", 0.10, 0.0, 10.0)
+    return ComparisonsConfig(baseline=baseline, max_rel_iqr=limit)
 
 
 def _tasks(raw: Any) -> tuple[TaskConfig, ...]:

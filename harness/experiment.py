@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from harness import compare, datasets, impls, machine
+from harness import compare, datasets, impls, machine, postrun
 from harness.config import Config
 from harness.display import Display
 from harness.errors import HarnessError
@@ -161,9 +161,11 @@ def execute(ctx: Context) -> dict[str, Any]:
         save(ctx)
         raise
     results["checks"] = compare.run_checks(results, ctx.run_dir)
+    postrun.analyse(results, config, ctx.run_dir, ctx.display)
     results["status"] = "complete"
     results["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     save(ctx)
+    postrun.write_outputs(results, ctx.run_dir, ctx.display)
     return results
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.experiment import RESULTS_FORMAT_VERSION
 from harness.protocol import REPO_ROOT
 
-RESULTS_FORMAT_VERSION = 1
 RESULTS_ROOT = REPO_ROOT / "results"
 
 
