@@ -139,7 +139,7 @@ def run_train(job: Job, events: Events) -> Outcome:
 
     step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
     best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
-    epochs_run, stop, last_epoch_loss = 0, "", float("nan")
+    epochs_run, stop, epoch_losses = 0, "", []
     passes = 1 + (augment.copies if augment is not None else 0)
 
     validated_at = -1
@@ -218,13 +218,13 @@ def run_train(job: Job, events: Events) -> Outcome:
                 if stop:
                     break
             epochs_run += 1
-            last_epoch_loss = sum(losses) / len(losses)
+            epoch_losses.append(sum(losses) / len(losses))
             last = stop or epoch == params.epochs - 1
             if (not params.validate_every_steps or last) and validated_at != step:
                 validate(epoch)
             shown = f"{last_accuracy:8.2%}" if last_accuracy is not None else f"{'-':>8}"
             seconds = time.perf_counter() - epoch_start
-            _log(f"{epoch:5d}  {last_epoch_loss:8.4f}  {shown}  {seconds:8.1f}")
+            _log(f"{epoch:5d}  {epoch_losses[-1]:8.4f}  {shown}  {seconds:8.1f}")
             if stop:
                 _log(f"stopped: {stop}")
                 break
@@ -242,7 +242,7 @@ def run_train(job: Job, events: Events) -> Outcome:
         "wall_s": time.perf_counter() - data_start,
         "train_pairs_per_s": pairs_per_s,
         "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
-        "final_loss": last_epoch_loss,
+        "epoch_losses": epoch_losses,
         "torch_threads": torch.get_num_threads(),
     }
     if last_accuracy is not None:

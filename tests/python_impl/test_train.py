@@ -1,0 +1,199 @@
+"""The network tasks through `run JOB.json` (in-process): init, forward, step, train, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from oneshot_torch.cli import main
+from oneshot_torch.data import load_pairs
+from oneshot_torch.model import PRESETS, SiameseNet, init_weights, pair_loss
+from oneshot_torch.nettasks import to_input
+from oneshot_torch.rng import Rng
+from oneshot_torch.sampling import read_pairs, sample_pairs, scan_dataset, write_pairs
+from oneshot_torch.weights import load_weights
+from safetensors.torch import load_file, save_file
+
+from harness.data.synthetic import write_synthetic
+
+TINY = {"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A synthetic training set (4 alphabets x 8 characters x 6 drawers) and an eval set."""
+    base = tmp_path_factory.mktemp("synthetic")
+    write_synthetic(base / "train", alphabets=4, characters=8, drawers=6, seed=0)
+    write_synthetic(base / "eval", alphabets=2, characters=6, drawers=4, seed=1)
+    return base / "train", base / "eval"
+
+
+def run_job(
+    tmp_path: Path, task: str, root: Path, params: dict[str, Any], **extra: Any
+) -> tuple[int, dict[str, Any], Path]:
+    """Write a job, run it in-process, return (exit code, result.json, out_dir)."""
+    out = tmp_path / f"{task}-{len(list(tmp_path.glob(task + '-*')))}"
+    out.mkdir()
+    job: dict[str, Any] = {
+        "format_version": 1,
+        "task": task,
+        "seed": 11,
+        "threads": 1,
+        "out_dir": str(out),
+        "dataset": {"root": str(root), "eval_root": None},
+        "inputs": {"pairs": None, "weights": None},
+        "model": TINY,
+        "params": params,
+    }
+    for key, value in extra.items():
+        if key in ("pairs", "weights"):
+            job["inputs"][key] = str(value)
+        elif key == "eval_root":
+            job["dataset"]["eval_root"] = str(value)
+        else:
+            job[key] = value
+    (out / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    code = main(["run", str(out / "job.json")])
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    return code, result, out
+
+
+def pair_file(tmp_path: Path, root: Path, n: int) -> Path:
+    path = tmp_path / f"pairs{n}.tsv"
+    write_pairs(path, sample_pairs(scan_dataset(root), n, 0.5, Rng(3, "pairs")))
+    return path
+
+
+def tiny_net(weights: Path) -> SiameseNet:
+    net = SiameseNet(PRESETS["tiny"])
+    load_weights(net, weights)
+    return net
+
+
+def test_init_writes_seeded_weights(tmp_path: Path, synthetic: tuple[Path, Path]) -> None:
+    code, result, out = run_job(tmp_path, "init", synthetic[0], {"init": "paper"})
+    assert code == 0 and result["metrics"]["parameters"] == 1769
+    expected = SiameseNet(PRESETS["tiny"])
+    init_weights(expected, 11, "paper")
+    loaded = tiny_net(out / "weights.safetensors")
+    for a, b in zip(expected.parameters(), loaded.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_forward_writes_the_models_embeddings_and_logits(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    pairs = pair_file(tmp_path, root, 10)
+    _, _, init_out = run_job(tmp_path, "init", root, {"init": "he"})
+    weights = init_out / "weights.safetensors"
+    code, result, out = run_job(
+        tmp_path, "forward", root, {"batch": 4}, pairs=pairs, weights=weights
+    )
+    assert code == 0, result["error"]
+    assert result["metrics"]["pairs"] == 10 and result["metrics"]["pairs_per_s"] > 0
+    saved = load_file(str(out / "outputs.safetensors"))
+    left, right, _ = load_pairs(str(root), read_pairs(pairs, root))
+    with torch.no_grad():
+        emb1, emb2, logits = tiny_net(weights)(to_input(left, 32), to_input(right, 32))
+    torch.testing.assert_close(saved["emb1"], emb1)
+    torch.testing.assert_close(saved["emb2"], emb2)
+    torch.testing.assert_close(saved["logits"], logits)
+
+
+def test_step_writes_losses_and_first_step_gradients(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    pairs = pair_file(tmp_path, root, 6)  # batch 4 wraps around the 6 pairs
+    _, _, init_out = run_job(tmp_path, "init", root, {"init": "he"})
+    weights = init_out / "weights.safetensors"
+    params = {"steps": 3, "batch": 4, "save_gradients": True}
+    optimizer = {"name": "sgd", "lr": 0.05}
+    code, result, out = run_job(
+        tmp_path, "step", root, params, pairs=pairs, weights=weights, optimizer=optimizer
+    )
+    assert code == 0, result["error"]
+    losses = result["metrics"]["losses"]
+    assert len(losses) == 3
+
+    net = tiny_net(weights)
+    left, right, labels = load_pairs(str(root), read_pairs(pairs, root))
+    loss = pair_loss(
+        net(to_input(left[:4], 32), to_input(right[:4], 32))[2], torch.tensor(labels[:4])
+    )
+    loss.backward()
+    assert losses[0] == pytest.approx(loss.item(), rel=1e-5)
+    grads = load_file(str(out / "grads.safetensors"))
+    assert set(grads) == {"grad." + name for name, _ in net.named_parameters()}
+    for name, param in net.named_parameters():
+        assert param.grad is not None
+        torch.testing.assert_close(grads["grad." + name], param.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_training_lowers_the_loss_and_beats_chance(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root, eval_root = synthetic
+    params = {
+        "epochs": 6,
+        "batch": 16,
+        "pairs": 512,
+        "init": "he",
+        "validation": {"ways": 5, "trials": 100},
+    }
+    code, result, out = run_job(
+        tmp_path,
+        "train",
+        root,
+        params,
+        eval_root=eval_root,
+        optimizer={"name": "adam", "lr": 0.003},
+    )
+    assert code == 0, result["error"]
+    metrics = result["metrics"]
+    assert metrics["epochs_run"] == 6 and metrics["steps"] == 6 * 32
+    assert metrics["epoch_losses"][-1] < metrics["epoch_losses"][0] - 0.1
+    assert metrics["best_val_accuracy"] > 0.3  # chance is 0.2 on 5-way trials
+    tiny_net(out / "weights.safetensors")  # the best weights load
+
+
+def test_nan_loss_stops_training_and_keeps_the_weights(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    _, _, init_out = run_job(tmp_path, "init", root, {})
+    tensors = load_file(str(init_out / "weights.safetensors"))
+    tensors["out.bias"] = torch.tensor([float("nan")])
+    bad = tmp_path / "nan.safetensors"
+    save_file(tensors, str(bad))
+    code, result, out = run_job(tmp_path, "train", root, {"epochs": 2, "pairs": 64}, weights=bad)
+    assert code == 1
+    assert result["ok"] is False and "loss is nan" in result["error"]
+    assert (out / "weights.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"optimizer": {"lr": 0}}, "optimizer.lr: 0.0 is out of range"),
+        ({"optimizer": {"name": "rmsprop"}}, "optimizer.name"),
+        ({"optimizer": {"layers": {"fc2": {"lr": 1}}}}, "optimizer.layers.fc2: unknown field"),
+        ({"augment": {"probability": 2}}, "augment.probability: 2"),
+        ({"model": {**TINY, "kernels": [5, 3, 2, 9]}}, "conv4 kernel 9"),
+        ({"model": None}, "model: null"),
+        ({"params": {"epochs": 0}}, "params.epochs: 0 is out of range"),
+        ({"params": {"patience": 3}}, "dataset.eval_root: null"),
+    ],
+)
+def test_rejects_bad_training_config_before_any_work(
+    tmp_path: Path, synthetic: tuple[Path, Path], extra: dict[str, Any], message: str
+) -> None:
+    params = extra.pop("params", {"epochs": 1})
+    code, result, out = run_job(tmp_path, "train", synthetic[0], params, **extra)
+    assert code == 2
+    assert message in result["error"]
+    assert not (out / "weights.safetensors").exists()
