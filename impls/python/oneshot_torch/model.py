@@ -137,7 +137,8 @@ class SiameseNet(nn.Module):
 
     def head(self, emb1: torch.Tensor, emb2: torch.Tensor) -> torch.Tensor:
         """Logits [N] of the pairs: out(|e1 - e2|)."""
-        return self.out(torch.abs(emb1 - emb2)).squeeze(1)
+        logits: torch.Tensor = self.out(torch.abs(emb1 - emb2))
+        return logits.squeeze(1)
 
     def forward(
         self, left: torch.Tensor, right: torch.Tensor

@@ -173,7 +173,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             optimizer.zero_grad(set_to_none=True)
             _, _, logits = net(x1, x2)
             loss = pair_loss(logits, labels)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if step == 0 and params.save_gradients:
                 grads = {
                     "grad." + name: p.grad.detach().clone()

@@ -71,14 +71,14 @@ def build_optimizer(net: SiameseNet, spec: OptimizerSpec) -> torch.optim.Optimiz
     if spec.name == "adam":
         beta1, beta2 = spec.betas
         return torch.optim.Adam(
-            groups,  # type: ignore[arg-type]
+            groups,
             lr=spec.lr,
             betas=(beta1, beta2),
             eps=spec.eps,
             fused=fused or None,
         )
     return torch.optim.SGD(
-        groups,  # type: ignore[arg-type]
+        groups,
         lr=spec.lr,
         momentum=spec.momentum_start,
         fused=fused or None,

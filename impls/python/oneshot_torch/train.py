@@ -191,7 +191,7 @@ def run_train(job: Job, events: Events) -> Outcome:
                     began = time.perf_counter()
                     optimizer.zero_grad(set_to_none=True)
                     loss = pair_loss(net(x1, x2)[2], labels)
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]
                     value = float(loss.item())
                     if not math.isfinite(value):
                         if best < 0:  # no validated weights yet: keep the last good ones
