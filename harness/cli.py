@@ -2,11 +2,16 @@
 
     python -m harness run CONFIG.yaml [--out DIR] [--set key=value ...]
     python -m harness run --resume RUN_DIR
+    python -m harness run CONFIG.yaml --export pytest-benchmark
+    python -m harness report RUN_DIR [--export pytest-benchmark]
+    python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force]
+    python -m harness list [--root results]
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
 
 User mistakes end as one line `error: <what to fix>` and exit code 1 (2 for usage errors);
-a failed job makes `run` exit 1 after every other job has run.
+a failed job makes `run` exit 1 after every other job has run. `diff` exits 1 on a significant
+regression beyond the threshold and 2 when the runs cannot be compared.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError
+
+EXPORT_FORMATS = ("pytest-benchmark",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set repeats=5 --set tasks.0.sample.pairs=5000",
     )
+    run.add_argument("--export", choices=EXPORT_FORMATS, help="also write results in this format")
+
+    report = verbs.add_parser("report", help="write report.md and report.html of a run")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--export", choices=EXPORT_FORMATS, help="also write this format")
+
+    diff = verbs.add_parser("diff", help="compare two runs figure by figure, with a verdict")
+    diff.add_argument("base", type=Path, metavar="BASE_DIR")
+    diff.add_argument("new", type=Path, metavar="NEW_DIR")
+    diff.add_argument(
+        "--threshold", default="5%", help="fail when a figure is significantly worse by more"
+    )
+    diff.add_argument("--force", action="store_true", help="compare runs of different configs")
+    diff.add_argument(
+        "--skip-missing-base",
+        action="store_true",
+        help="exit 0 with a note when BASE_DIR has no results.json (CI before a reference exists)",
+    )
+
+    runs = verbs.add_parser("list", help="list the stored runs")
+    runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
 
     data = verbs.add_parser("data", help="write or fetch a data set")
     kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -73,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.verb == "data":
             return cmd_data(args)
+        if args.verb == "report":
+            return cmd_report(args)
+        if args.verb == "diff":
+            return cmd_diff(args)
+        if args.verb == "list":
+            return cmd_list(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -110,6 +144,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         results = run_experiment(config, run_dir, display)
     display.summary(results)
     print(f"results: {run_dir / 'results.json'}")
+    if args.export:
+        from harness.export import write_export
+
+        print(f"export: {write_export(args.export, results, run_dir)}")
     failed = [
         f"{m['task']}/{m['impl']}"
         for m in results["measurements"]
@@ -140,4 +178,40 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     for path in fetch_omniglot(args.out, zips=args.zips):
         print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+    from harness.runs import load_run
+
+    results = load_run(args.run_dir)
+    for path in write_report(args.run_dir, results):
+        print(f"report: {path}")
+    if args.export:
+        from harness.export import write_export
+
+        print(f"export: {write_export(args.export, results, args.run_dir)}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from harness.diff import diff_runs, parse_threshold
+
+    if args.skip_missing_base and not (args.base / "results.json").is_file():
+        print(f"no base run at {args.base} (no results.json); nothing to diff")
+        return 0
+    try:
+        result = diff_runs(args.base, args.new, parse_threshold(args.threshold), args.force)
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(result.markdown, end="")
+    return result.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.runs import RESULTS_ROOT, format_list
+
+    print(format_list(args.root or RESULTS_ROOT))
     return 0

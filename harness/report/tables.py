@@ -215,10 +215,11 @@ def machine(results: dict[str, Any]) -> Table:
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
         rows.append([f"{impl} ({info.get('language')})", versions])
     config = results.get("config") or {}
-    rows.append(
-        ["run", f"{results.get('name')}: threads {config.get('threads')}, seed "
-         f"{config.get('seed')}, warmup {config.get('warmup')}, repeats {config.get('repeats')}"]
-    )  # fmt: skip
+    settings = ", ".join(
+        f"{key} {config.get(key, default)}"
+        for key, default in (("threads", 2), ("seed", 0), ("warmup", 1), ("repeats", 3))
+    )
+    rows.append(["run", f"{results.get('name')}: {settings}"])
     rows.append(["started / finished (UTC)", f"{results.get('started_utc')} / "
                  f"{results.get('finished_utc')}"])  # fmt: skip
     return Table("Machine and software", ["fact", "value"], rows, "", "machine")

@@ -1,10 +1,14 @@
 """A fake implementation for deterministic harness tests (never a stand-in for a real one).
 
-    python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R] run JOB.json
+    python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R]
+        [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G] run JOB.json
 
 It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
-result.json whose throughput metric is R (pairs_per_s / images_per_s). For `sample` it writes a
-pair file whose content depends on --variant, for `load` an images.safetensors of zeros.
+result.json whose throughput metric is R (pairs_per_s / images_per_s), times a deterministic
+factor in [1-F, 1+F] drawn from the job folder's name and N when --jitter is given (noise that
+is the same on every machine). --losses N prints N `loss` metric events; --gflop-per-s reports G.
+For `sample` it writes a pair file whose content depends on --variant, for `load` an
+images.safetensors of zeros.
 MODE: ok, crash (exit 3), signal (SIGKILL itself), hang (sleep forever), badjson (malformed
 result.json), schema (schema-violating result.json), noresult, spawn (a grandchild that hangs).
 """
@@ -12,6 +16,7 @@ result.json), schema (schema-violating result.json), noresult, spawn (a grandchi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -27,6 +32,14 @@ def event(**data: object) -> None:
     print(json.dumps({"t": time.perf_counter() - T0, **data}), flush=True)
 
 
+def jitter(args: argparse.Namespace, out: Path) -> float:
+    if not args.jitter:
+        return 1.0
+    digest = hashlib.sha256(f"{args.jitter_seed}/{out.name}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
+    return float(1.0 + args.jitter * (2 * u - 1))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--sleep-s", type=float, default=0.0)
@@ -34,6 +47,10 @@ def main() -> int:
     p.add_argument("--mode", default="ok")
     p.add_argument("--rate", type=float, default=1000.0)
     p.add_argument("--variant", default="a")
+    p.add_argument("--jitter", type=float, default=0.0)
+    p.add_argument("--jitter-seed", type=int, default=0)
+    p.add_argument("--losses", type=int, default=0)
+    p.add_argument("--gflop-per-s", type=float, default=None)
     p.add_argument("verb")
     p.add_argument("job", type=Path)
     args = p.parse_args()
@@ -50,6 +67,8 @@ def main() -> int:
     if args.mode == "hang":
         time.sleep(600)
     time.sleep(args.sleep_s)
+    for step in range(args.losses):
+        event(event="metric", name="loss", value=0.7 * 0.9**step, step=step)
     event(event="progress", done=1, total=1, unit="jobs")
     event(event="phase", name="work", state="end")
     if args.mode == "crash":
@@ -71,10 +90,12 @@ def main() -> int:
         "task": job["task"],
         "ok": True,
         "error": None,
-        "metrics": {metric: args.rate, "task_s": args.sleep_s},
+        "metrics": {metric: args.rate * jitter(args, out), "task_s": args.sleep_s},
         "outputs": outputs,
         "versions": {"fake": "1"},
     }
+    if args.gflop_per_s is not None:
+        result["metrics"]["gflop_per_s"] = args.gflop_per_s
     if args.mode == "schema":
         result["metrics"] = {"x": "not a number"}
     text = json.dumps(result)
