@@ -35,8 +35,11 @@ UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def probe_env(threads: int, unset_openblas_coretype: bool) -> tuple[dict[str, str], list[str]]:
-    env = dict(os.environ)
+def probe_env(
+    threads: int, unset_openblas_coretype: bool, base: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The probe's environment (a copy: the harness's own is never changed) and what it unset."""
+    env = dict(os.environ if base is None else base)
     for var in THREAD_VARS:
         env[var] = str(threads)
     unset = []
