@@ -144,6 +144,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
             "forward_s": forward_s,
             "pairs_per_s": pairs_per_s,
             "gflop_per_s": pairs_per_s * pair_forward_flop(shape) / 1e9,
+            "torch_threads": torch.get_num_threads(),
         },
         outputs={"outputs": OUTPUTS_FILE},
     )
@@ -206,6 +207,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             "step_s": timed_s / timed_steps,
             "pairs_per_s": pairs_per_s,
             "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
+            "torch_threads": torch.get_num_threads(),
         },
         outputs=outputs,
     )
