@@ -26,7 +26,7 @@ from oneshot_torch.rng import Rng
 from oneshot_torch.sampling import scan_dataset
 from oneshot_torch.trials import TrialSet, draw_koch_trials, load_trials, read_lake_runs
 
-from tests.python_impl.conftest import make_dataset, write_png
+from .conftest import make_dataset, write_png
 
 JobWriter = Callable[..., Path]
 # Two alphabets of 5 characters and one of 2, four drawers each (2 is never eligible at 3-way).
