@@ -209,3 +209,10 @@ def test_augment_task_writes_parameters_that_reproduce_its_images(
         again = apply_params(source, Distortions(np.array([applied]), np.array([values])))
         side = "left" if n % 2 == 0 else "right"
         assert np.array_equal(unpack_bits(tensors[side][n // 2]), again[0])
+
+
+def test_first_parameters_of_seed_1_are_pinned_for_the_rust_side() -> None:
+    # The example line of docs/augment.md; the Rust implementation pins the same values.
+    drawn = draw_params(Rng(1, "augment"), SPEC, 1)
+    cells = [v.hex() if a else "-" for a, v in zip(drawn.applied[0], drawn.values[0], strict=True)]
+    assert cells == ["-0x1.25cd216564378p+0", "-0x1.2621eb585bbe1p-2", "-", "-", "-", "-", "-"]
