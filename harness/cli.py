@@ -4,7 +4,7 @@
     python -m harness run --resume RUN_DIR
     python -m harness run CONFIG.yaml --export pytest-benchmark
     python -m harness report RUN_DIR [--export pytest-benchmark]
-    python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force]
+    python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
     python -m harness list [--root results]
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", default="5%", help="fail when a figure is significantly worse by more"
     )
     diff.add_argument("--force", action="store_true", help="compare runs of different configs")
+    diff.add_argument(
+        "--figures",
+        metavar="NAMES",
+        help="only these figures, comma-separated: throughput, gflop_per_s, wall_s, cpu_s, "
+        "peak_rss_bytes (default all)",
+    )
     diff.add_argument(
         "--skip-missing-base",
         action="store_true",
@@ -196,13 +202,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from harness.diff import diff_runs, parse_threshold
+    from harness.diff import diff_runs, parse_figures, parse_threshold
 
     if args.skip_missing_base and not (args.base / "results.json").is_file():
         print(f"no base run at {args.base} (no results.json); nothing to diff")
         return 0
     try:
-        result = diff_runs(args.base, args.new, parse_threshold(args.threshold), args.force)
+        threshold, figures = parse_threshold(args.threshold), parse_figures(args.figures)
+        result = diff_runs(args.base, args.new, threshold, args.force, figures)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,20 +7,24 @@ p-value and a verdict. A change is significant when the interval excludes 1 and 
 diff fails (exit 1) when a figure got significantly worse by more than the threshold (a ratio
 beyond 1.05 for times and memory, below 0.95 for throughput, at 5%), and passes (0) otherwise.
 
-Two runs of different configs (tasks and their parameters, seed, threads, model, data set, its
-checksum) are not comparable: `diff` refuses with exit 2 and the first difference, unless
-`--force`. Repeats, warmup, the monitor, timeouts and the report settings may differ.
+Two runs of different configs (tasks and their parameters, seed, threads, model, data set and
+its checksum, but not where the data set lives) are not comparable: `diff` refuses with exit 2
+and the first difference, unless `--force`. Repeats, warmup, the monitor, timeouts and the
+report settings may differ. `--figures throughput,wall_s` restricts the table and the gate to
+those figures (short jobs' wall seconds are noisy; the workload's throughput is what a gate
+should watch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.comparisons import compare_figure, context, figures_of, refusal, values
 from harness.errors import HarnessError
+from harness.protocol import THROUGHPUT
 from harness.report.tables import num, verdict
 from harness.runs import load_run
 
@@ -36,6 +40,8 @@ RUN_CONTROL_KEYS = (
     "roofline",
     "comparisons",
 )
+# Where the data set lives may differ (another checkout, another machine); its checksum may not.
+IGNORED_PATHS = ("dataset.root", "dataset.eval_root")
 
 
 class IncomparableRuns(HarnessError):
@@ -72,6 +78,8 @@ def config_difference(base: Mapping[str, Any], new: Mapping[str, Any], path: str
         if not path and key in RUN_CONTROL_KEYS:
             continue
         where = f"{path}.{key}" if path else str(key)
+        if where in IGNORED_PATHS:
+            continue
         a, b = base.get(key), new.get(key)
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             inner = config_difference(a, b, where)
@@ -106,9 +114,30 @@ def worse_by(entry: Mapping[str, Any]) -> float:
     return 1.0 - ratio if entry["higher_is_better"] else ratio - 1.0
 
 
+FIGURE_NAMES = ("throughput", "gflop_per_s", "wall_s", "cpu_s", "peak_rss_bytes")
+
+
+def parse_figures(text: str | None) -> tuple[str, ...] | None:
+    """'throughput,wall_s' -> the figures to compare; None (all) when not given."""
+    if not text:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name not in FIGURE_NAMES:
+            raise HarnessError(
+                f"--figures: unknown figure {name!r}; expected some of {', '.join(FIGURE_NAMES)}"
+            )
+    return names
+
+
 def diff_results(
-    base: Mapping[str, Any], new: Mapping[str, Any], threshold: float = 0.05, force: bool = False
+    base: Mapping[str, Any],
+    new: Mapping[str, Any],
+    threshold: float = 0.05,
+    force: bool = False,
+    figures: Sequence[str] | None = None,
 ) -> DiffResult:
+    """The diff table and the regressions; raises IncomparableRuns unless `force`."""
     notes: list[str] = []
     try:
         check_comparable(base, new)
@@ -129,7 +158,11 @@ def diff_results(
             continue
         label = f"{mb['task_index']}: {mb['task']}"
         why = refusal(context(base, mb), context(new, mn))
+        tp_metric = THROUGHPUT.get(str(mb["task"]), ("", ""))[0]
         for figure in figures_of(str(mb["task"])):
+            alias = "throughput" if figure.name == tp_metric else figure.name
+            if figures is not None and alias not in figures:
+                continue
             a, b = values(mb, figure.name), values(mn, figure.name)
             if not a or not b:
                 continue
@@ -172,6 +205,12 @@ def _median(vals: Mapping[int, float]) -> float:
     return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
-def diff_runs(base_dir: Path, new_dir: Path, threshold: float, force: bool) -> DiffResult:
+def diff_runs(
+    base_dir: Path,
+    new_dir: Path,
+    threshold: float = 0.05,
+    force: bool = False,
+    figures: Sequence[str] | None = None,
+) -> DiffResult:
     base, new = load_run(base_dir), load_run(new_dir)
-    return diff_results(base, new, threshold, force)
+    return diff_results(base, new, threshold, force, figures)
