@@ -147,11 +147,11 @@ def evaluate_one_shot(scorer: Scorer, trials: TrialSet) -> float:
 
 
 def run_error_pct(trials: TrialSet, outcome: OneShotOutcome) -> list[float]:
-    """Lake's error per run: 100 - 100 * correct / trials of the run, runs in order."""
+    """Lake's error per run, `100 * wrong / trials` of the run (one rounding), runs in order."""
     errors = []
     for run in np.unique(trials.runs):
         hits = outcome.correct[trials.runs == run]
-        errors.append(100.0 - 100.0 * float(hits.sum()) / len(hits))
+        errors.append(100.0 * int((~hits).sum()) / len(hits))
     return errors
 
 
@@ -219,7 +219,7 @@ def run_evaluate(job: Job, events: Events) -> Outcome:
         metrics["error_pct"] = sum(errors) / len(errors)
         metrics["run_error_pct"] = errors
     else:
-        metrics["error_pct"] = 100.0 - 100.0 * accuracy
+        metrics["error_pct"] = 100.0 * int((~outcome.correct).sum()) / len(trials)
     events.metric("accuracy", accuracy)
     with events.phase("write"):
         path = os.path.join(job.out_dir, PREDICTIONS_FILE)
