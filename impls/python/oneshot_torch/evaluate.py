@@ -17,6 +17,7 @@ and `trials_per_s` (trials over the seconds spent embedding and scoring, decodin
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,9 +66,12 @@ class SiameseScorer:
 
     name = "siamese"
 
-    def __init__(self, net: SiameseNet, batch: int = 128) -> None:
+    def __init__(
+        self, net: SiameseNet, batch: int = 128, progress: Callable[[int, int], None] | None = None
+    ) -> None:
         self.net = net
         self.batch = batch
+        self.progress = progress  # (images embedded, total), after each batch
 
     def embed(self, images: npt.NDArray[np.uint8]) -> torch.Tensor:
         import torch
@@ -82,6 +86,8 @@ class SiameseScorer:
                 for start in range(0, len(images), self.batch):
                     x = to_input(images[start : start + self.batch], net.shape.input)
                     parts.append(net.embed(x))
+                    if self.progress is not None:
+                        self.progress(min(start + self.batch, len(images)), len(images))
         finally:
             net.train(was_training)
         return torch.cat(parts) if parts else torch.empty(0, net.shape.embedding)
@@ -185,11 +191,18 @@ def _build_trials(job: Job, params: EvaluateParams, events: Events) -> TrialSet:
         assert job.dataset.eval_root is not None  # check_evaluate
         root = job.dataset.eval_root
         dataset = scan_dataset(root)
+        skipped = sum(1 for size in dataset.alphabet_size if size < params.ways)
+        if skipped:
+            print(
+                f"evaluate: {skipped} alphabet(s) of {root} have fewer than {params.ways} "
+                "characters and are skipped",
+                file=sys.stderr,
+            )
         drawn = draw_koch_trials(dataset, params.ways, params.trials, Rng(job.seed, "trials"))
     return load_trials(root, drawn, progress)
 
 
-def make_scorer(job: Job, params: EvaluateParams) -> Scorer:
+def make_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:
     """The scorer named by `params.scorer` (the network from `model` + `inputs.weights`)."""
     if params.scorer == "mhd":
         from oneshot_torch.mhd import MhdScorer
@@ -198,14 +211,16 @@ def make_scorer(job: Job, params: EvaluateParams) -> Scorer:
     from oneshot_torch.nettasks import make_net, network_shape
 
     net = make_net(job, network_shape(job))  # check_evaluate required inputs.weights
-    return SiameseScorer(net, params.batch)
+    return SiameseScorer(
+        net, params.batch, lambda done, total: events.progress(done, total, "images")
+    )
 
 
 def run_evaluate(job: Job, events: Events) -> Outcome:
     """`evaluate`: one-shot accuracy by Koch's or Lake's protocol; writes predictions.tsv."""
     task_start = time.perf_counter()
     params = check_evaluate(job)
-    scorer = make_scorer(job, params)
+    scorer = make_scorer(job, params, events)
     with events.phase("load"):
         trials = _build_trials(job, params, events)
     with events.phase("evaluate"):
