@@ -16,6 +16,7 @@ pub mod data;
 pub mod error;
 pub mod events;
 pub mod job;
+pub mod nn;
 pub mod pairfile;
 pub mod result;
 pub mod rng;
