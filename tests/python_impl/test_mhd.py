@@ -75,3 +75,7 @@ def test_mhd_reproduces_the_official_demo_on_all_runs(all_runs: Path) -> None:
     errors = run_error_pct(trials, outcome)
     assert len(errors) == 20 and len(trials) == 400
     assert abs(sum(errors) / 20 - 38.75) <= 0.1
+    clouds = MhdScorer().embed(trials.images[:6])
+    for a in clouds:
+        for b in clouds:
+            assert modified_hausdorff(a, b) == brute_force_mhd(a.points, b.points)
