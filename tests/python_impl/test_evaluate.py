@@ -262,11 +262,3 @@ def test_trial_set_reports_its_ways(eval_root: Path) -> None:
     drawn = draw_koch_trials(scan_dataset(eval_root), 4, 2, Rng(0, "trials"))
     trials: TrialSet = load_trials(str(eval_root), drawn)
     assert trials.ways == 4 and len(trials) == 2
-
-
-def test_training_validation_draws_the_same_trials(eval_root: Path) -> None:
-    validate = pytest.importorskip("oneshot_torch.validate")
-    dataset = scan_dataset(eval_root)
-    ours = draw_koch_trials(dataset, 3, 40, Rng(9, "trials"))
-    theirs = validate.draw_trials(dataset, 3, 40, 9)
-    assert [(t.query, list(t.candidates), t.answer) for t in ours] == theirs
