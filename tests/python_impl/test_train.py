@@ -197,3 +197,14 @@ def test_rejects_bad_training_config_before_any_work(
     assert code == 2
     assert message in result["error"]
     assert not (out / "weights.safetensors").exists()
+
+
+def test_augmented_training_adds_distorted_passes(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    augment = {"enabled": True, "copies": 2}
+    params = {"epochs": 1, "batch": 16, "pairs": 64, "init": "he"}
+    code, result, _ = run_job(tmp_path, "train", synthetic[0], params, augment=augment)
+    assert code == 0, result["error"]
+    assert result["metrics"]["train_pairs"] == 3 * 64
+    assert result["metrics"]["steps"] == 3 * 4

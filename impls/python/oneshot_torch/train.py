@@ -9,8 +9,9 @@ its pairs (augment.py, `Rng(seed, "augment")`). Batches of `batch` pairs are tak
 last short batch of an epoch is used as it is.
 
 The optimiser's schedule is applied at the start of each epoch (optim.py). Validation (20-way
-one-shot accuracy on `dataset.eval_root`, validate.py) runs every `validate_every_steps` steps
-and at the end of training, or at the end of every epoch when that is 0. The best validation
+one-shot accuracy on `dataset.eval_root` with Koch's trials and the scoring of evaluate.py)
+runs every `validate_every_steps` steps and at the end of training, or at the end of every
+epoch when that is 0. The best validation
 weights are written to `weights.safetensors` (the final weights without an `eval_root`).
 Training stops after `epochs`, after `patience` validations without improvement, when
 `target_accuracy` is reached, or after `max_seconds`. A NaN or infinite loss stops it with a
@@ -29,19 +30,20 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from oneshot_torch.data import load_dataset, load_pairs
+from oneshot_torch.data import load_dataset, load_pairs, unpack_bits
 from oneshot_torch.errors import InputError, TaskError
+from oneshot_torch.evaluate import SiameseScorer, evaluate_one_shot
 from oneshot_torch.events import Events
 from oneshot_torch.flops import train_pair_flop
 from oneshot_torch.job import Job
-from oneshot_torch.model import pair_loss
+from oneshot_torch.model import pair_loss, prepare_images
 from oneshot_torch.netparams import AugmentSpec, TrainParams
-from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec, to_input
+from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec
 from oneshot_torch.optim import Schedule, build_optimizer
 from oneshot_torch.rng import Rng
 from oneshot_torch.sampling import check_can_sample, read_pairs, sample_pairs, scan_dataset
 from oneshot_torch.tasks import Outcome
-from oneshot_torch.validate import one_shot_accuracy, prepare_trials
+from oneshot_torch.trials import draw_koch_trials, load_trials
 from oneshot_torch.weights import WEIGHTS_FILE, save_weights
 
 Index = npt.NDArray[np.intp]
@@ -58,10 +60,8 @@ def _check(job: Job, params: TrainParams) -> AugmentSpec | None:
     augment = job.augment if isinstance(job.augment, AugmentSpec) else None
     if augment is not None and augment.enabled:
         try:
-            from oneshot_torch import augment as augment_module
-
-            getattr(augment_module, "distort_batch")  # noqa: B009
-        except (ImportError, AttributeError):
+            from oneshot_torch.augment import distort_batch  # noqa: F401
+        except ImportError:
             raise InputError(
                 "augment.enabled: true, but affine distortions are not available in this build, "
                 "expected augment.enabled: false"
@@ -135,7 +135,10 @@ def run_train(job: Job, events: Events) -> Outcome:
         trials = None
         if job.dataset.eval_root is not None:
             ways, count = params.validation.ways, params.validation.trials
-            trials = prepare_trials(job.dataset.eval_root, ways, count, job.seed)
+            eval_set = scan_dataset(job.dataset.eval_root)
+            drawn = draw_koch_trials(eval_set, ways, count, Rng(job.seed, "trials"))
+            trials = load_trials(job.dataset.eval_root, drawn)
+            scorer = SiameseScorer(net)
 
     step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
     best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
@@ -151,7 +154,7 @@ def run_train(job: Job, events: Events) -> Outcome:
         validated_at = step
         began = time.perf_counter()
         with events.phase("evaluate"):
-            accuracy = one_shot_accuracy(net, trials)
+            accuracy = evaluate_one_shot(scorer, trials)
         validation_s += time.perf_counter() - began
         last_accuracy = accuracy
         events.metric("val_accuracy", accuracy, step=step, epoch=epoch)
@@ -182,11 +185,13 @@ def run_train(job: Job, events: Events) -> Outcome:
             for pass_index in range(passes):
                 for start in range(0, n, params.batch):
                     rows = slice(start, min(start + params.batch, n))
-                    x1 = to_input(source.images[left[rows]], shape.input)
-                    x2 = to_input(source.images[right[rows]], shape.input)
-                    if pass_index > 0:
-                        x1 = distort(x1, augment_rng, augment)
-                        x2 = distort(x2, augment_rng, augment)
+                    pixels1 = unpack_bits(source.images[left[rows]])  # uint8 [B, 105, 105]
+                    pixels2 = unpack_bits(source.images[right[rows]])
+                    if pass_index > 0:  # left images in order, then right (docs/augment.md)
+                        pixels1 = distort(pixels1, augment_rng, augment)
+                        pixels2 = distort(pixels2, augment_rng, augment)
+                    x1 = prepare_images(torch.from_numpy(pixels1).to(torch.float32), shape.input)
+                    x2 = prepare_images(torch.from_numpy(pixels2).to(torch.float32), shape.input)
                     labels = torch.from_numpy(labels_np[rows]).to(torch.float32)
                     began = time.perf_counter()
                     optimizer.zero_grad(set_to_none=True)
