@@ -216,3 +216,22 @@ def test_first_parameters_of_seed_1_are_pinned_for_the_rust_side() -> None:
     drawn = draw_params(Rng(1, "augment"), SPEC, 1)
     cells = [v.hex() if a else "-" for a, v in zip(drawn.applied[0], drawn.values[0], strict=True)]
     assert cells == ["-0x1.25cd216564378p+0", "-0x1.2621eb585bbe1p-2", "-", "-", "-", "-", "-"]
+
+
+def test_augment_task_rejects_a_missing_or_empty_pair_list(
+    tiny_dataset: Any, job_writer: Callable[..., Path]
+) -> None:
+    root, _ = tiny_dataset
+    empty = root.parent / "empty.tsv"
+    empty.write_text("left\tright\tlabel\n")
+    for pairs, message in ((None, "inputs.pairs: null"), (str(empty), "no pairs")):
+        job = job_writer(root, "augment", {}, inputs={"pairs": pairs, "weights": None})
+        done = subprocess.run(
+            [sys.executable, "-m", "oneshot_torch", "run", str(job)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+        assert message in done.stderr

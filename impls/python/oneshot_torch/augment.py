@@ -106,6 +106,8 @@ def apply_params(images: npt.NDArray[Any], distortions: Distortions) -> npt.NDAr
     count, side = images.shape[0], images.shape[-1]
     if images.shape != (count, side, side) or len(distortions) != count:
         raise ValueError(f"expected [{len(distortions)}, S, S] images, got {images.shape}")
+    if count == 0:
+        return images.copy()
     centre = (side - 1) / 2.0  # 52.0 for 105-pixel images
     inv = inverse_matrices(distortions.values)
     ia, ib, ic, id_, tx, ty = (inv[:, k, None, None] for k in range(6))
@@ -158,9 +160,10 @@ def run_augment(job: Job, events: Events) -> Outcome:
     with events.phase("load"):
         if job.inputs.pairs is None:
             raise InputError("inputs.pairs: null, expected a pair file for task augment")
-        left, right, _labels = load_pairs(
-            job.dataset.root, read_pairs(job.inputs.pairs, job.dataset.root)
-        )
+        pairs = read_pairs(job.inputs.pairs, job.dataset.root)
+        if not pairs:
+            raise InputError(f"{job.inputs.pairs}: no pairs, expected at least one")
+        left, right, _labels = load_pairs(job.dataset.root, pairs)
     count = len(left)
     with events.phase("augment"):
         began = time.perf_counter()
