@@ -208,3 +208,13 @@ def test_augmented_training_adds_distorted_passes(
     assert code == 0, result["error"]
     assert result["metrics"]["train_pairs"] == 3 * 64
     assert result["metrics"]["steps"] == 3 * 4
+
+
+def test_rejects_validation_wider_than_every_eval_alphabet(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root, eval_root = synthetic
+    params = {"epochs": 1, "pairs": 64, "validation": {"ways": 20, "trials": 10}}
+    code, result, _ = run_job(tmp_path, "train", root, params, eval_root=eval_root)
+    assert code == 2
+    assert "no alphabet has 20 characters" in result["error"]

@@ -131,14 +131,14 @@ def run_train(job: Job, events: Events) -> Outcome:
 
     data_start = time.perf_counter()  # time-to-accuracy counts from the first data touched
     with events.phase("load"):
-        source = PairSource(job, params)
         trials = None
-        if job.dataset.eval_root is not None:
+        if job.dataset.eval_root is not None:  # first: a bad eval set fails before the big load
             ways, count = params.validation.ways, params.validation.trials
             eval_set = scan_dataset(job.dataset.eval_root)
             drawn = draw_koch_trials(eval_set, ways, count, Rng(job.seed, "trials"))
             trials = load_trials(job.dataset.eval_root, drawn)
             scorer = SiameseScorer(net)
+        source = PairSource(job, params)
 
     step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
     best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
