@@ -35,7 +35,7 @@ from harness.protocol import (
     read_result,
     write_job,
 )
-from harness.runner import ProcessRecord, run_process
+from harness.runner import ProcessRecord, kill_children, run_process
 from harness.stats import summarize
 
 RESULTS_FORMAT_VERSION = 1
@@ -157,6 +157,7 @@ def execute(ctx: Context) -> dict[str, Any]:
                     measurement["summary"] = summarize_runs(task.name, measurement["runs"])
                     save(ctx)
     except BaseException:
+        kill_children()
         results["status"] = "interrupted"
         save(ctx)
         raise

@@ -46,6 +46,7 @@ def rows(markdown: str) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_a_to_a_is_no_significant_change(
     runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -58,6 +59,7 @@ def test_a_to_a_is_no_significant_change(
     assert "no figure significantly worse by more than 5%" in out
 
 
+@pytest.mark.slow
 def test_a_ten_percent_slowdown_fails_the_diff(
     runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,11 +74,13 @@ def test_a_ten_percent_slowdown_fails_the_diff(
     assert "REGRESSION: 1 figure(s)" in out and "0: sample a pairs_per_s" in out
 
 
+@pytest.mark.slow
 def test_a_slowdown_under_the_threshold_passes(runs: dict[str, Path]) -> None:
     args = ["diff", str(runs["base"]), str(runs["slower"]), "--figures", "throughput"]
     assert main([*args, "--threshold", "15%"]) == 0
 
 
+@pytest.mark.slow
 def test_the_table_lists_every_shared_figure(
     runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -85,6 +89,7 @@ def test_the_table_lists_every_shared_figure(
     assert figures == {"pairs_per_s", "wall_s", "cpu_s", "peak_rss_bytes"}
 
 
+@pytest.mark.slow
 def test_runs_of_different_configs_are_refused_unless_forced(
     runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +101,7 @@ def test_runs_of_different_configs_are_refused_unless_forced(
     assert "note: forced: the runs come from different configs" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_missing_runs_and_bad_options_exit_2(
     runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

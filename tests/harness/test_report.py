@@ -33,11 +33,13 @@ def images(html: str) -> list[Image.Image]:
     return out
 
 
+@pytest.mark.slow
 def test_every_run_writes_both_reports(run: tuple[dict[str, Any], Path]) -> None:
     _, run_dir = run
     assert (run_dir / "report.md").is_file() and (run_dir / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_html_is_self_contained_with_plots_and_tables(run: tuple[dict[str, Any], Path]) -> None:
     _, run_dir = run
     html = (run_dir / "report.html").read_text()
@@ -51,6 +53,7 @@ def test_html_is_self_contained_with_plots_and_tables(run: tuple[dict[str, Any],
         assert len(img.convert("RGB").getcolors(1 << 20) or []) > 20  # not a blank canvas
 
 
+@pytest.mark.slow
 def test_markdown_has_the_figures_and_verdicts(run: tuple[dict[str, Any], Path]) -> None:
     doc, run_dir = run
     md = (run_dir / "report.md").read_text()
@@ -62,6 +65,7 @@ def test_markdown_has_the_figures_and_verdicts(run: tuple[dict[str, Any], Path])
     assert re.search(r"\| 0: sample \| a \| work \| [0-9.]+ \| [0-9.]+ MiB \|", md)
 
 
+@pytest.mark.slow
 def test_report_verb_rewrites_reports_and_exports(
     run: tuple[dict[str, Any], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,6 +85,7 @@ def test_report_of_a_folder_without_results_is_one_line(
     assert err == f"error: {tmp_path}: no results.json; expected a folder from `harness run`\n"
 
 
+@pytest.mark.slow
 def test_list_shows_stored_runs(run: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
     _, run_dir = run
     text = format_list(run_dir.parent)
