@@ -131,15 +131,42 @@ fn load_one(root: &Path, rel: &str, scratch: &mut Scratch, out: &mut [u8]) -> Re
     scratch.path.push("/");
     scratch.path.push(rel);
     let path = Path::new(&scratch.path);
-    scratch.bytes.clear();
-    File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut scratch.bytes))
-        .map_err(|source| Error::InputIo {
-            path: path.to_path_buf(),
-            what: "image",
-            source,
-        })?;
+    read_into(path, &mut scratch.bytes).map_err(|source| Error::InputIo {
+        path: path.to_path_buf(),
+        what: "image",
+        source,
+    })?;
     decode_png(&scratch.bytes, path, out)
+}
+
+/// Read the whole file into `bytes` (reusing its capacity). Unlike `read_to_end` this skips
+/// the `statx` call that sizes the buffer: Omniglot files are ~250 bytes and the buffer is
+/// reused, so the size is not worth a system call (4% of the load task's CPU time).
+fn read_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    bytes.clear();
+    if bytes.capacity() < 4096 {
+        bytes.reserve(4096);
+    }
+    loop {
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity());
+        }
+        let len = bytes.len();
+        bytes.resize(bytes.capacity(), 0);
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => {
+                bytes.truncate(len);
+                return Ok(());
+            }
+            Ok(n) => bytes.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
+            Err(e) => {
+                bytes.truncate(len);
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// Decode root-relative `paths` into `[M, 1379]` packed images, in order, on the current
