@@ -207,3 +207,55 @@ fn rejects_names_a_pair_file_cannot_hold() {
     let message = Dataset::scan(dir.path()).expect_err("tab").to_string();
     assert!(message.contains("contains a tab or newline"), "{message}");
 }
+
+/// Pair files pinned from the Python implementation (`oneshot_torch.sampling.sample_pairs`
+/// with `Rng(7, "pairs")`, 8 pairs) on the `small_dataset` layout: exact bytes expected.
+#[test]
+fn pair_files_match_the_python_implementation() {
+    let (_dir, dataset) = scan_small();
+    let expected = [
+        (
+            0.5,
+            "Gamma/character03/0023_02.png\tGamma/character03/0022_01.png\t1\n\
+             Gamma/character03/0022_01.png\tGamma/character02/0021_03.png\t0\n\
+             Alpha/character02/0005_02.png\tAlpha/character02/0004_01.png\t1\n\
+             Gamma/character04/0024_01.png\tGamma/character03/0022_01.png\t0\n\
+             Beta/character01/0011_01.png\tBeta/character01/0012_02.png\t1\n\
+             Gamma/character04/0025_02.png\tAlpha/character02/0004_01.png\t0\n\
+             Alpha/character03/0010_05.png\tAlpha/character03/0006_01.png\t1\n\
+             Gamma/character03/0022_01.png\tAlpha/character01/0003_03.png\t0\n",
+        ),
+        (
+            0.0,
+            "Gamma/character03/0023_02.png\tGamma/character03/0022_01.png\t1\n\
+             Gamma/character03/0023_02.png\tBeta/character01/0011_01.png\t0\n\
+             Gamma/character04/0024_01.png\tGamma/character04/0025_02.png\t1\n\
+             Beta/character01/0011_01.png\tAlpha/character01/0001_01.png\t0\n\
+             Gamma/character04/0025_02.png\tGamma/character04/0024_01.png\t1\n\
+             Beta/character01/0011_01.png\tGamma/character01/0018_02.png\t0\n\
+             Alpha/character01/0003_03.png\tAlpha/character01/0002_02.png\t1\n\
+             Alpha/character02/0005_02.png\tBeta/character02/0015_03.png\t0\n",
+        ),
+        (
+            1.0,
+            "Gamma/character03/0023_02.png\tGamma/character03/0022_01.png\t1\n\
+             Gamma/character03/0022_01.png\tGamma/character02/0021_03.png\t0\n\
+             Alpha/character02/0005_02.png\tAlpha/character02/0004_01.png\t1\n\
+             Gamma/character04/0024_01.png\tGamma/character03/0022_01.png\t0\n\
+             Beta/character01/0011_01.png\tBeta/character01/0012_02.png\t1\n\
+             Gamma/character04/0025_02.png\tGamma/character02/0021_03.png\t0\n\
+             Alpha/character01/0001_01.png\tAlpha/character01/0003_03.png\t1\n\
+             Alpha/character01/0001_01.png\tAlpha/character03/0007_02.png\t0\n",
+        ),
+    ];
+    for (same_alphabet, lines) in expected {
+        let pairs = sample_pairs(&dataset, 8, same_alphabet, &mut Rng::new(7, "pairs")).unwrap();
+        let bytes = crate::pairfile::format_pairs(dataset.paths(), &pairs);
+        let text = String::from_utf8(bytes).expect("utf8");
+        assert_eq!(
+            text,
+            format!("left\tright\tlabel\n{lines}"),
+            "same_alphabet {same_alphabet}"
+        );
+    }
+}
