@@ -5,6 +5,7 @@
 //! `error: <cause chain>` on stderr, a `result.json` with `ok: false` when `out_dir` is known,
 //! exit code 2 for invalid input and 1 for a failure while running.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -41,7 +42,9 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { job } => run(&job, started),
         Command::Version => {
-            println!("{}", serde_json::Value::Object(versions()));
+            let line = serde_json::Value::Object(versions()).to_string();
+            // A closed stdout is the reader's business, not a panic.
+            let _ = writeln!(std::io::stdout(), "{line}");
             ExitCode::SUCCESS
         }
     }

@@ -241,7 +241,7 @@ pub fn sample_pairs(
         let images = dataset.images_of(c);
         (images.start + rng.index(images.len())) as u32
     };
-    let mut pairs = Vec::with_capacity(n);
+    let mut pairs = Vec::with_capacity(n.min(1 << 24)); // a huge `n` grows, never aborts here
     for p in 0..n {
         if p % 2 == 0 {
             let images = dataset.images_of(rng.index(num_chars));
