@@ -242,6 +242,29 @@ pub fn parse_job(raw: Value) -> Result<Job> {
             ));
         }
     }
+    // serde also builds structs from arrays; the protocol wants objects.
+    for (field, nullable) in [
+        ("dataset", false),
+        ("inputs", false),
+        ("model", true),
+        ("params", false),
+    ] {
+        match object.get(field) {
+            None | Some(Value::Object(_)) => {}
+            Some(Value::Null) if nullable => {}
+            Some(other) => {
+                let expected = if nullable {
+                    "an object or null"
+                } else {
+                    "an object"
+                };
+                return Err(Error::job(
+                    field,
+                    format!("got {}, expected {expected}", describe(Some(other))),
+                ));
+            }
+        }
+    }
     let job: RawJob = typed(raw, "job")?;
     check((1..=1024).contains(&job.threads), "threads", || {
         format!("got {}, expected an integer in [1, 1024]", job.threads)

@@ -208,3 +208,19 @@ fn read_job_names_the_file() {
         .chain()
         .contains("none.json: cannot read the job file: "));
 }
+
+#[test]
+fn rejects_arrays_where_objects_are_expected() {
+    let mut raw = sample_job();
+    raw["params"] = json!([5, 0.5]);
+    assert_eq!(error_of(raw), "params: got [5,0.5], expected an object");
+    let mut raw = sample_job();
+    raw["dataset"] = json!(["/d", null]);
+    assert_eq!(
+        error_of(raw),
+        "dataset: got [\"/d\",null], expected an object"
+    );
+    let mut raw = sample_job();
+    raw["model"] = json!([]);
+    assert_eq!(error_of(raw), "model: got [], expected an object or null");
+}
