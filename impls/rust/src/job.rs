@@ -24,9 +24,9 @@ pub const FORMAT_VERSION: u64 = 1;
 /// This implementation's id in configs and results.
 pub const IMPL_ID: &str = "rust-native";
 /// Tasks implemented by this program.
-pub const TASKS: &[&str] = &["sample", "load"];
+pub const TASKS: &[&str] = &["sample", "load", "init", "forward", "step"];
 /// Protocol tasks this program does not implement yet (rejected with a clear message).
-pub const NOT_IMPLEMENTED: &[&str] = &["init", "augment", "forward", "step", "train", "evaluate"];
+pub const NOT_IMPLEMENTED: &[&str] = &["augment", "train", "evaluate"];
 
 /// `dataset`: the folder pairs are drawn from and paths are relative to.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +92,9 @@ pub struct LoadParams {
 pub enum Task {
     Sample(SampleParams),
     Load(LoadParams),
+    Init(crate::tasks::init::InitParams),
+    Forward(crate::tasks::forward::ForwardParams),
+    Step(crate::tasks::step::StepParams),
 }
 
 impl Task {
@@ -100,6 +103,9 @@ impl Task {
         match self {
             Task::Sample(_) => "sample",
             Task::Load(_) => "load",
+            Task::Init(_) => "init",
+            Task::Forward(_) => "forward",
+            Task::Step(_) => "step",
         }
     }
 }
@@ -114,6 +120,10 @@ pub struct Job {
     pub dataset: DatasetSpec,
     pub inputs: Inputs,
     pub model: Option<ModelSpec>,
+    /// The optimiser of `step` and `train` (defaults when absent).
+    pub optimizer: Option<crate::nn::optim::OptimizerSpec>,
+    /// The distortions of `train` and `augment`, not parsed yet.
+    pub augment: Option<Value>,
 }
 
 /// The job as written, `params` not yet parsed.
@@ -130,6 +140,10 @@ struct RawJob {
     inputs: Inputs,
     #[serde(default)]
     model: Option<ModelSpec>,
+    #[serde(default)]
+    optimizer: Option<crate::nn::optim::OptimizerSpec>,
+    #[serde(default)]
+    augment: Option<Value>,
     params: Value,
 }
 
@@ -186,6 +200,19 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
             Task::Sample(p)
         }
         "load" => Task::Load(typed(params, "params")?),
+        "init" => Task::Init(typed(params, "params")?),
+        "forward" => {
+            let p: crate::tasks::forward::ForwardParams = typed(params, "params")?;
+            check(p.batch >= 1, "params.batch", || {
+                format!("got {}, expected >= 1", p.batch)
+            })?;
+            Task::Forward(p)
+        }
+        "step" => {
+            let p: crate::tasks::step::StepParams = typed(params, "params")?;
+            crate::tasks::step::check(&p)?;
+            Task::Step(p)
+        }
         other => return Err(unknown_task(other)),
     };
     Ok(task)
@@ -286,6 +313,9 @@ pub fn parse_job(raw: Value) -> Result<Job> {
             format!("got {}, expected >= 8", model.input)
         })?;
     }
+    if let Some(optimizer) = &job.optimizer {
+        optimizer.check()?;
+    }
     Ok(Job {
         task: parse_params(&job.task, job.params)?,
         seed: job.seed,
@@ -294,6 +324,8 @@ pub fn parse_job(raw: Value) -> Result<Job> {
         dataset: job.dataset,
         inputs: job.inputs,
         model: job.model,
+        optimizer: job.optimizer,
+        augment: job.augment,
     })
 }
 

@@ -170,16 +170,18 @@ fn rejects_other_format_versions_and_tasks() {
         .remove("format_version");
     assert!(error_of(raw).starts_with("format_version: got nothing"));
     let mut raw = sample_job();
-    raw["task"] = json!("forward");
+    raw["task"] = json!("train");
     assert_eq!(
         error_of(raw),
-        "task: `forward` is not implemented by rust-native, expected one of `sample`, `load`"
+        "task: `train` is not implemented by rust-native, expected one of `sample`, `load`, \
+         `init`, `forward`, `step`"
     );
     let mut raw = sample_job();
     raw["task"] = json!("dance");
     assert_eq!(
         error_of(raw),
-        "task: got string \"dance\", expected one of `sample`, `load`"
+        "task: got string \"dance\", expected one of `sample`, `load`, `init`, `forward`, \
+         `step`"
     );
     assert_eq!(
         error_of(json!([1, 2])),

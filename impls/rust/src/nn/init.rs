@@ -55,6 +55,50 @@ pub fn paper(shape: Shape, seed: u64) -> Result<Params> {
     Ok(params)
 }
 
+/// He initialisation (not in the paper, docs/protocol.md): weights N(0, g/fan_in) in
+/// variance, g = 2 for the convolutions and 1 for fc1 and out, fan_in = the weight's size over
+/// its first dimension; biases 0. Same stream and order as [`paper`].
+pub fn he(shape: Shape, seed: u64) -> Result<Params> {
+    let mut params = Params::zeros(shape)?;
+    let mut normal = Normal {
+        rng: Rng::new(seed, "init"),
+        spare: None,
+    };
+    for index in 0..params.tensors.len() {
+        let spec = &params.tensors[index];
+        if !spec.is_weight() {
+            continue;
+        }
+        let gain = if spec.layer().starts_with("conv") {
+            2.0
+        } else {
+            1.0
+        };
+        let std = (gain / (spec.len / spec.dims[0]) as f64).sqrt();
+        for value in params.tensor_mut(index) {
+            *value = (std * normal.next()) as f32;
+        }
+    }
+    Ok(params)
+}
+
+/// The initialisation a job names (`params.init`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitName {
+    #[default]
+    Paper,
+    He,
+}
+
+/// Parameters of `shape` drawn with `name` from `seed`.
+pub fn draw(name: InitName, shape: Shape, seed: u64) -> Result<Params> {
+    match name {
+        InitName::Paper => paper(shape, seed),
+        InitName::He => he(shape, seed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

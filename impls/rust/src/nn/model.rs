@@ -11,6 +11,8 @@
 //!
 //! Call the methods inside `pool.install(..)` of a pool with the workspace's thread count.
 
+use std::time::Instant;
+
 use rayon::prelude::*;
 
 use super::activation;
@@ -41,6 +43,8 @@ struct Scratch {
     y: Vec<f32>,
     /// Partial gradients of the conv tensors (the first eight tensors), training only.
     dconv: Vec<f32>,
+    /// Seconds spent per conv layer: forward 0..4, backward 4..8 (see `profile_line`).
+    layer_s: [f64; 8],
 }
 
 /// Every buffer of a forward (and, when built for training, backward) pass of up to
@@ -61,6 +65,25 @@ pub struct Workspace {
     scratch: Vec<Scratch>,
     /// Gradients of the last [`SiameseNet::train_batch`], laid out like the parameters.
     pub grads: Vec<f32>,
+    /// Seconds per stage: tower forward, fc1 forward, head, fc1 backward, tower backward.
+    stage_s: [f64; 5],
+}
+
+impl Workspace {
+    /// Seconds per stage since the last call (conv layers as seen by thread 0), and reset.
+    pub fn profile_line(&mut self) -> String {
+        let s = self.stage_s;
+        let l = self.scratch[0].layer_s;
+        self.stage_s = [0.0; 5];
+        for scratch in &mut self.scratch {
+            scratch.layer_s = [0.0; 8];
+        }
+        format!(
+            "tower fwd {:.3} (conv1 {:.3} conv2 {:.3} conv3 {:.3} conv4 {:.3}) fc1 fwd {:.3} \
+             head {:.4} fc1 bwd {:.3} tower bwd {:.3} (conv1 {:.3} conv2 {:.3} conv3 {:.3} conv4 {:.3})",
+            s[0], l[0], l[1], l[2], l[3], s[1], s[2], s[3], s[4], l[4], l[5], l[6], l[7]
+        )
+    }
 }
 
 /// Contiguous image ranges, one per thread.
@@ -144,9 +167,11 @@ impl SiameseNet {
                     col: vec![0.0; col],
                     y: vec![0.0; y],
                     dconv: grad(conv_params),
+                    layer_s: [0.0; 8],
                 })
                 .collect(),
             grads: grad(self.params.data.len()),
+            stage_s: [0.0; 5],
         }
     }
 
@@ -190,6 +215,7 @@ impl SiameseNet {
             chunks(a1, self.pooled_len(1), &b),
             chunks(a2, self.pooled_len(2), &b),
         ];
+        let began = Instant::now();
         let x4 = chunks(&mut ws.x4, self.flat, &b);
         let mut work = Vec::with_capacity(ws.threads);
         let [pa, pb, pc] = pooled;
@@ -213,6 +239,8 @@ impl SiameseNet {
             .for_each(|((s, (x0, mut p, mut a, x4)), w)| {
                 self.tower_forward(s, x0, &mut p, &mut a, x4, w[1] - w[0]);
             });
+        ws.stage_s[0] += began.elapsed().as_secs_f64();
+        let began = Instant::now();
         let e = self.shape().embedding;
         let emb = &mut ws.emb[..images * e];
         linear::forward(
@@ -225,6 +253,7 @@ impl SiameseNet {
             ws.threads,
         );
         activation::bias_sigmoid(emb, self.params.tensor(FC1_WEIGHT + 1));
+        ws.stage_s[1] += began.elapsed().as_secs_f64();
     }
 
     fn tower_forward(
@@ -237,6 +266,7 @@ impl SiameseNet {
         n: usize,
     ) {
         for (l, geom) in self.geoms.iter().enumerate() {
+            let began = Instant::now();
             let g_max = geom.group(MIN_GROUP_COLS, n);
             let (weight, bias) = (
                 self.params.tensor(conv_weight(l)),
@@ -274,6 +304,7 @@ impl SiameseNet {
                 }
                 i += g;
             }
+            s.layer_s[l] += began.elapsed().as_secs_f64();
         }
     }
 
@@ -300,6 +331,7 @@ impl SiameseNet {
         let images = 2 * pairs;
         assert!(!ws.grads.is_empty(), "workspace was not built for training");
         self.forward_pairs(ws, pairs);
+        let began = Instant::now();
         let loss_value = loss::bce_with_logits(&ws.logits[..pairs], labels);
         let e = self.shape().embedding;
         let grads = split_mut(&mut ws.grads, &self.params.tensors);
@@ -311,6 +343,8 @@ impl SiameseNet {
             let w = self.params.tensor(OUT_WEIGHT);
             dout_b[0] = loss::head_backward(e1, e2, w, &ws.logits[..pairs], labels, d1, d2, dout_w);
         }
+        ws.stage_s[2] += began.elapsed().as_secs_f64();
+        let began = Instant::now();
         activation::sigmoid_backward(&mut ws.demb[..images * e], &ws.emb[..images * e]);
         linear::backward(
             &ws.x4,
@@ -324,7 +358,10 @@ impl SiameseNet {
             Some(&mut ws.dx4),
             ws.threads,
         );
+        ws.stage_s[3] += began.elapsed().as_secs_f64();
+        let began = Instant::now();
         self.tower_backward_all(ws, images);
+        ws.stage_s[4] += began.elapsed().as_secs_f64();
         loss_value
     }
 
@@ -387,6 +424,7 @@ impl SiameseNet {
         s.dconv.fill(0.0);
         let mut dgrads = split_mut(&mut s.dconv, &self.params.tensors[..8]);
         for l in (0..4).rev() {
+            let began = Instant::now();
             let geom = &self.geoms[l];
             let g_max = geom.group(MIN_GROUP_COLS, n);
             let weight = self.params.tensor(conv_weight(l));
@@ -433,6 +471,7 @@ impl SiameseNet {
                 conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
                 i += g;
             }
+            s.layer_s[4 + l] += began.elapsed().as_secs_f64();
         }
     }
 

@@ -6,8 +6,11 @@
 //! dispatches a parsed job to its task module; adding a task is one module here and one arm
 //! in its `match` (plus the job parsing in `crate::job`).
 
+pub mod forward;
+pub mod init;
 pub mod load;
 pub mod sample;
+pub mod step;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +42,9 @@ pub fn run_task(job: &Job, events: &Events) -> Result<Outcome> {
     pool.install(|| match &job.task {
         Task::Sample(params) => sample::run(job, params, events),
         Task::Load(params) => load::run(job, params, events),
+        Task::Init(params) => init::run(job, params, events),
+        Task::Forward(params) => forward::run(job, params, events),
+        Task::Step(params) => step::run(job, params, events),
     })
 }
 

@@ -1,0 +1,108 @@
+//! Criterion benchmarks of a whole training step and of the forward pass on the `paper`
+//! shape at batch 32 (pairs), on a rayon pool of `NN_BENCH_THREADS` threads (default 2).
+//!
+//! Run: `cargo bench --bench nn_step`. Before the criterion groups it prints a per-stage
+//! time profile of a few steps (seconds per step, thread 0's share inside the conv tower).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion};
+use oneshot::nn::model::{thread_pool, SiameseNet, Workspace};
+use oneshot::nn::optim::{LayerSettings, Optimizer, Rule};
+use oneshot::nn::{init, Shape};
+
+const PAIRS: usize = 32;
+
+fn threads() -> usize {
+    std::env::var("NN_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
+    let net = SiameseNet::new(init::paper(Shape::paper(), 1).unwrap()).unwrap();
+    let mut ws = net.workspace(2 * PAIRS, threads(), train);
+    for (i, v) in net.inputs_mut(&mut ws).iter_mut().enumerate() {
+        *v = if ((i * 2_654_435_761usize) >> 13) % 5 == 0 {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let labels = (0..PAIRS).map(|i| (i % 2) as f32).collect();
+    (net, ws, labels)
+}
+
+fn optimizer(net: &SiameseNet) -> Optimizer {
+    let rule = Rule::Sgd {
+        momentum_start: 0.5,
+        momentum_epochs: 10,
+        lr_decay: 0.01,
+    };
+    Optimizer::new(&net.params, rule, |_| LayerSettings {
+        lr: 1e-3,
+        momentum: 0.9,
+        l2: 2e-4,
+    })
+}
+
+fn profile() {
+    let pool = thread_pool(threads()).unwrap();
+    let (mut net, mut ws, labels) = setup(true);
+    let mut opt = optimizer(&net);
+    let flop = Shape::paper().train_pair_flop().unwrap() * PAIRS as f64;
+    pool.install(|| {
+        for step in 0..4 {
+            let began = Instant::now();
+            net.train_batch(&mut ws, &labels);
+            let grads_s = began.elapsed().as_secs_f64();
+            opt.step(&mut net.params, &ws.grads);
+            let step_s = began.elapsed().as_secs_f64();
+            eprintln!(
+                "step {step}: {step_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s), optimiser {:.3} s",
+                PAIRS as f64 / step_s,
+                flop / step_s / 1e9,
+                step_s - grads_s
+            );
+            eprintln!("  {}", ws.profile_line());
+        }
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let pool = thread_pool(threads()).unwrap();
+    let mut group = c.benchmark_group("paper_batch32");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    {
+        let (mut net, mut ws, labels) = setup(true);
+        let mut opt = optimizer(&net);
+        group.bench_function("train_step", |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    black_box(net.train_batch(&mut ws, &labels));
+                    opt.step(&mut net.params, &ws.grads);
+                })
+            })
+        });
+    }
+    {
+        let (net, mut ws, _) = setup(false);
+        group.bench_function("forward", |b| {
+            b.iter(|| pool.install(|| net.forward_pairs(&mut ws, PAIRS)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    profile();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,142 @@
+//! The `step` task: `steps` timed optimiser steps at batch `batch` from the starting weights
+//! on `inputs.pairs` (step k uses pairs `k*batch ..`, each index modulo N), epoch 0 of the
+//! job's `optimizer` (docs/protocol.md, "`step`").
+//!
+//! Writes the final `weights.safetensors` and, with `save_gradients`, `grads.safetensors` (the
+//! gradients of step 0's mean BCE, before L2 and the update, named `grad.<tensor>`). A step's
+//! time covers forward, backward and update, not the unpacking of its images. A non-finite
+//! loss stops the task (exit 1) naming the step, after writing the last good weights.
+
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::data::PACKED_BYTES;
+use crate::error::{Error, Result};
+use crate::events::Events;
+use crate::job::Job;
+use crate::nn::init::InitName;
+use crate::nn::model::SiameseNet;
+use crate::nn::weights;
+use crate::result::{Metric, Outcome};
+use crate::tasks::forward::read_pair_images;
+use crate::tasks::init::{network_shape, start_params, WEIGHTS_FILE};
+
+/// Gradients file of `step`.
+pub const GRADS_FILE: &str = "grads.safetensors";
+
+/// `params` of `step`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepParams {
+    pub steps: usize,
+    pub batch: usize,
+    pub save_gradients: bool,
+    pub warmup_steps: usize,
+    pub init: InitName,
+}
+
+impl Default for StepParams {
+    fn default() -> Self {
+        StepParams {
+            steps: 10,
+            batch: 32,
+            save_gradients: false,
+            warmup_steps: 1,
+            init: InitName::Paper,
+        }
+    }
+}
+
+/// Run `step` for `job`.
+pub fn run(job: &Job, params: &StepParams, events: &Events) -> Result<Outcome> {
+    let shape = network_shape(job)?;
+    let spec = job.optimizer.unwrap_or_default();
+    spec.check()?;
+    let mut net = SiameseNet::new(start_params(job, shape, params.init)?)?;
+    let images = events.phase("load", || read_pair_images(job, events))?;
+    let n = images.labels.len();
+    let mut optimizer = spec.build(&net.params);
+    let mut ws = net.workspace(2 * params.batch, job.threads, true);
+    let mut losses = Vec::with_capacity(params.steps);
+    let mut grads: Option<Vec<f32>> = None;
+    let (mut timed_s, mut timed_steps) = (0.0, 0usize);
+    let mut labels = vec![0.0f32; params.batch];
+    let result = events.phase("step", || {
+        for step in 0..params.steps {
+            let index = |i: usize| (step * params.batch + i) % n;
+            let left: Vec<&[u8]> = (0..params.batch)
+                .map(|i| image(&images.left, index(i)))
+                .collect();
+            let right: Vec<&[u8]> = (0..params.batch)
+                .map(|i| image(&images.right, index(i)))
+                .collect();
+            for (i, label) in labels.iter_mut().enumerate() {
+                *label = f32::from(images.labels[index(i)]);
+            }
+            net.set_inputs(&mut ws, &left, &right);
+            let began = Instant::now();
+            let loss = net.train_batch(&mut ws, &labels);
+            if !loss.is_finite() {
+                return Err(Error::Runtime(format!(
+                    "step {step}: loss is {loss}, expected a finite number (the last good \
+                     weights are in {WEIGHTS_FILE})"
+                )));
+            }
+            if step == 0 && params.save_gradients {
+                grads = Some(ws.grads.clone());
+            }
+            optimizer.step(&mut net.params, &ws.grads);
+            let elapsed = began.elapsed().as_secs_f64();
+            if step >= params.warmup_steps || params.steps <= params.warmup_steps {
+                timed_s += elapsed;
+                timed_steps += 1;
+            }
+            losses.push(loss);
+            events.metric("loss", loss, Some(step as u64), None);
+            events.progress(step + 1, params.steps, "steps");
+        }
+        Ok(())
+    });
+    let weights_path = job.out_dir.join(WEIGHTS_FILE);
+    events.phase("write", || {
+        weights::save(&weights_path, &net.params, &net.params.data, "")?;
+        if let Some(grads) = &grads {
+            weights::save(&job.out_dir.join(GRADS_FILE), &net.params, grads, "grad.")?;
+        }
+        Ok::<_, Error>(())
+    })?;
+    result?;
+    let pairs_per_s = (timed_steps * params.batch) as f64 / timed_s.max(f64::MIN_POSITIVE);
+    let mut outcome = Outcome::default()
+        .metric("losses", Metric::List(losses))
+        .metric("steps", params.steps)
+        .metric("timed_steps", timed_steps)
+        .metric("step_s", timed_s / timed_steps.max(1) as f64)
+        .metric("pairs_per_s", pairs_per_s)
+        .metric("gflop_per_s", pairs_per_s * shape.train_pair_flop()? / 1e9)
+        .output("weights", WEIGHTS_FILE);
+    if grads.is_some() {
+        outcome = outcome.output("gradients", GRADS_FILE);
+    }
+    Ok(outcome)
+}
+
+/// Checks of `step`'s params beyond their types.
+pub fn check(params: &StepParams) -> Result<()> {
+    if params.steps == 0 || params.batch == 0 {
+        return Err(Error::job(
+            "params",
+            format!(
+                "steps {} and batch {}, expected both >= 1",
+                params.steps, params.batch
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Packed image `i` of a `[N, 1379]` buffer.
+fn image(packed: &[u8], i: usize) -> &[u8] {
+    &packed[i * PACKED_BYTES..(i + 1) * PACKED_BYTES]
+}
