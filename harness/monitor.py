@@ -38,6 +38,7 @@ class TreeSampler(threading.Thread):
         interval_s: float = 0.05,
         limit_bytes: int | None = None,
         on_limit: Callable[[int], None] | None = None,
+        skip_root: bool = False,
     ) -> None:
         super().__init__(name=f"sampler-{pid}", daemon=True)
         self.pid = pid
@@ -45,6 +46,7 @@ class TreeSampler(threading.Thread):
         self.interval_s = interval_s
         self.limit_bytes = limit_bytes
         self.on_limit = on_limit
+        self.skip_root = skip_root  # the root is the launcher, not part of the job
         self.samples: list[Sample] = []
         self._stop_event = threading.Event()
         self._procs: dict[int, psutil.Process] = {}
@@ -77,7 +79,7 @@ class TreeSampler(threading.Thread):
             children = root.children(recursive=True)
         except psutil.Error:
             children = []
-        procs = [root]
+        procs = [] if self.skip_root else [root]
         for child in children:
             known = self._procs.get(child.pid)
             # Keep our own Process object so psutil's create-time check catches PID reuse.

@@ -2,8 +2,9 @@
 
 `run_process` starts a command (an argument list, never a shell) in its own session, reads its
 JSON event lines from stdout as they come, samples its process tree, enforces the timeout by
-killing the whole process group, and takes the exact wall, user and system seconds and the peak
-RSS of the child from the kernel (`os.wait4`). Nothing here knows what a task is.
+killing the whole process group, and takes the exact user and system seconds and the peak RSS of
+the child from the kernel (`wait4`). The child is forked from a tiny launcher (harness/launcher.c)
+so that its peak RSS does not include the harness's own pages. Nothing here knows what a task is.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
+from harness.launcher import launcher
 from harness.monitor import Sample, TreeSampler
 from harness.protocol import Event, parse_event
 
@@ -62,10 +66,14 @@ def run_process(
     stderr_path = log_dir / "stderr.txt"
     events: list[Event] = []
     bad_lines = 0
+    rusage_path = log_dir / "rusage.json"
+    rusage_path.unlink(missing_ok=True)
+    tiny = launcher()
+    argv = [str(tiny), str(rusage_path), *cmd] if tiny is not None else list(cmd)
     t0 = time.perf_counter()
     with stderr_path.open("wb") as stderr_file:
         proc = subprocess.Popen(
-            list(cmd),
+            argv,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -74,51 +82,52 @@ def run_process(
             start_new_session=True,  # own process group: a timeout kills the whole tree
         )
     oom: list[int] = []
-
-    def over_limit(rss_bytes: int) -> None:
-        oom.append(rss_bytes)
-        kill_group(proc.pid)
-
-    sampler = TreeSampler(proc.pid, t0, interval_s, memory_limit_bytes, over_limit)
-    sampler.start()
-
-    def read_events() -> None:
-        nonlocal bad_lines
-        assert proc.stdout is not None
-        with (log_dir / "events.jsonl").open("w", encoding="utf-8") as log:
-            for raw in proc.stdout:
-                t = time.perf_counter() - t0
-                line = raw.decode("utf-8", errors="replace")
-                event = parse_event(line, t)
-                if event is None:
-                    if line.strip():
-                        bad_lines += 1
-                    continue
-                events.append(event)
-                log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
-                if on_event is not None:
-                    on_event(event)
-
-    reader = threading.Thread(target=read_events, name=f"events-{proc.pid}", daemon=True)
-    reader.start()
-
     waited: dict[str, object] = {}
     done = threading.Event()
-
-    def wait_child() -> None:
-        _, status, usage = os.wait4(proc.pid, 0)
-        waited["t"] = time.perf_counter()
-        waited["status"] = status
-        waited["usage"] = usage
-        done.set()
-
-    waiter = threading.Thread(target=wait_child, name=f"wait-{proc.pid}", daemon=True)
-    waiter.start()
     try:
+
+        def over_limit(rss_bytes: int) -> None:
+            oom.append(rss_bytes)
+            kill_group(proc.pid)
+
+        sampler = TreeSampler(
+            proc.pid, t0, interval_s, memory_limit_bytes, over_limit, skip_root=tiny is not None
+        )
+        sampler.start()
+
+        def read_events() -> None:
+            nonlocal bad_lines
+            assert proc.stdout is not None
+            with (log_dir / "events.jsonl").open("w", encoding="utf-8") as log:
+                for raw in proc.stdout:
+                    t = time.perf_counter() - t0
+                    line = raw.decode("utf-8", errors="replace")
+                    event = parse_event(line, t)
+                    if event is None:
+                        if line.strip():
+                            bad_lines += 1
+                        continue
+                    events.append(event)
+                    log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
+                    if on_event is not None:
+                        on_event(event)
+
+        reader = threading.Thread(target=read_events, name=f"events-{proc.pid}", daemon=True)
+        reader.start()
+
+        def wait_child() -> None:
+            _, status, usage = os.wait4(proc.pid, 0)
+            waited["t"] = time.perf_counter()
+            waited["status"] = status
+            waited["usage"] = usage
+            done.set()
+
+        waiter = threading.Thread(target=wait_child, name=f"wait-{proc.pid}", daemon=True)
+        waiter.start()
         timed_out = not done.wait(timeout_s)
     except BaseException:  # Ctrl-C or SIGTERM of the harness: the child never outlives it
         kill_group(proc.pid)
-        done.wait(10)
+        done.wait(5)  # the waiter thread reaps it; if it never started, Popen will
         raise
     if timed_out:
         kill_group(proc.pid)
@@ -134,16 +143,26 @@ def run_process(
     usage = waited["usage"]
     proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it; tell Popen
     wall_s = float(waited["t"]) - t0  # type: ignore[arg-type]
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    user_s = float(usage.ru_utime)  # type: ignore[attr-defined]
+    sys_s = float(usage.ru_stime)  # type: ignore[attr-defined]
+    maxrss_kib = int(usage.ru_maxrss)  # type: ignore[attr-defined]  # KiB on Linux
+    child = read_rusage(rusage_path) if tiny is not None else None
+    if child is not None:  # the launcher saw the job end: its figures are the job's own
+        code = int(child["exit_code"]) if child["exited"] else None
+        sig = int(child["signal"]) if not child["exited"] else None
+        user_s, sys_s = float(child["user_s"]), float(child["sys_s"])
+        maxrss_kib = int(child["maxrss_kib"])
     record = ProcessRecord(
-        exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        exit_code=code,
         signal=sig,
         timed_out=timed_out,
         out_of_memory_bytes=oom[0] if oom else None,
         wall_s=round(wall_s, 6),
-        user_s=round(usage.ru_utime, 6),  # type: ignore[attr-defined]
-        sys_s=round(usage.ru_stime, 6),  # type: ignore[attr-defined]
-        peak_rss_bytes=int(usage.ru_maxrss) * 1024,  # type: ignore[attr-defined]  # KiB on Linux
+        user_s=round(user_s, 6),
+        sys_s=round(sys_s, 6),
+        peak_rss_bytes=maxrss_kib * 1024,
         startup_s=round(events[0].t_harness_s, 6) if events else None,
         samples=sampler.samples,
         events=events,
@@ -152,6 +171,30 @@ def run_process(
     )
     write_samples(log_dir / "samples.csv", record.samples)
     return record
+
+
+def read_rusage(path: Path) -> dict[str, float] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def kill_children() -> None:
+    """Kill every child of the harness and its process group: nothing outlives an interrupt.
+
+    Covers the window in which a signal lands inside `Popen` after the fork, before the runner
+    knows the child's pid.
+    """
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return
+    for child in children:
+        kill_group(child.pid)  # jobs lead their own session and process group
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def kill_group(pgid: int) -> None:

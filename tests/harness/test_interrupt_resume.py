@@ -87,3 +87,20 @@ def test_sigterm_keeps_finished_jobs_and_resume_completes(tmp_path: Path) -> Non
     assert len(after) == 8
     assert all(after[k] == v for k, v in finished.items())  # earlier results untouched
     assert all(c["ok"] for c in data["checks"])
+
+
+def test_jobs_die_with_a_killed_harness(tmp_path: Path) -> None:
+    config, env = setup(tmp_path)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not fake_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake_children(), "no job started"
+    proc.kill()  # SIGKILL: the harness gets no chance to clean up
+    proc.wait()
+    time.sleep(0.3)
+    assert fake_children() == []
