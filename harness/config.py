@@ -18,7 +18,13 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.protocol import TASK_PARAMS_HARNESS_KEYS, validate_task_params
+from harness.models import resolve_model
+from harness.protocol import (
+    TASK_PARAMS_HARNESS_KEYS,
+    TASK_PATH_PARAMS,
+    validate_section,
+    validate_task_params,
+)
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
 
@@ -77,7 +83,9 @@ class Config:
     implementations: tuple[str, ...]
     dataset: DatasetConfig
     tasks: tuple[TaskConfig, ...]
-    model: Mapping[str, Any] | None = None
+    model: Mapping[str, Any] | None = None  # resolved: filters, kernels, embedding, input
+    optimizer: Mapping[str, Any] | None = None  # passed to network jobs as is (schema-checked)
+    augment: Mapping[str, Any] | None = None
     sample_interval_ms: int = 50
     timeout_s: float = 1800.0
     memory_limit_mb: int | None = None
@@ -96,6 +104,8 @@ TOP_KEYS = (
     "dataset",
     "tasks",
     "model",
+    "optimizer",
+    "augment",
     "monitor",
     "timeout_s",
     "memory_limit_mb",
@@ -198,6 +208,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     model = raw.get("model")
     if model is not None and not isinstance(model, dict):
         raise HarnessError(f"model: expected a mapping, got {_kind(model)}")
+    sections = {key: _section(raw, key) for key in ("optimizer", "augment")}
     return Config(
         name=name,
         seed=seed,
@@ -207,7 +218,9 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         implementations=tuple(impls_raw),
         dataset=_dataset(_mapping(raw, "dataset", "dataset"), base),
         tasks=_tasks(raw.get("tasks")),
-        model=model,
+        model=resolve_model(model),
+        optimizer=sections["optimizer"],
+        augment=sections["augment"],
         sample_interval_ms=interval,
         timeout_s=timeout_s,
         memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
@@ -281,10 +294,23 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
         if not isinstance(params, dict):
             raise HarnessError(f"{where}.{name}: expected a mapping of parameters, got {params!r}")
         job_params = {k: v for k, v in params.items() if k not in TASK_PARAMS_HARNESS_KEYS}
+        for key in TASK_PATH_PARAMS.get(str(name), ()):
+            if isinstance(job_params.get(key), str):  # programs run in their own folder
+                job_params[key] = str(Path(job_params[key]).expanduser().resolve())
         validate_task_params(str(name), job_params, f"{where}.{name}")
         input_pairs = _int(params, "input_pairs", f"{where}.{name}.input_pairs", 0, 0, 10**8)
         tasks.append(TaskConfig(name=str(name), params=job_params, input_pairs=input_pairs or None))
     return tuple(tasks)
+
+
+def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise HarnessError(f"{key}: expected a mapping, got {_kind(value)}")
+    validate_section(key, value)
+    return value
 
 
 def _reject_unknown(raw: Mapping[str, Any], known: Sequence[str], prefix: str) -> None:

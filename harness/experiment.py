@@ -270,6 +270,8 @@ def run_one(
         params=task.params,
         pairs=pairs,
         model=config.model,
+        optimizer=config.optimizer,
+        augment=config.augment,
     )
     write_job(job_dir / "job.json", job)
     on_event: Callable[[Any], None] = ctx.display.start_job(label)

@@ -27,6 +27,9 @@ SCHEMA_DIR = REPO_ROOT / "docs" / "schemas"
 # `input_pairs: N` makes the harness prepare N pairs once and give the same file to every impl.
 TASK_PARAMS_HARNESS_KEYS = ("input_pairs",)
 
+# Task params that are paths: the harness makes them absolute (jobs run in the impl's folder).
+TASK_PATH_PARAMS = {"evaluate": ("runs",)}
+
 # Tasks whose job needs a pair file prepared by the harness (`inputs.pairs`).
 TASKS_NEEDING_PAIRS = {"load": 1000, "augment": 200, "forward": 256, "step": 640}
 
@@ -86,6 +89,19 @@ def validate_task_params(task: str, params: Mapping[str, Any], where: str) -> No
         raise HarnessError(f"{path}: {err.message}")
 
 
+def validate_section(key: str, value: Mapping[str, Any]) -> None:
+    """Check a top-level job section (`optimizer`, `augment`) against the job schema."""
+    block = schema("job")["properties"][key]
+    errors = sorted(
+        jsonschema.Draft202012Validator(block).iter_errors(dict(value)),
+        key=lambda e: [str(p) for p in e.path],
+    )
+    if errors:
+        err = errors[0]
+        path = ".".join([key, *(str(p) for p in err.path)])
+        raise HarnessError(f"{path}: {' '.join(err.message.split())}")
+
+
 def write_job(path: Path, job: Mapping[str, Any]) -> None:
     """Validate a job against the schema (a failure here is a harness bug) and write it."""
     jsonschema.validate(dict(job), schema("job"))
@@ -104,8 +120,10 @@ def make_job(
     pairs: Path | None = None,
     weights: Path | None = None,
     model: Mapping[str, Any] | None = None,
+    optimizer: Mapping[str, Any] | None = None,
+    augment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    job: dict[str, Any] = {
         "format_version": PROTOCOL_VERSION,
         "task": task,
         "seed": seed,
@@ -119,6 +137,10 @@ def make_job(
         "model": dict(model) if model is not None else None,
         "params": dict(params),
     }
+    for key, section in (("optimizer", optimizer), ("augment", augment)):
+        if section is not None:  # absent means the implementation's documented defaults
+            job[key] = dict(section)
+    return job
 
 
 @dataclass(frozen=True)
