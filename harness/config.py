@@ -54,6 +54,7 @@ class TaskConfig:
     name: str
     params: Mapping[str, Any]
     input_pairs: int | None = None
+    weights: str | None = None  # a weights file, or "trained": the impl's own from a train task
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Config:
     sample_interval_ms: int = 50
     timeout_s: float = 1800.0
     memory_limit_mb: int | None = None
+    tolerances: Mapping[str, float] = field(default_factory=dict)
     roofline: RooflineConfig = field(default_factory=RooflineConfig)
     comparisons: ComparisonsConfig = field(default_factory=ComparisonsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -109,6 +111,7 @@ TOP_KEYS = (
     "monitor",
     "timeout_s",
     "memory_limit_mb",
+    "tolerances",
     "roofline",
     "comparisons",
 )
@@ -209,6 +212,18 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     if model is not None and not isinstance(model, dict):
         raise HarnessError(f"model: expected a mapping, got {_kind(model)}")
     sections = {key: _section(raw, key) for key in ("optimizer", "augment")}
+    tasks = _tasks(raw.get("tasks"))
+    if model is None:
+        for i, task in enumerate(tasks):
+            siamese = task.params.get("scorer", "siamese") == "siamese"
+            if task.name in ("init", "forward", "step", "train") or (
+                task.name == "evaluate" and siamese
+            ):
+                raise HarnessError(
+                    f"tasks[{i}].{task.name}: needs the network shape: "
+                    "add `model: {preset: cpu}` "
+                    "(presets: paper, cpu, tiny) or explicit filters, kernels, embedding, input"
+                )
     return Config(
         name=name,
         seed=seed,
@@ -217,13 +232,14 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         warmup=warmup,
         implementations=tuple(impls_raw),
         dataset=_dataset(_mapping(raw, "dataset", "dataset"), base),
-        tasks=_tasks(raw.get("tasks")),
+        tasks=tasks,
         model=resolve_model(model),
         optimizer=sections["optimizer"],
         augment=sections["augment"],
         sample_interval_ms=interval,
         timeout_s=timeout_s,
         memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
+        tolerances=_tolerances(_mapping(raw, "tolerances", "tolerances")),
         roofline=_roofline(_mapping(raw, "roofline", "roofline")),
         comparisons=_comparisons(_mapping(raw, "comparisons", "comparisons"), impls_raw),
         raw=dict(raw),
@@ -299,8 +315,24 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
                 job_params[key] = str(Path(job_params[key]).expanduser().resolve())
         validate_task_params(str(name), job_params, f"{where}.{name}")
         input_pairs = _int(params, "input_pairs", f"{where}.{name}.input_pairs", 0, 0, 10**8)
-        tasks.append(TaskConfig(name=str(name), params=job_params, input_pairs=input_pairs or None))
+        weights = _str(params, "weights", f"{where}.{name}.weights", None)
+        if weights not in (None, "trained"):
+            weights = str(Path(str(weights)).expanduser().resolve())
+            if not Path(weights).is_file():
+                raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
+        tasks.append(
+            TaskConfig(
+                name=str(name), params=job_params, input_pairs=input_pairs or None, weights=weights
+            )
+        )
     return tuple(tasks)
+
+
+def _tolerances(raw: Mapping[str, Any]) -> dict[str, float]:
+    from harness.compare import DEFAULT_TOLERANCES
+
+    _reject_unknown(raw, tuple(DEFAULT_TOLERANCES), "tolerances.")
+    return {k: _float(raw, k, f"tolerances.{k}", 0.0, 0.0, 1e9) for k in raw}
 
 
 def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ def run_experiment(
                 "task_index": index,
                 "params": dict(task.params),
                 "planned_runs": config.warmup + config.repeats,
+                "shared_inputs": task.weights != "trained",
                 "runs": [],
                 "summary": None,
             }
@@ -137,11 +138,11 @@ def execute(ctx: Context) -> dict[str, Any]:
     config, results = ctx.config, ctx.results
     try:
         build_all(ctx)
-        pair_files = prepare_pairs(ctx)
+        input_files = prepare_inputs(ctx)
         total = len(config.tasks) * len(ctx.chosen) * (config.warmup + config.repeats)
         done = 0
         for index, task in enumerate(config.tasks):
-            pairs = pair_files.get(index)
+            inputs = input_files[index]
             for repeat in range(config.warmup + config.repeats):
                 for impl in ctx.chosen:
                     done += 1
@@ -152,7 +153,7 @@ def execute(ctx: Context) -> dict[str, Any]:
                     label = f"[{done}/{total}] {task.name} {impl.id} " + (
                         f"warmup {repeat + 1}" if warm else f"repeat {repeat - config.warmup + 1}"
                     )
-                    run = run_one(ctx, impl, index, repeat, warm, pairs, label)
+                    run = run_one(ctx, impl, index, repeat, warm, inputs, label)
                     measurement["runs"].append(run)
                     measurement["summary"] = summarize_runs(task.name, measurement["runs"])
                     save(ctx)
@@ -161,7 +162,7 @@ def execute(ctx: Context) -> dict[str, Any]:
         results["status"] = "interrupted"
         save(ctx)
         raise
-    results["checks"] = compare.run_checks(results, ctx.run_dir)
+    results["checks"] = compare.run_checks(results, ctx.run_dir, config.tolerances)
     postrun.analyse(results, config, ctx.run_dir, ctx.display)
     results["status"] = "complete"
     results["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -200,50 +201,84 @@ def build_all(ctx: Context) -> None:
     save(ctx)
 
 
-def prepare_pairs(ctx: Context) -> dict[int, Path]:
-    """One pair file per distinct size, drawn by the baseline implementation's `sample` task."""
-    baseline = ctx.chosen[0]
-    by_size: dict[int, Path] = {}
-    files: dict[int, Path] = {}
-    for index, task in enumerate(ctx.config.tasks):
-        if task.name not in TASKS_NEEDING_PAIRS:
-            continue
-        if task.name == "load" and task.params.get("source") == "dataset":
-            continue
-        n = task.input_pairs or TASKS_NEEDING_PAIRS[task.name]
-        done = ctx.run_dir / "inputs" / f"pairs-{n}" / "pairs.tsv"
-        if n not in by_size and (done.parent / ".complete").is_file():
-            by_size[n] = done  # prepared before a resume
-        if n not in by_size:
-            out = ctx.run_dir / "inputs" / f"pairs-{n}"
-            out.mkdir(parents=True, exist_ok=True)
-            job = make_job(
-                task="sample",
-                seed=ctx.config.seed,
-                threads=ctx.config.threads,
-                out_dir=out,
-                root=ctx.root,
-                eval_root=ctx.eval_root,
-                params={"pairs": n, "same_alphabet": 0.5},
+def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
+    """Shared inputs per task: pair files (one per size) and initial weights (one per model),
+    made once by the baseline implementation so that every implementation gets identical files.
+    A task's `weights: PATH` uses that file instead; `weights: trained` takes each
+    implementation's own weights from the latest earlier `train` task (not shared)."""
+    config = ctx.config
+    files: dict[int, dict[str, Path]] = {}
+    for index, task in enumerate(config.tasks):
+        inputs: dict[str, Path] = {}
+        needs_pairs = task.name in TASKS_NEEDING_PAIRS and not (
+            task.name == "load" and task.params.get("source") == "dataset"
+        )
+        if needs_pairs:
+            n = task.input_pairs or TASKS_NEEDING_PAIRS[task.name]
+            inputs["pairs"] = make_input(
+                ctx, f"pairs-{n}", "sample", {"pairs": n, "same_alphabet": 0.5}, "pairs.tsv"
             )
-            write_job(out / "job.json", job)
-            ctx.display.line(f"preparing {n} shared pairs with {baseline.id} ...")
-            record = run_process(
-                baseline.command(out / "job.json"),
-                cwd=baseline.folder,
-                env=impls.job_env(ctx.config.threads),
-                log_dir=out,
-                timeout_s=ctx.config.timeout_s,
-            )
-            if not record.ok or not (out / "pairs.tsv").is_file():
-                raise HarnessError(
-                    f"preparing shared pairs with {baseline.id} failed "
-                    f"({describe_failure(record)}); see {out / 'stderr.txt'}"
-                )
-            (out / ".complete").write_text("ok\n")
-            by_size[n] = out / "pairs.tsv"
-        files[index] = by_size[n]
+        if task.weights is None and task_needs_weights(task.name, task.params):
+            inputs["weights"] = make_input(ctx, "weights-init", "init", {}, "weights.safetensors")
+        elif task.weights not in (None, "trained"):
+            inputs["weights"] = Path(str(task.weights))
+        files[index] = inputs
     return files
+
+
+def task_needs_weights(task: str, params: Mapping[str, Any]) -> bool:
+    if task == "evaluate":
+        return bool(params.get("scorer", "siamese") == "siamese")
+    return task in ("forward", "step", "train")
+
+
+def make_input(ctx: Context, name: str, task: str, params: dict[str, Any], output: str) -> Path:
+    out = ctx.run_dir / "inputs" / name
+    if (out / ".complete").is_file():
+        return out / output  # made before a resume, or by an earlier task of this run
+    baseline = ctx.chosen[0]
+    out.mkdir(parents=True, exist_ok=True)
+    job = make_job(
+        task=task,
+        seed=ctx.config.seed,
+        threads=ctx.config.threads,
+        out_dir=out,
+        root=ctx.root,
+        eval_root=ctx.eval_root,
+        params=params,
+        model=ctx.config.model if task == "init" else None,
+    )
+    write_job(out / "job.json", job)
+    ctx.display.line(f"preparing shared input {name} with {baseline.id} ...")
+    record = run_process(
+        baseline.command(out / "job.json"),
+        cwd=baseline.folder,
+        env=impls.job_env(ctx.config.threads),
+        log_dir=out,
+        timeout_s=ctx.config.timeout_s,
+    )
+    if not record.ok or not (out / output).is_file():
+        raise HarnessError(
+            f"preparing {name} with {baseline.id} failed "
+            f"({describe_failure(record)}); see {out / 'stderr.txt'}"
+        )
+    (out / ".complete").write_text("ok\n")
+    return out / output
+
+
+def trained_weights(ctx: Context, impl_id: str, index: int) -> Path:
+    for earlier in range(index - 1, -1, -1):
+        if ctx.config.tasks[earlier].name != "train":
+            continue
+        m = find_measurement(ctx.results, impl_id, earlier)
+        for run in m["runs"]:
+            path = ctx.run_dir / str(run["dir"]) / "weights.safetensors"
+            if run["ok"] and not run["warmup"] and path.is_file():
+                return path
+        break
+    raise HarnessError(
+        f"tasks[{index}]: weights: trained, but {impl_id} has no successful earlier train task"
+    )
 
 
 def run_one(
@@ -252,11 +287,14 @@ def run_one(
     index: int,
     repeat: int,
     warm: bool,
-    pairs: Path | None,
+    inputs: dict[str, Path],
     label: str,
 ) -> dict[str, Any]:
     config = ctx.config
     task = config.tasks[index]
+    weights = inputs.get("weights")
+    if task.weights == "trained":
+        weights = trained_weights(ctx, impl.id, index)
     job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
     shutil.rmtree(job_dir, ignore_errors=True)  # a job cut off before a resume starts afresh
     job_dir.mkdir(parents=True)
@@ -268,7 +306,8 @@ def run_one(
         root=ctx.root,
         eval_root=ctx.eval_root,
         params=task.params,
-        pairs=pairs,
+        pairs=inputs.get("pairs"),
+        weights=weights,
         model=config.model,
         optimizer=config.optimizer,
         augment=config.augment,

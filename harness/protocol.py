@@ -25,7 +25,8 @@ SCHEMA_DIR = REPO_ROOT / "docs" / "schemas"
 
 # Keys of a task in a config that the harness consumes itself rather than passing to the job.
 # `input_pairs: N` makes the harness prepare N pairs once and give the same file to every impl.
-TASK_PARAMS_HARNESS_KEYS = ("input_pairs",)
+# `weights: PATH | trained` gives the task initial weights instead of the shared fresh ones.
+TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights")
 
 # Task params that are paths: the harness makes them absolute (jobs run in the impl's folder).
 TASK_PATH_PARAMS = {"evaluate": ("runs",)}
