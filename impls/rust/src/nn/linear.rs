@@ -15,10 +15,12 @@ pub fn forward(
     z: &mut [f32],
     threads: usize,
 ) {
+    // Computed as z^T = W x^T: with the long weight rows as the left-hand side the `gemm`
+    // crate runs about 3x faster than x W^T here (benches/nn_gemm.rs, fc1_fwd_as_wxt).
     sgemm(
-        View::rows(&x[..batch * inputs], batch, inputs),
-        View::transposed(weight, outputs, inputs),
-        ViewMut::rows(&mut z[..batch * outputs], batch, outputs),
+        View::rows(weight, outputs, inputs),
+        View::transposed(&x[..batch * inputs], batch, inputs),
+        ViewMut::transposed(&mut z[..batch * outputs], batch, outputs),
         false,
         threads,
     );
