@@ -31,7 +31,7 @@ def write_job(out: Path, task: str, root: Path, params: dict[str, Any], **extra:
         "threads": extra.pop("threads", 2),
         "out_dir": str(out),
         "dataset": {"root": str(root), "eval_root": None},
-        "inputs": {"pairs": extra.pop("pairs", None), "weights": None},
+        "inputs": {"pairs": extra.pop("pairs", None), "weights": extra.pop("weights", None)},
         "model": None,
         "params": params,
     }

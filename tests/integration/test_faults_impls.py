@@ -1,0 +1,178 @@
+"""Bad input to both real implementations: one `error:` line naming the culprit, exit code 2.
+
+Each case builds a small valid data set, breaks one thing, runs the same job through
+`python -m oneshot_torch` and the Rust binary, and checks the exit code, that stderr is one line
+starting with `error:` that names the file, folder or key, and that nothing crashed (no Python
+traceback, no Rust panic).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.numpy import save_file
+
+from tests.integration.conftest import run_python, run_rust, write_job
+
+pytestmark = pytest.mark.slow
+
+
+def good_png(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ink = rng.random((105, 105)) < 0.1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(~ink).convert("1").save(path)
+
+
+def dataset(root: Path) -> Path:
+    for a in ("Alpha", "Beta"):
+        for c in ("character01", "character02"):
+            for d in (1, 2, 3):
+                good_png(root / a / c / f"{c[-2:]}_{d:02d}.png", hash((a, c, d)) % 1000)
+    return root
+
+
+def pair_file(root: Path, path: Path, left: str) -> Path:
+    path.write_text(f"left\tright\tlabel\n{left}\tAlpha/character01/01_02.png\t1\n")
+    return path
+
+
+def tiny_weights(path: Path, drop: str | None = None, bad: str | None = None) -> None:
+    shapes = {
+        "conv1.weight": (4, 1, 5, 5), "conv1.bias": (4,), "conv2.weight": (8, 4, 3, 3),
+        "conv2.bias": (8,), "conv3.weight": (8, 8, 2, 2), "conv3.bias": (8,),
+        "conv4.weight": (16, 8, 2, 2), "conv4.bias": (16,), "fc1.weight": (32, 16),
+        "fc1.bias": (32,), "out.weight": (1, 32), "out.bias": (1,),
+    }  # fmt: skip
+    tensors = {
+        k: np.full(v if k != bad else (3,), 0.01, np.float32)
+        for k, v in shapes.items()
+        if k != drop
+    }
+    save_file(tensors, str(path))
+
+
+TINY = {"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32}
+
+# name -> (break the set-up, task, params, job extras, text the error must contain)
+Case = tuple[Callable[[Path], dict[str, Any]], str, dict[str, Any], str]
+
+
+def corrupt(root: Path) -> dict[str, Any]:
+    (root / "Alpha/character01/01_01.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return {}
+
+
+def truncated(root: Path) -> dict[str, Any]:
+    p = root / "Alpha/character01/01_01.png"
+    p.write_bytes(p.read_bytes()[:60])
+    return {}
+
+
+def wrong_size(root: Path) -> dict[str, Any]:
+    Image.new("1", (64, 64), 1).save(root / "Alpha/character01/01_01.png")
+    return {}
+
+
+def wrong_mode(root: Path) -> dict[str, Any]:
+    Image.new("L", (105, 105), 255).save(root / "Alpha/character01/01_01.png")
+    return {}
+
+
+def unreadable(root: Path) -> dict[str, Any]:
+    p = root / "Alpha/character01/01_01.png"
+    p.unlink()
+    p.mkdir()  # a folder where the image should be: unreadable as a file (root reads any file)
+    return {"pairs": str(pair_file(root, root.parent / "p.tsv", "Alpha/character01/01_01.png"))}
+
+
+def one_character(root: Path) -> dict[str, Any]:
+    shutil.rmtree(root / "Beta/character02")
+    return {}
+
+
+def one_drawer(root: Path) -> dict[str, Any]:
+    for d in (2, 3):
+        (root / f"Alpha/character02/02_{d:02d}.png").unlink()
+    return {}
+
+
+def missing_root(root: Path) -> dict[str, Any]:
+    shutil.rmtree(root)
+    return {}
+
+
+def escaping_pairs(root: Path) -> dict[str, Any]:
+    return {"pairs": str(pair_file(root, root.parent / "p.tsv", "../outside.png"))}
+
+
+def absolute_pairs(root: Path) -> dict[str, Any]:
+    return {"pairs": str(pair_file(root, root.parent / "p.tsv", "/etc/passwd"))}
+
+
+def weights_with(**kwargs: Any) -> Callable[[Path], dict[str, Any]]:
+    def make(root: Path) -> dict[str, Any]:
+        w = root.parent / "w.safetensors"
+        tiny_weights(w, **kwargs)
+        pairs = pair_file(root, root.parent / "p.tsv", "Alpha/character01/01_01.png")
+        return {"pairs": str(pairs), "weights": str(w), "model": TINY}
+
+    return make
+
+
+def truncated_weights(root: Path) -> dict[str, Any]:
+    extra = weights_with()(root)
+    w = Path(extra["weights"])
+    w.write_bytes(w.read_bytes()[:100])
+    return extra
+
+
+def unknown_field(root: Path) -> dict[str, Any]:
+    return {}
+
+
+CASES: dict[str, Case] = {
+    "corrupt png": (corrupt, "load", {"source": "dataset"}, "01_01.png"),
+    "truncated png": (truncated, "load", {"source": "dataset"}, "01_01.png"),
+    "wrong size": (wrong_size, "load", {"source": "dataset"}, "64"),
+    "wrong mode": (wrong_mode, "load", {"source": "dataset"}, "01_01.png"),
+    "unreadable image": (unreadable, "load", {"source": "pairs"}, "01_01.png"),
+    "alphabet with one character": (one_character, "sample", {"pairs": 10}, "Beta"),
+    "character with one drawer": (one_drawer, "sample", {"pairs": 10}, "character02"),
+    "missing data folder": (missing_root, "sample", {"pairs": 10}, "data"),
+    "pair path escaping the root": (escaping_pairs, "load", {"source": "pairs"}, "p.tsv"),
+    "absolute pair path": (absolute_pairs, "load", {"source": "pairs"}, "p.tsv"),
+    "missing tensor": (weights_with(drop="conv2.bias"), "forward", {}, "conv2.bias"),
+    "mis-shaped tensor": (weights_with(bad="fc1.weight"), "forward", {}, "fc1.weight"),
+    "truncated weights": (truncated_weights, "forward", {}, "w.safetensors"),
+    "unknown job field": (unknown_field, "sample", {"pairs": 10, "colour": 1}, "colour"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_error_line_in_both_implementations(
+    case: str, rust_bin: Path, tmp_path: Path
+) -> None:
+    breaker, task, params, must_name = CASES[case]
+    root = dataset(tmp_path / "data")
+    extra = breaker(root)
+    for side in ("python", "rust"):
+        out = tmp_path / side
+        job = write_job(out, task, root, params, **extra)
+        proc = run_python(job) if side == "python" else run_rust(rust_bin, job)
+        err = proc.stderr.strip()
+        assert proc.returncode == 2, f"{side}: exit {proc.returncode}: {err}"
+        assert "Traceback" not in err and "panicked" not in err, f"{side}: {err}"
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), f"{side}: {err}"
+        assert must_name in lines[0], f"{side}: {lines[0]!r} does not name {must_name!r}"
+
+
+def test_the_suite_covers_what_the_readme_says() -> None:
+    assert len(CASES) == 14
