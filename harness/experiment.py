@@ -344,7 +344,12 @@ def run_one(
         "metrics": {},
         "outputs": {},
     }
-    if record.ok:
+    if record.ok and record.bad_event_lines:
+        run["error"] = (
+            f"{record.bad_event_lines} malformed event line(s) on stdout, expected one JSON "
+            f"object per line (first: {record.first_bad_event_line!r})"
+        )
+    elif record.ok:
         try:
             result = read_result(job_dir / "result.json")
         except HarnessError as e:

@@ -44,6 +44,7 @@ class ProcessRecord:
     events: list[Event] = field(default_factory=list)
     stderr_tail: str = ""
     bad_event_lines: int = 0
+    first_bad_event_line: str = ""
 
     @property
     def ok(self) -> bool:
@@ -66,6 +67,7 @@ def run_process(
     stderr_path = log_dir / "stderr.txt"
     events: list[Event] = []
     bad_lines = 0
+    first_bad: list[str] = []
     rusage_path = log_dir / "rusage.json"
     rusage_path.unlink(missing_ok=True)
     tiny = launcher()
@@ -106,6 +108,8 @@ def run_process(
                     if event is None:
                         if line.strip():
                             bad_lines += 1
+                            if not first_bad:
+                                first_bad.append(line.strip()[:80])
                         continue
                     events.append(event)
                     log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
@@ -168,6 +172,7 @@ def run_process(
         events=events,
         stderr_tail=tail(stderr_path),
         bad_event_lines=bad_lines,
+        first_bad_event_line=first_bad[0] if first_bad else "",
     )
     write_samples(log_dir / "samples.csv", record.samples)
     return record

@@ -9,8 +9,8 @@ factor in [1-F, 1+F] drawn from the job folder's name and N when --jitter is giv
 is the same on every machine). --losses N prints N `loss` metric events; --gflop-per-s reports G.
 For `sample` it writes a pair file whose content depends on --variant, for `load` an
 images.safetensors of zeros.
-MODE: ok, crash (exit 3), signal (SIGKILL itself), hang (sleep forever), badjson (malformed
-result.json), schema (schema-violating result.json), noresult, spawn (a grandchild that hangs).
+MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
+hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json), noresult, spawn (a grandchild that hangs).
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def main() -> int:
         event(event="metric", name="loss", value=0.7 * 0.9**step, step=step)
     event(event="progress", done=1, total=1, unit="jobs")
     event(event="phase", name="work", state="end")
+    if args.mode == "badevents":
+        print("this is not an event", flush=True)
     if args.mode == "crash":
         print("error: fake crash as asked", file=sys.stderr)
         return 3

@@ -126,6 +126,7 @@ def test_a_failing_job_is_recorded_and_the_rest_still_run(tmp_path: Path) -> Non
         ("badjson", "malformed result.json"),
         ("schema", "violates the schema"),
         ("noresult", "no result.json"),
+        ("badevents", "malformed event line(s) on stdout"),
     ],
 )
 def test_bad_result_files_are_failed_runs(tmp_path: Path, mode: str, reason: str) -> None:
