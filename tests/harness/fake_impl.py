@@ -10,7 +10,8 @@ is the same on every machine). --losses N prints N `loss` metric events; --gflop
 For `sample` it writes a pair file whose content depends on --variant, for `load` an
 images.safetensors of zeros.
 MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
-hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json), noresult, spawn (a grandchild that hangs).
+hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json),
+noresult, spawn (a grandchild that hangs).
 """
 
 from __future__ import annotations
