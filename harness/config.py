@@ -91,6 +91,7 @@ class Config:
     timeout_s: float = 1800.0
     memory_limit_mb: int | None = None
     tolerances: Mapping[str, float] = field(default_factory=dict)
+    init: str = "paper"  # initialisation of the shared weights: paper | he (docs/protocol.md)
     roofline: RooflineConfig = field(default_factory=RooflineConfig)
     comparisons: ComparisonsConfig = field(default_factory=ComparisonsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -112,6 +113,7 @@ TOP_KEYS = (
     "timeout_s",
     "memory_limit_mb",
     "tolerances",
+    "init",
     "roofline",
     "comparisons",
 )
@@ -240,6 +242,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         timeout_s=timeout_s,
         memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
         tolerances=_tolerances(_mapping(raw, "tolerances", "tolerances")),
+        init=_choice(raw, "init", ("paper", "he"), "paper"),
         roofline=_roofline(_mapping(raw, "roofline", "roofline")),
         comparisons=_comparisons(_mapping(raw, "comparisons", "comparisons"), impls_raw),
         raw=dict(raw),
@@ -333,6 +336,13 @@ def _tolerances(raw: Mapping[str, Any]) -> dict[str, float]:
 
     _reject_unknown(raw, tuple(DEFAULT_TOLERANCES), "tolerances.")
     return {k: _float(raw, k, f"tolerances.{k}", 0.0, 0.0, 1e9) for k in raw}
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: Sequence[str], default: str) -> str:
+    value = raw.get(key, default)
+    if value not in choices:
+        raise HarnessError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:

@@ -219,7 +219,13 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
                 ctx, f"pairs-{n}", "sample", {"pairs": n, "same_alphabet": 0.5}, "pairs.tsv"
             )
         if task.weights is None and task_needs_weights(task.name, task.params):
-            inputs["weights"] = make_input(ctx, "weights-init", "init", {}, "weights.safetensors")
+            inputs["weights"] = make_input(
+                ctx,
+                f"weights-init-{config.init}",
+                "init",
+                {"init": config.init},
+                "weights.safetensors",
+            )
         elif task.weights not in (None, "trained"):
             inputs["weights"] = Path(str(task.weights))
         files[index] = inputs

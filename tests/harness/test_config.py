@@ -98,3 +98,8 @@ def test_every_shipped_config_is_valid() -> None:
     assert configs, "configs/ has no experiments"
     for path in configs:
         load_config(path)
+
+
+def test_init_of_the_shared_weights_is_checked(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD + "init: he\n")).init == "he"
+    assert "init: expected one of paper, he" in error_of(tmp_path, GOOD + "init: xavier\n")
