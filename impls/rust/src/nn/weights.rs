@@ -5,7 +5,6 @@
 //! or a non-float32 one, is an error naming the tensor, the expected and the found shape.
 //! [`save_tensors`] also writes the outputs of `forward` and the gradients of `step`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -69,21 +68,40 @@ pub fn load(path: &Path, shape: Shape) -> Result<Params> {
     Ok(params)
 }
 
-/// Writes named float32 tensors (name, shape, values) to `path` as safetensors.
+/// The little-endian bytes of `values`: borrowed on little-endian targets (no copy of the
+/// 156 MB of the `paper` weights), converted elsewhere.
+fn le_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: any f32 is 4 initialised bytes; u8 has alignment 1; the length is exact.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        std::borrow::Cow::Borrowed(bytes)
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+}
+
+/// Writes named float32 tensors (name, shape, values) to `path` as safetensors, streaming
+/// each tensor's bytes to the file (no whole-file buffer).
 pub fn save_tensors(path: &Path, tensors: &[(String, Vec<usize>, &[f32])]) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors
+    let bytes: Vec<std::borrow::Cow<'_, [u8]>> = tensors
         .iter()
-        .map(|(_, _, values)| values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .map(|(_, _, values)| le_bytes(values))
         .collect();
-    let mut views = HashMap::new();
+    let mut views = Vec::with_capacity(tensors.len());
     for ((name, dims, _), data) in tensors.iter().zip(&bytes) {
         let view = TensorView::new(Dtype::F32, dims.clone(), data)
             .map_err(|e| Error::Runtime(format!("tensor `{name}`: {e}")))?;
-        views.insert(name.clone(), view);
+        views.push((name.clone(), view));
     }
-    let encoded = safetensors::serialize(views, None)
-        .map_err(|e| Error::Runtime(format!("cannot encode {}: {e}", path.display())))?;
-    std::fs::write(path, encoded).map_err(|source| Error::output(path, "safetensors file", source))
+    safetensors::serialize_to_file(views, None, path).map_err(|e| {
+        Error::output(
+            path,
+            "safetensors file",
+            std::io::Error::other(e.to_string()),
+        )
+    })
 }
 
 /// Writes the parameters (or a buffer laid out like them, with `prefix` before each name).
