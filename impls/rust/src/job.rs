@@ -24,9 +24,11 @@ pub const FORMAT_VERSION: u64 = 1;
 /// This implementation's id in configs and results.
 pub const IMPL_ID: &str = "rust-native";
 /// Tasks implemented by this program.
-pub const TASKS: &[&str] = &["sample", "load", "init", "forward", "step"];
+pub const TASKS: &[&str] = &[
+    "sample", "load", "init", "forward", "step", "augment", "evaluate", "train",
+];
 /// Protocol tasks this program does not implement yet (rejected with a clear message).
-pub const NOT_IMPLEMENTED: &[&str] = &["augment", "train", "evaluate"];
+pub const NOT_IMPLEMENTED: &[&str] = &[];
 
 /// `dataset`: the folder pairs are drawn from and paths are relative to.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +97,9 @@ pub enum Task {
     Init(crate::tasks::init::InitParams),
     Forward(crate::tasks::forward::ForwardParams),
     Step(crate::tasks::step::StepParams),
+    Augment(crate::tasks::augment::AugmentParams),
+    Evaluate(crate::tasks::evaluate::EvaluateParams),
+    Train(crate::tasks::train::TrainParams),
 }
 
 impl Task {
@@ -106,6 +111,9 @@ impl Task {
             Task::Init(_) => "init",
             Task::Forward(_) => "forward",
             Task::Step(_) => "step",
+            Task::Augment(_) => "augment",
+            Task::Evaluate(_) => "evaluate",
+            Task::Train(_) => "train",
         }
     }
 }
@@ -212,6 +220,17 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
             let p: crate::tasks::step::StepParams = typed(params, "params")?;
             crate::tasks::step::check(&p)?;
             Task::Step(p)
+        }
+        "augment" => Task::Augment(typed(params, "params")?),
+        "evaluate" => {
+            let p: crate::tasks::evaluate::EvaluateParams = typed(params, "params")?;
+            crate::tasks::evaluate::check(&p)?;
+            Task::Evaluate(p)
+        }
+        "train" => {
+            let p: crate::tasks::train::TrainParams = typed(params, "params")?;
+            crate::tasks::train::check(&p)?;
+            Task::Train(p)
         }
         other => return Err(unknown_task(other)),
     };

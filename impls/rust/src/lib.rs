@@ -12,16 +12,21 @@
 //!   result.json and the tasks;
 //! - [`error`]: the error type and exit codes.
 
+pub mod augment;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod events;
 pub mod job;
+pub mod mhd;
 pub mod nn;
 pub mod pairfile;
 pub mod result;
 pub mod rng;
 pub mod sampling;
 pub mod tasks;
+pub mod train;
+pub mod trials;
 
 #[cfg(test)]
 mod test_support;

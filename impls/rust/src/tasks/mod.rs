@@ -6,11 +6,14 @@
 //! dispatches a parsed job to its task module; adding a task is one module here and one arm
 //! in its `match` (plus the job parsing in `crate::job`).
 
+pub mod augment;
+pub mod evaluate;
 pub mod forward;
 pub mod init;
 pub mod load;
 pub mod sample;
 pub mod step;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +48,9 @@ pub fn run_task(job: &Job, events: &Events) -> Result<Outcome> {
         Task::Init(params) => init::run(job, params, events),
         Task::Forward(params) => forward::run(job, params, events),
         Task::Step(params) => step::run(job, params, events),
+        Task::Augment(params) => augment::run(job, params, events),
+        Task::Evaluate(params) => evaluate::run(job, params, events),
+        Task::Train(params) => train::run(job, params, events),
     })
 }
 

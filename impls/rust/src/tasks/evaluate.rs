@@ -1,0 +1,204 @@
+//! The `evaluate` task: N-way one-shot accuracy by Koch's protocol (trials drawn from
+//! `dataset.eval_root` with `Rng(seed, "trials")`) or Lake's (the runs of `params.runs`),
+//! scored by the siamese network or the modified Hausdorff distance (docs/evaluation.md).
+//! Writes `predictions.tsv`; `trials_per_s` counts embedding and scoring, not decoding.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::evaluate::{format_predictions, run_error_pct, score_trials, Scorer};
+use crate::events::Events;
+use crate::job::Job;
+use crate::nn::init::InitName;
+use crate::nn::model::SiameseNet;
+use crate::result::{Metric, Outcome};
+use crate::rng::Rng;
+use crate::sampling::Dataset;
+use crate::tasks::init::{network_shape, start_params};
+use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, TrialSet};
+
+/// Output file of `evaluate`.
+pub const PREDICTIONS_FILE: &str = "predictions.tsv";
+
+/// Which trials to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Koch,
+    Lake,
+}
+
+/// Which scorer rates the pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScorerName {
+    Siamese,
+    Mhd,
+}
+
+/// `params` of `evaluate`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluateParams {
+    pub protocol: Protocol,
+    pub ways: usize,
+    pub trials: usize,
+    pub runs: Option<PathBuf>,
+    pub scorer: ScorerName,
+    pub batch: usize,
+}
+
+impl Default for EvaluateParams {
+    fn default() -> Self {
+        EvaluateParams {
+            protocol: Protocol::Koch,
+            ways: 20,
+            trials: 400,
+            runs: None,
+            scorer: ScorerName::Siamese,
+            batch: 128,
+        }
+    }
+}
+
+/// Checks of `evaluate`'s params beyond their types.
+pub fn check(p: &EvaluateParams) -> Result<()> {
+    let bad = |field: &str, got: usize, range: &str| {
+        Err(Error::job(
+            format!("params.{field}"),
+            format!("got {got}, expected an integer in {range}"),
+        ))
+    };
+    if !(2..=1000).contains(&p.ways) {
+        return bad("ways", p.ways, "[2, 1000]");
+    }
+    if !(1..=10_000_000).contains(&p.trials) {
+        return bad("trials", p.trials, "[1, 10000000]");
+    }
+    if !(1..=1_000_000).contains(&p.batch) {
+        return bad("batch", p.batch, "[1, 1000000]");
+    }
+    if p.runs.as_ref().is_some_and(|r| r.as_os_str().is_empty()) {
+        return Err(Error::job(
+            "params.runs",
+            "got an empty string, expected a folder",
+        ));
+    }
+    Ok(())
+}
+
+/// Koch's trials of `root`: `ways`-way, `count` trials from `Rng(seed, "trials")`.
+pub fn koch_trial_set(
+    root: &Path,
+    ways: usize,
+    count: usize,
+    seed: u64,
+    events: &Events,
+) -> Result<TrialSet> {
+    let dataset = Dataset::scan(root)?;
+    let skipped = (0..dataset.alphabets().len())
+        .filter(|&a| dataset.characters_of(a).len() < ways)
+        .count();
+    if skipped > 0 {
+        eprintln!(
+            "evaluate: {skipped} alphabet(s) of {} have fewer than {ways} characters and are skipped",
+            root.display()
+        );
+    }
+    let drawn = draw_koch_trials(&dataset, ways, count, &mut Rng::new(seed, "trials"))?;
+    let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+    load_trials(root, &drawn, &mut progress)
+}
+
+/// Run `evaluate` for `job`.
+pub fn run(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcome> {
+    let task_start = Instant::now();
+    let net = match params.scorer {
+        ScorerName::Mhd => None,
+        ScorerName::Siamese => {
+            let shape = network_shape(job)?;
+            if job.inputs.weights.is_none() {
+                return Err(Error::job(
+                    "inputs.weights",
+                    "got null, expected a weights file for scorer: siamese",
+                ));
+            }
+            Some(SiameseNet::new(start_params(job, shape, InitName::Paper)?)?)
+        }
+    };
+    let trials = events.phase("load", || match params.protocol {
+        Protocol::Lake => {
+            let root = params.runs.as_ref().ok_or_else(|| {
+                Error::job(
+                    "params.runs",
+                    "missing, expected the all_runs folder for protocol: lake",
+                )
+            })?;
+            let drawn = read_lake_runs(root, params.ways)?;
+            let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+            load_trials(root, &drawn, &mut progress)
+        }
+        Protocol::Koch => {
+            let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
+                Error::job(
+                    "dataset.eval_root",
+                    "null, expected the evaluation alphabets' folder for protocol: koch",
+                )
+            })?;
+            koch_trial_set(root, params.ways, params.trials, job.seed, events)
+        }
+    })?;
+    let outcome = events.phase("evaluate", || {
+        let batch = params.batch.min(trials.paths.len()).max(1);
+        let result = match &net {
+            Some(net) => {
+                let mut ws = net.workspace(batch, job.threads, false);
+                let mut scorer = Scorer::Siamese {
+                    net,
+                    ws: &mut ws,
+                    batch,
+                };
+                score_trials(&mut scorer, &trials)
+            }
+            None => score_trials(&mut Scorer::Mhd, &trials),
+        };
+        events.progress(trials.len(), trials.len(), "trials");
+        Ok::<_, Error>(result)
+    })?;
+    let accuracy = outcome.accuracy();
+    events.metric("accuracy", accuracy, None, None);
+    let path = job.out_dir.join(PREDICTIONS_FILE);
+    events.phase("write", || {
+        std::fs::write(&path, format_predictions(&trials, &outcome))
+            .map_err(|e| Error::output(&path, "predictions", e))
+    })?;
+    let mut result = Outcome::default()
+        .metric("accuracy", accuracy)
+        .metric("trials", trials.len());
+    if params.protocol == Protocol::Lake {
+        let errors = run_error_pct(&trials, &outcome);
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        result = result
+            .metric("error_pct", mean)
+            .metric("run_error_pct", Metric::List(errors));
+    } else {
+        result = result.metric(
+            "error_pct",
+            100.0 * outcome.wrong() as f64 / trials.len() as f64,
+        );
+    }
+    let evaluate_s = outcome.embed_s + outcome.score_s;
+    Ok(result
+        .metric("images", trials.paths.len())
+        .metric("embed_s", outcome.embed_s)
+        .metric("score_s", outcome.score_s)
+        .metric(
+            "trials_per_s",
+            trials.len() as f64 / evaluate_s.max(f64::MIN_POSITIVE),
+        )
+        .metric("task_s", task_start.elapsed().as_secs_f64())
+        .output("predictions", PREDICTIONS_FILE))
+}
