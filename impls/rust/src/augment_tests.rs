@@ -1,8 +1,8 @@
 //! Tests of augment.rs against values pinned from the Python implementation.
 
 use super::*;
-use crate::data::PIXELS;
 use crate::data::pack;
+use crate::data::PIXELS;
 
 #[test]
 fn float_hex_matches_python() {

@@ -1,25 +1,377 @@
-//! The `train` task (in progress).
+//! The `train` task: a full training run with validation, early stopping and the best weights
+//! (docs/protocol.md, "`train`"), mirroring the Python implementation (train.py).
+//!
+//! Each epoch sets the optimiser's schedule, takes its pairs from [`PairSource`], trains on
+//! consecutive batches and, with `augment.enabled`, makes `augment.copies` more passes with
+//! both images distorted (left images of a batch, then right, from one `Rng(seed, "augment")`).
+//! Validation is Koch's one-shot accuracy on `dataset.eval_root` with trials drawn once before
+//! training; the best validation's weights are written (the final ones without validation).
+//! A non-finite loss stops with exit 1, naming epoch and step, after saving the last good or
+//! best weights. The one workspace of the training batch also embeds the validation images.
+
+use std::time::Instant;
+
 use serde::Deserialize;
 
+use crate::augment::{apply_packed, draw, AugmentSpec};
+use crate::data::{image, PACKED_BYTES};
 use crate::error::{Error, Result};
+use crate::evaluate::{score_trials, Scorer};
 use crate::events::Events;
 use crate::job::Job;
-use crate::result::Outcome;
+use crate::nn::init::InitName;
+use crate::nn::model::SiameseNet;
+use crate::nn::weights;
+use crate::result::{Metric, Outcome};
+use crate::rng::Rng;
+use crate::tasks::evaluate::koch_trial_set;
+use crate::tasks::init::{network_shape, start_params, WEIGHTS_FILE};
+use crate::train::PairSource;
+use crate::trials::TrialSet;
+
+/// `params.validation` of `train`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationSpec {
+    pub ways: usize,
+    pub trials: usize,
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        ValidationSpec {
+            ways: 20,
+            trials: 400,
+        }
+    }
+}
 
 /// `params` of `train`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainParams {}
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    pub epochs: usize,
+    pub batch: usize,
+    pub pairs: usize,
+    pub same_alphabet: f64,
+    pub validate_every_steps: usize,
+    pub validation: ValidationSpec,
+    pub patience: usize,
+    pub target_accuracy: Option<f64>,
+    pub max_seconds: Option<f64>,
+    pub log_every_steps: usize,
+    pub init: InitName,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            epochs: 10,
+            batch: 32,
+            pairs: 30_000,
+            same_alphabet: 0.5,
+            validate_every_steps: 0,
+            validation: ValidationSpec::default(),
+            patience: 0,
+            target_accuracy: None,
+            max_seconds: None,
+            log_every_steps: 50,
+            init: InitName::Paper,
+        }
+    }
+}
 
 /// Checks of `train`'s params beyond their types.
-pub fn check(_p: &TrainParams) -> Result<()> {
+pub fn check(p: &TrainParams) -> Result<()> {
+    let int = |field: &str, v: usize, lo: usize, hi: usize| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(Error::job(
+                format!("params.{field}"),
+                format!("got {v}, expected an integer in [{lo}, {hi}]"),
+            ))
+        }
+    };
+    let real = |field: &str, v: f64, lo: f64, hi: f64| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(Error::job(
+                format!("params.{field}"),
+                format!("got {v}, expected a number in [{lo}, {hi}]"),
+            ))
+        }
+    };
+    int("epochs", p.epochs, 1, 1_000_000)?;
+    int("batch", p.batch, 1, 1_000_000)?;
+    int("pairs", p.pairs, 1, 100_000_000)?;
+    int("validation.ways", p.validation.ways, 2, 1000)?;
+    int("validation.trials", p.validation.trials, 1, 1_000_000)?;
+    int("log_every_steps", p.log_every_steps, 1, 100_000_000)?;
+    real("same_alphabet", p.same_alphabet, 0.0, 1.0)?;
+    if let Some(t) = p.target_accuracy {
+        real("target_accuracy", t, 0.0, 1.0)?;
+    }
+    if let Some(s) = p.max_seconds {
+        real("max_seconds", s, 0.0, 1e9)?;
+    }
     Ok(())
 }
 
+fn log(line: &str) {
+    eprintln!("{line}");
+}
+
+/// Validation state: the trials and the best accuracy so far.
+struct Validation {
+    trials: TrialSet,
+    best: f64,
+    last: Option<f64>,
+    stale: usize,
+    seconds: f64,
+    time_to_accuracy_s: Option<f64>,
+    at_step: Option<usize>,
+}
+
 /// Run `train` for `job`.
-pub fn run(_job: &Job, _p: &TrainParams, _e: &Events) -> Result<Outcome> {
-    Err(Error::job(
-        "task",
-        "`train` is not implemented by rust-native yet",
-    ))
+pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> {
+    let shape = network_shape(job)?;
+    let spec = job.optimizer.unwrap_or_default();
+    spec.check()?;
+    let augment = AugmentSpec::from_job(job.augment.as_ref())?;
+    if (params.target_accuracy.is_some() || params.patience > 0) && job.dataset.eval_root.is_none()
+    {
+        return Err(Error::job(
+            "dataset.eval_root",
+            "null, expected an evaluation folder when params.target_accuracy or params.patience \
+             is set (validation needs one-shot trials)",
+        ));
+    }
+    let mut net = SiameseNet::new(start_params(job, shape, params.init)?)?;
+    let mut optimizer = spec.build(&net.params);
+    let weights_path = job.out_dir.join(WEIGHTS_FILE);
+    let save = |net: &SiameseNet| weights::save(&weights_path, &net.params, &net.params.data, "");
+
+    let data_start = Instant::now(); // time to accuracy counts from the first data touched
+    let (mut validation, mut source) = events.phase("load", || {
+        let validation = match &job.dataset.eval_root {
+            Some(root) => Some(Validation {
+                trials: koch_trial_set(
+                    root,
+                    params.validation.ways,
+                    params.validation.trials,
+                    job.seed,
+                    events,
+                )?,
+                best: -1.0,
+                last: None,
+                stale: 0,
+                seconds: 0.0,
+                time_to_accuracy_s: None,
+                at_step: None,
+            }),
+            None => None,
+        };
+        let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+        let source = match &job.inputs.pairs {
+            Some(file) => PairSource::fixed(file, &job.dataset.root, job.seed, &mut progress)?,
+            None => PairSource::sampled(
+                &job.dataset.root,
+                params.pairs,
+                params.same_alphabet,
+                job.seed,
+                &mut progress,
+            )?,
+        };
+        Ok::<_, Error>((validation, source))
+    })?;
+
+    let batch = params.batch;
+    let mut ws = net.workspace(2 * batch, job.threads, true);
+    let mut augment_rng = Rng::new(job.seed, "augment");
+    let passes = 1 + if augment.enabled { augment.copies } else { 0 };
+    let mut distorted = vec![0u8; 2 * batch * PACKED_BYTES];
+    let mut labels = vec![0.0f32; batch];
+    let (mut step, mut train_s, mut pairs_seen) = (0usize, 0.0f64, 0usize);
+    let (mut epochs_run, mut epoch_losses) = (0usize, Vec::new());
+    let mut stop = String::new();
+
+    // Validate now: record the accuracy, keep the best weights, decide on stopping.
+    let validate = |net: &SiameseNet,
+                    ws: &mut crate::nn::model::Workspace,
+                    validation: &mut Option<Validation>,
+                    step: usize,
+                    epoch: usize,
+                    stop: &mut String|
+     -> Result<()> {
+        let Some(v) = validation.as_mut() else {
+            return Ok(());
+        };
+        v.at_step = Some(step);
+        let began = Instant::now();
+        let accuracy = events.phase("evaluate", || {
+            let mut scorer = Scorer::Siamese {
+                net,
+                ws,
+                batch: 2 * batch,
+            };
+            Ok::<_, Error>(score_trials(&mut scorer, &v.trials).accuracy())
+        })?;
+        v.seconds += began.elapsed().as_secs_f64();
+        v.last = Some(accuracy);
+        events.metric(
+            "val_accuracy",
+            accuracy,
+            Some(step as u64),
+            Some(epoch as u64),
+        );
+        if accuracy > v.best {
+            v.best = accuracy;
+            v.stale = 0;
+            save(net)?;
+        } else {
+            v.stale += 1;
+            if params.patience > 0 && v.stale >= params.patience {
+                *stop = format!("no improvement in {} validations", v.stale);
+            }
+        }
+        if let Some(target) = params.target_accuracy {
+            if accuracy >= target && v.time_to_accuracy_s.is_none() {
+                v.time_to_accuracy_s = Some(data_start.elapsed().as_secs_f64());
+                *stop = format!("target accuracy {target} reached");
+            }
+        }
+        Ok(())
+    };
+
+    log(&format!(
+        "{:>5}  {:>8}  {:>8}  {:>8}",
+        "epoch", "loss", "accuracy", "seconds"
+    ));
+    events.phase("train", || {
+        for epoch in 0..params.epochs {
+            let epoch_start = Instant::now();
+            optimizer.set_epoch(epoch as u64);
+            let pairs = source.epoch()?;
+            let n = pairs.labels.len();
+            let (mut losses, mut window) = (Vec::new(), Vec::new());
+            'passes: for pass in 0..passes {
+                for start in (0..n).step_by(batch) {
+                    let stop_at = (start + batch).min(n);
+                    let m = stop_at - start;
+                    let left: Vec<&[u8]> = (start..stop_at)
+                        .map(|i| image(&source.images, pairs.left[i]))
+                        .collect();
+                    let right: Vec<&[u8]> = (start..stop_at)
+                        .map(|i| image(&source.images, pairs.right[i]))
+                        .collect();
+                    if pass > 0 {
+                        // Left images in order, then right (docs/augment.md).
+                        for (k, src) in left.iter().chain(&right).enumerate() {
+                            let d = draw(&mut augment_rng, &augment);
+                            let out = &mut distorted[k * PACKED_BYTES..(k + 1) * PACKED_BYTES];
+                            apply_packed(src, &d, out);
+                        }
+                        let (l, r) = distorted[..2 * m * PACKED_BYTES].split_at(m * PACKED_BYTES);
+                        let l: Vec<&[u8]> = l.chunks_exact(PACKED_BYTES).collect();
+                        let r: Vec<&[u8]> = r.chunks_exact(PACKED_BYTES).collect();
+                        net.set_inputs(&mut ws, &l, &r);
+                    } else {
+                        net.set_inputs(&mut ws, &left, &right);
+                    }
+                    for (label, &y) in labels.iter_mut().zip(&pairs.labels[start..stop_at]) {
+                        *label = f32::from(y);
+                    }
+                    let began = Instant::now();
+                    let loss = net.train_batch(&mut ws, &labels[..m]);
+                    if !loss.is_finite() {
+                        if validation.as_ref().is_none_or(|v| v.best < 0.0) {
+                            save(&net)?; // no validated weights yet: keep the last good ones
+                        }
+                        return Err(Error::Runtime(format!(
+                            "epoch {epoch} step {step}: loss is {loss}, training stopped; \
+                             {WEIGHTS_FILE} holds the last good weights (lower the learning rate?)"
+                        )));
+                    }
+                    optimizer.step(&mut net.params, &ws.grads);
+                    train_s += began.elapsed().as_secs_f64();
+                    pairs_seen += m;
+                    step += 1;
+                    losses.push(loss);
+                    window.push(loss);
+                    if window.len() >= params.log_every_steps {
+                        let mean = window.iter().sum::<f64>() / window.len() as f64;
+                        events.metric("loss", mean, Some(step as u64), Some(epoch as u64));
+                        window.clear();
+                    }
+                    if params.validate_every_steps > 0 && step % params.validate_every_steps == 0 {
+                        validate(&net, &mut ws, &mut validation, step, epoch, &mut stop)?;
+                    }
+                    if stop.is_empty() {
+                        if let Some(limit) = params.max_seconds {
+                            if data_start.elapsed().as_secs_f64() >= limit {
+                                stop = format!("max_seconds {limit} reached");
+                            }
+                        }
+                    }
+                    if !stop.is_empty() {
+                        break 'passes;
+                    }
+                }
+            }
+            epochs_run += 1;
+            epoch_losses.push(losses.iter().sum::<f64>() / losses.len().max(1) as f64);
+            let last = !stop.is_empty() || epoch + 1 == params.epochs;
+            let validated_here = validation.as_ref().and_then(|v| v.at_step) == Some(step);
+            if (params.validate_every_steps == 0 || last) && !validated_here {
+                validate(&net, &mut ws, &mut validation, step, epoch, &mut stop)?;
+            }
+            let shown = match validation.as_ref().and_then(|v| v.last) {
+                Some(a) => format!("{:>8}", format!("{:.2}%", a * 100.0)),
+                None => format!("{:>8}", "-"),
+            };
+            let seconds = epoch_start.elapsed().as_secs_f64();
+            let mean = epoch_losses[epoch_losses.len() - 1];
+            log(&format!("{epoch:5}  {mean:8.4}  {shown}  {seconds:8.1}"));
+            if !stop.is_empty() {
+                log(&format!("stopped: {stop}"));
+                break;
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+
+    events.phase("write", || {
+        if validation.is_none() {
+            save(&net)?;
+        }
+        Ok::<_, Error>(())
+    })?;
+    let pairs_per_s = pairs_seen as f64 / train_s.max(f64::MIN_POSITIVE);
+    let mut outcome = Outcome::default()
+        .metric("epochs_run", epochs_run)
+        .metric("steps", step)
+        .metric("train_pairs", pairs_seen)
+        .metric("train_s", train_s)
+        .metric(
+            "validation_s",
+            validation.as_ref().map_or(0.0, |v| v.seconds),
+        )
+        .metric("wall_s", data_start.elapsed().as_secs_f64())
+        .metric("train_pairs_per_s", pairs_per_s)
+        .metric("gflop_per_s", pairs_per_s * shape.train_pair_flop()? / 1e9)
+        .metric("epoch_losses", Metric::List(epoch_losses))
+        .metric("threads", job.threads);
+    if let Some(v) = &validation {
+        if let Some(last) = v.last {
+            outcome = outcome
+                .metric("final_val_accuracy", last)
+                .metric("best_val_accuracy", v.best);
+        }
+        if let Some(t) = v.time_to_accuracy_s {
+            outcome = outcome.metric("time_to_accuracy_s", t);
+        }
+    }
+    Ok(outcome.output("weights", WEIGHTS_FILE))
 }
