@@ -194,7 +194,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     threads = _int(raw, "threads", "threads", 2, 1, 1024)
     repeats = _int(raw, "repeats", "repeats", 3, 1, 1000)
     warmup = _int(raw, "warmup", "warmup", 1, 0, 100)
-    timeout_s = _float(raw, "timeout_s", "timeout_s", 1800.0, 0.1, 7 * 24 * 3600.0)
+    timeout_s = _float(raw, "timeout_s", "timeout_s", 1800.0, 0.1, 365 * 24 * 3600.0)
     impls_raw = raw.get("implementations", ["python-torch", "rust-native"])
     if (
         not isinstance(impls_raw, list)
