@@ -159,16 +159,36 @@ fn train_lowers_the_loss_and_keeps_the_best_weights() {
     assert!(m["best_val_accuracy"].as_f64() >= m["final_val_accuracy"].as_f64());
     assert!(dir.path().join("train/weights.safetensors").is_file());
     assert!(err.contains("epoch      loss  accuracy   seconds"), "{err}");
-    // A learning rate that blows up the loss stops with exit 1 naming epoch and step.
+    // Weights whose output bias is NaN: the first loss is NaN, exit 1 naming epoch and step.
+    let (code, err, _) = run(dir.path(), "init", "init", json!({"model": model.clone()}));
+    assert_eq!(code, 0, "{err}");
+    let bytes = fs::read(dir.path().join("init/weights.safetensors")).expect("weights");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let nan = f32::NAN.to_le_bytes();
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let data = if name == "out.bias" {
+                &nan[..]
+            } else {
+                view.data()
+            };
+            let view =
+                safetensors::tensor::TensorView::new(view.dtype(), view.shape().to_vec(), data)
+                    .expect("view");
+            (name, view)
+        })
+        .collect();
+    let poisoned = dir.path().join("nan.safetensors");
+    safetensors::serialize_to_file(tensors, None, &poisoned).expect("write");
     let mut bad = extra;
-    bad["optimizer"] = json!({"name": "sgd", "lr": 10.0, "momentum": 0.999, "l2": 0.0});
-    bad["params"]["epochs"] = json!(50);
-    let (code, err, _) = run(dir.path(), "nan", "train", bad);
-    if code != 0 {
-        assert_eq!(code, 1, "{err}");
-        assert!(err.contains("epoch ") && err.contains(" step "), "{err}");
-        assert!(dir.path().join("nan/weights.safetensors").is_file());
-    }
+    bad["inputs"]["weights"] = json!(poisoned);
+    let (code, err, result) = run(dir.path(), "nan", "train", bad);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("epoch 0 step 0: loss is NaN"), "{err}");
+    assert_eq!(result["ok"], false);
+    assert!(dir.path().join("nan/weights.safetensors").is_file());
     // patience without an evaluation folder is invalid.
     let extra = json!({"model": serde_json::from_str::<Value>(TINY).expect("model"),
                        "dataset": {"root": dir.path().join("data"), "eval_root": null},
