@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::data::{image, PACKED_BYTES};
+use crate::data::{image, Progress, PACKED_BYTES};
 use crate::mhd::{modified_hausdorff, Cloud};
 use crate::nn::loss::head_forward;
 use crate::nn::model::{SiameseNet, Workspace};
@@ -83,7 +83,13 @@ pub enum Scorer<'a> {
 }
 
 /// Embeddings `[M, E]` of packed images `[M, 1379]`, `batch` images per network call.
-pub fn embed_images(net: &SiameseNet, ws: &mut Workspace, batch: usize, images: &[u8]) -> Vec<f32> {
+pub fn embed_images(
+    net: &SiameseNet,
+    ws: &mut Workspace,
+    batch: usize,
+    images: &[u8],
+    progress: Progress<'_>,
+) -> Vec<f32> {
     let m = images.len() / PACKED_BYTES;
     let e = net.shape().embedding;
     let mut out = vec![0.0f32; m * e];
@@ -94,13 +100,20 @@ pub fn embed_images(net: &SiameseNet, ws: &mut Workspace, batch: usize, images: 
         net.set_inputs(ws, &rows, &[]);
         net.embed(ws, stop - start);
         out[start * e..stop * e].copy_from_slice(net.embeddings(ws, stop - start));
+        progress(stop, m);
         start = stop;
     }
     out
 }
 
 /// Embed each distinct image once, score every (query, candidate) pair, judge each trial.
-pub fn score_trials(scorer: &mut Scorer<'_>, trials: &TrialSet) -> OneShotOutcome {
+///
+/// `progress` gets (images embedded, distinct images) after each network call.
+pub fn score_trials(
+    scorer: &mut Scorer<'_>,
+    trials: &TrialSet,
+    progress: Progress<'_>,
+) -> OneShotOutcome {
     let ways = trials.ways;
     let pairs = trials.len() * ways;
     let began = Instant::now();
@@ -108,7 +121,7 @@ pub fn score_trials(scorer: &mut Scorer<'_>, trials: &TrialSet) -> OneShotOutcom
     let embedded;
     match scorer {
         Scorer::Siamese { net, ws, batch } => {
-            let emb = embed_images(net, ws, *batch, &trials.images);
+            let emb = embed_images(net, ws, *batch, &trials.images, progress);
             embedded = Instant::now();
             let e = net.shape().embedding;
             let weight = net.params.tensor(OUT_WEIGHT);

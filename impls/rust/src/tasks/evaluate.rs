@@ -153,6 +153,7 @@ pub fn run(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcom
     })?;
     let outcome = events.phase("evaluate", || {
         let batch = params.batch.min(trials.paths.len()).max(1);
+        let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
         let result = match &net {
             Some(net) => {
                 let mut ws = net.workspace(batch, job.threads, false);
@@ -161,9 +162,9 @@ pub fn run(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcom
                     ws: &mut ws,
                     batch,
                 };
-                score_trials(&mut scorer, &trials)
+                score_trials(&mut scorer, &trials, &mut progress)
             }
-            None => score_trials(&mut Scorer::Mhd, &trials),
+            None => score_trials(&mut Scorer::Mhd, &trials, &mut progress),
         };
         events.progress(trials.len(), trials.len(), "trials");
         Ok::<_, Error>(result)

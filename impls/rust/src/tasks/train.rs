@@ -216,7 +216,7 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
                 ws,
                 batch: 2 * batch,
             };
-            Ok::<_, Error>(score_trials(&mut scorer, &v.trials).accuracy())
+            Ok::<_, Error>(score_trials(&mut scorer, &v.trials, &mut |_, _| {}).accuracy())
         })?;
         v.seconds += began.elapsed().as_secs_f64();
         v.last = Some(accuracy);
