@@ -44,7 +44,7 @@ def test_quickstart_shape_on_real_omniglot(omniglot_small1: Path, tmp_path: Path
     assert {m["impl"] for m in results["measurements"]} == {"python-torch", "rust-native"}
     assert all(m["summary"] is not None for m in results["measurements"])
     names = sorted(c["name"] for c in results["checks"])
-    assert names == ["pixels", "pixels", "sampling"]
+    assert names == ["curves", "forward", "gradients", "pixels", "pixels", "sampling"]
     assert all(c["ok"] for c in results["checks"]), results["checks"]
     assert results["builds"][-1]["impl"] == "rust-native" and results["builds"][-1]["ok"]
     assert "release" in json.dumps(results["implementations"]["rust-native"]["versions"])
