@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.config import from_dict, parse_yaml
+from harness.config import TOP_KEYS, from_dict, parse_yaml
 from harness.errors import HarnessError
 
 scalars = st.one_of(
@@ -24,23 +24,7 @@ values = st.recursive(
     ),
     max_leaves=12,
 )
-keys = st.sampled_from(
-    [
-        "name",
-        "seed",
-        "threads",
-        "repeats",
-        "warmup",
-        "implementations",
-        "dataset",
-        "tasks",
-        "model",
-        "monitor",
-        "timeout_s",
-        "memory_limit_mb",
-        "typo",
-    ]
-)
+keys = st.sampled_from([*TOP_KEYS, "typo"])
 task_names = st.sampled_from(["sample", "load", "train", "bogus", ""])
 tasks = st.lists(st.dictionaries(task_names, values, min_size=0, max_size=2), max_size=3)
 

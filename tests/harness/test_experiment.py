@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from harness.cli import main
 from harness.config import from_dict
-from harness.display import Display
 from harness.experiment import run_experiment
-from harness.impls import Implementation
-
-FAKE = str(Path(__file__).with_name("fake_impl.py"))
-
-
-def fake(impl_id: str, *args: str) -> Implementation:
-    return Implementation(
-        id=impl_id,
-        language="python",
-        folder=Path(FAKE).parent,
-        run=(sys.executable, FAKE, *args, "run", "{job}"),
-    )
-
-
-def tiny_dataset(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    (root / "Alpha" / "character01").mkdir(parents=True)
-    (root / "Alpha" / "character01" / "0001_01.png").write_bytes(b"not checked by fakes")
-    return root
+from tests.harness.fakerun import fake, quiet, tiny_dataset
 
 
 def config(tmp_path: Path, **extra: Any) -> Any:
@@ -48,10 +26,6 @@ def config(tmp_path: Path, **extra: Any) -> Any:
         **extra,
     }
     return from_dict(raw)
-
-
-def quiet() -> Display:
-    return Display(Console(file=io.StringIO(), stderr=False))
 
 
 def test_results_json_has_the_fields_other_tools_read(tmp_path: Path) -> None:
