@@ -141,8 +141,8 @@ def curves_check(a: RunOutputs, b: RunOutputs) -> Outcome:
 
 
 def _predictions(path: Path) -> list[tuple[str, str]]:
-    rows = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [(r.split("\t")[2], r.split("\t")[4]) for r in rows if r]
+    rows = (r.split("\t") for r in path.read_text(encoding="utf-8").splitlines()[1:] if r)
+    return [(fields[2], fields[4]) for fields in rows]
 
 
 def predictions_check(a: RunOutputs, b: RunOutputs) -> Outcome:

@@ -22,6 +22,7 @@ from harness.models import resolve_model
 from harness.protocol import (
     TASK_PARAMS_HARNESS_KEYS,
     TASK_PATH_PARAMS,
+    uses_network,
     validate_section,
     validate_task_params,
 )
@@ -217,10 +218,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     tasks = _tasks(raw.get("tasks"))
     if model is None:
         for i, task in enumerate(tasks):
-            siamese = task.params.get("scorer", "siamese") == "siamese"
-            if task.name in ("init", "forward", "step", "train") or (
-                task.name == "evaluate" and siamese
-            ):
+            if uses_network(task.name, task.params):
                 raise HarnessError(
                     f"tasks[{i}].{task.name}: needs the network shape: "
                     "add `model: {preset: cpu}` "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from harness.protocol import (
     atomic_write_json,
     make_job,
     read_result,
+    uses_network,
     write_job,
 )
 from harness.runner import ProcessRecord, kill_children, run_process
@@ -218,7 +219,7 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
             inputs["pairs"] = make_input(
                 ctx, f"pairs-{n}", "sample", {"pairs": n, "same_alphabet": 0.5}, "pairs.tsv"
             )
-        if task.weights is None and task_needs_weights(task.name, task.params):
+        if task.weights is None and task.name != "init" and uses_network(task.name, task.params):
             inputs["weights"] = make_input(
                 ctx,
                 f"weights-init-{config.init}",
@@ -230,12 +231,6 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
             inputs["weights"] = Path(str(task.weights))
         files[index] = inputs
     return files
-
-
-def task_needs_weights(task: str, params: Mapping[str, Any]) -> bool:
-    if task == "evaluate":
-        return bool(params.get("scorer", "siamese") == "siamese")
-    return task in ("forward", "step", "train")
 
 
 def make_input(ctx: Context, name: str, task: str, params: dict[str, Any], output: str) -> Path:

@@ -77,30 +77,37 @@ def validate_task_params(task: str, params: Mapping[str, Any], where: str) -> No
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         raise HarnessError(f"{where}: unknown task{hint}; expected one of {', '.join(tasks)}")
     block = task_params_schema(task)
-    if block is None:
-        return
-    validator = jsonschema.Draft202012Validator(block)
-    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.path])
-    if errors:
-        err = errors[0]
-        path = ".".join([where, *(str(p) for p in err.path)])
-        if err.validator == "additionalProperties":
-            allowed = ", ".join(sorted(block.get("properties", {})))
-            raise HarnessError(f"{path}: {err.message}; expected keys: {allowed}")
-        raise HarnessError(f"{path}: {err.message}")
+    if block is not None:
+        _check(block, params, where)
 
 
 def validate_section(key: str, value: Mapping[str, Any]) -> None:
     """Check a top-level job section (`optimizer`, `augment`) against the job schema."""
-    block = schema("job")["properties"][key]
+    _check(schema("job")["properties"][key], value, key)
+
+
+def _check(block: Mapping[str, Any], value: Mapping[str, Any], where: str) -> None:
+    """Raise the first schema error (in key-path order) as one line naming its key path."""
     errors = sorted(
         jsonschema.Draft202012Validator(block).iter_errors(dict(value)),
         key=lambda e: [str(p) for p in e.path],
     )
-    if errors:
-        err = errors[0]
-        path = ".".join([key, *(str(p) for p in err.path)])
-        raise HarnessError(f"{path}: {' '.join(err.message.split())}")
+    if not errors:
+        return
+    err = errors[0]
+    path = ".".join([where, *(str(p) for p in err.path)])
+    message = " ".join(err.message.split())
+    if err.validator == "additionalProperties":
+        allowed = ", ".join(sorted(block.get("properties", {})))
+        message += f"; expected keys: {allowed}"
+    raise HarnessError(f"{path}: {message}")
+
+
+def uses_network(task: str, params: Mapping[str, Any]) -> bool:
+    """Whether a task needs the job's `model` (and, but for `init`, initial weights)."""
+    if task == "evaluate":
+        return bool(params.get("scorer", "siamese") == "siamese")
+    return task in ("init", "forward", "step", "train")
 
 
 def write_job(path: Path, job: Mapping[str, Any]) -> None:
