@@ -8,6 +8,8 @@ The real Omniglot fixtures (`omniglot_small1`, ...) come from tests/conftest.py.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,14 @@ def job_writer(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def run_cli(job: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m oneshot_torch run JOB` in a fresh process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "oneshot_torch", "run", str(job)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

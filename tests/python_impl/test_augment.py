@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,8 @@ from oneshot_torch.netparams import AugmentSpec
 from oneshot_torch.rng import Rng
 from oneshot_torch.sampling import read_pairs
 from safetensors.numpy import load_file
+
+from .conftest import run_cli
 
 SPEC = AugmentSpec()  # the paper's ranges, probability 0.5
 
@@ -179,13 +179,7 @@ def test_augment_task_writes_parameters_that_reproduce_its_images(
         inputs={"pairs": str(pairs), "weights": None},
         augment={"probability": 0.9},
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "oneshot_torch", "run", str(job)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(job)
     assert done.returncode == 0, done.stderr
     out = job.parent
     result = json.loads((out / "result.json").read_text())
@@ -226,12 +220,6 @@ def test_augment_task_rejects_a_missing_or_empty_pair_list(
     empty.write_text("left\tright\tlabel\n")
     for pairs, message in ((None, "inputs.pairs: null"), (str(empty), "no pairs")):
         job = job_writer(root, "augment", {}, inputs={"pairs": pairs, "weights": None})
-        done = subprocess.run(
-            [sys.executable, "-m", "oneshot_torch", "run", str(job)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cli(job)
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
         assert message in done.stderr

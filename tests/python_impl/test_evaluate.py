@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from oneshot_torch.rng import Rng
 from oneshot_torch.sampling import scan_dataset
 from oneshot_torch.trials import TrialSet, draw_koch_trials, load_trials, read_lake_runs
 
-from .conftest import make_dataset, write_png
+from .conftest import make_dataset, run_cli, write_png
 
 JobWriter = Callable[..., Path]
 # Two alphabets of 5 characters and one of 2, four drawers each (2 is never eligible at 3-way).
@@ -210,13 +209,7 @@ def test_lake_runs_keep_file_order_and_sort_the_candidates(tmp_path: Path) -> No
 
 
 def run_job(job: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "oneshot_torch", "run", str(job)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(job)
     result_path = job.parent / "result.json"
     result = json.loads(result_path.read_text()) if result_path.exists() else {}
     return done, result
