@@ -133,10 +133,21 @@ fn dense(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     let (batch, inputs, outputs) = (64, 9216, 4096);
     let (x, w) = (values(batch * inputs), values(outputs * inputs));
-    let mut z = vec![0.0; batch * outputs];
+    let (mut z, mut zt) = (vec![0.0; batch * outputs], vec![0.0; batch * outputs]);
     group.bench_function("forward", |b| {
         b.iter(|| {
-            pool.install(|| linear::forward(&x, &w, batch, inputs, outputs, black_box(&mut z), t))
+            pool.install(|| {
+                linear::forward(
+                    &x,
+                    &w,
+                    batch,
+                    inputs,
+                    outputs,
+                    black_box(&mut z),
+                    &mut zt,
+                    t,
+                )
+            })
         })
     });
     let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; outputs], vec![0.0; x.len()]);

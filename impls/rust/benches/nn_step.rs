@@ -68,6 +68,19 @@ fn profile() {
             );
             eprintln!("  {}", ws.profile_line());
         }
+        let (net, mut ws, _) = setup(false);
+        let flop = Shape::paper().pair_forward_flop().unwrap() * PAIRS as f64;
+        for call in 0..4 {
+            let began = Instant::now();
+            net.forward_pairs(&mut ws, PAIRS);
+            let forward_s = began.elapsed().as_secs_f64();
+            eprintln!(
+                "forward {call}: {forward_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s)",
+                PAIRS as f64 / forward_s,
+                flop / forward_s / 1e9
+            );
+            eprintln!("  {}", ws.profile_line());
+        }
     });
 }
 

@@ -5,7 +5,9 @@
 
 use super::gemm::{sgemm, View, ViewMut};
 
-/// Forward: `z = x W^T` (`z` overwritten).
+/// Forward: `z = x W^T` (`z` overwritten); `zt` (at least `batch * outputs` floats) is
+/// scratch.
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
     x: &[f32],
     weight: &[f32],
@@ -13,17 +15,36 @@ pub fn forward(
     inputs: usize,
     outputs: usize,
     z: &mut [f32],
+    zt: &mut [f32],
     threads: usize,
 ) {
-    // Computed as z^T = W x^T: with the long weight rows as the left-hand side the `gemm`
-    // crate runs about 3x faster than x W^T here (benches/nn_gemm.rs, fc1_fwd_as_wxt).
+    // Computed as z^T = W x^T into a row-major scratch, then transposed: with the long weight
+    // rows as the left-hand side the `gemm` crate runs about 3x faster than x W^T here, and it
+    // must write a row-major destination (a column-major one is turned back into x W^T)
+    // (benches/nn_gemm.rs, fc1_fwd_as_wxt against fc1_fwd).
+    let zt = &mut zt[..batch * outputs];
     sgemm(
         View::rows(weight, outputs, inputs),
         View::transposed(&x[..batch * inputs], batch, inputs),
-        ViewMut::transposed(&mut z[..batch * outputs], batch, outputs),
+        ViewMut::rows(zt, outputs, batch),
         false,
         threads,
     );
+    transpose(zt, outputs, batch, &mut z[..batch * outputs]);
+}
+
+/// `dst` (`[cols, rows]`) = the transpose of row-major `src` (`[rows, cols]`), in tiles.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
 }
 
 /// Backward: from `dz` (`[batch, out]`), overwrite `dweight` (`[out, in]`) and `dbias`
@@ -81,8 +102,8 @@ mod tests {
             .collect();
         let r: Vec<f32> = (0..b * o).map(|v| (v % 3) as f32 - 1.0).collect();
         let loss = |x: &[f32], w: &[f32]| -> f64 {
-            let mut z = vec![0.0; b * o];
-            forward(x, w, b, i, o, &mut z, 1);
+            let (mut z, mut zt) = (vec![0.0; b * o], vec![0.0; b * o]);
+            forward(x, w, b, i, o, &mut z, &mut zt, 1);
             z.iter()
                 .zip(&r)
                 .map(|(a, c)| (*a as f64) * (*c as f64))

@@ -58,6 +58,8 @@ pub struct Workspace {
     argmax: [Vec<u8>; 3],
     x4: Vec<f32>,
     emb: Vec<f32>,
+    /// fc1's output transposed (`[embedding, capacity]`), scratch of `linear::forward`.
+    emb_t: Vec<f32>,
     logits: Vec<f32>,
     dpooled: [Vec<f32>; 3],
     dx4: Vec<f32>,
@@ -158,6 +160,7 @@ impl SiameseNet {
             argmax: std::array::from_fn(|l| vec![0; capacity * self.pooled_len(l)]),
             x4: vec![0.0; capacity * self.flat],
             emb: vec![0.0; capacity * e],
+            emb_t: vec![0.0; capacity * e],
             logits: vec![0.0; capacity / 2],
             dpooled: std::array::from_fn(|l| grad(capacity * self.pooled_len(l))),
             dx4: grad(capacity * self.flat),
@@ -250,6 +253,7 @@ impl SiameseNet {
             self.flat,
             e,
             emb,
+            &mut ws.emb_t,
             ws.threads,
         );
         activation::bias_sigmoid(emb, self.params.tensor(FC1_WEIGHT + 1));
