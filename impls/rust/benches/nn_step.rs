@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench nn_step`. Before the criterion groups it prints a per-stage
 //! time profile of a few steps (seconds per step, thread 0's share inside the conv tower).
+//! `NN_BENCH_IM2COL=1` lowers every convolution's forward by im2col (no implicit GEMM), to
+//! measure what conv_implicit.rs gains.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -22,7 +24,10 @@ fn threads() -> usize {
 }
 
 fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
-    let net = SiameseNet::new(init::paper(Shape::paper(), 1).unwrap()).unwrap();
+    let mut net = SiameseNet::new(init::paper(Shape::paper(), 1).unwrap()).unwrap();
+    if std::env::var_os("NN_BENCH_IM2COL").is_some() {
+        net = net.with_implicit([false; 4]);
+    }
     let mut ws = net.workspace(2 * PAIRS, threads(), train);
     for (i, v) in net.inputs_mut(&mut ws).iter_mut().enumerate() {
         *v = if ((i * 2_654_435_761usize) >> 13) % 5 == 0 {

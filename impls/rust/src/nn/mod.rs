@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_implicit;
 pub mod gemm;
 pub mod init;
 pub mod input;

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::activation;
 use super::conv::{self, ConvGeom};
+use super::conv_implicit;
 use super::input;
 use super::linear;
 use super::loss;
@@ -33,6 +34,8 @@ const MIN_GROUP_COLS: usize = 1024;
 pub struct SiameseNet {
     pub params: Params,
     geoms: [ConvGeom; 4],
+    /// Layers whose forward runs as an implicit GEMM (conv_implicit.rs) instead of im2col.
+    implicit: [bool; 4],
     flat: usize,
 }
 
@@ -41,6 +44,8 @@ pub struct SiameseNet {
 struct Scratch {
     col: Vec<f32>,
     y: Vec<f32>,
+    /// Channels-last image and product of the implicit-GEMM layers.
+    implicit: Vec<f32>,
     /// Partial gradients of the conv tensors (the first eight tensors), training only.
     dconv: Vec<f32>,
     /// Seconds spent per conv layer: forward 0..4, backward 4..8 (see `profile_line`).
@@ -54,6 +59,9 @@ pub struct Workspace {
     capacity: usize,
     threads: usize,
     x0: Vec<f32>,
+    /// Weights of the implicit-GEMM layers in their operand layout (empty for the others),
+    /// rearranged at every forward call.
+    packed: [Vec<f32>; 4],
     pooled: [Vec<f32>; 3],
     argmax: [Vec<u8>; 3],
     x4: Vec<f32>,
@@ -123,8 +131,16 @@ impl SiameseNet {
         Ok(SiameseNet {
             flat: shape.flat()?,
             params,
+            implicit: geoms.map(|g| conv_implicit::preferred(&g)),
             geoms,
         })
+    }
+
+    /// The same network with the forward lowering of each conv layer chosen by hand (`true`:
+    /// implicit GEMM), for tests and benchmarks; workspaces must be built after this.
+    pub fn with_implicit(mut self, layers: [bool; 4]) -> Self {
+        self.implicit = layers;
+        self
     }
 
     /// The network's shape.
@@ -142,11 +158,16 @@ impl SiameseNet {
     pub fn workspace(&self, capacity: usize, threads: usize, train: bool) -> Workspace {
         let threads = threads.max(1);
         let per_thread = capacity.div_ceil(threads);
-        let (mut col, mut y) = (0, 0);
-        for geom in &self.geoms {
+        let (mut col, mut y, mut implicit) = (0, 0, 0);
+        for (geom, &lowered) in self.geoms.iter().zip(&self.implicit) {
             let g = geom.group(MIN_GROUP_COLS, per_thread);
-            col = col.max(geom.col_rows() * g * geom.pixels_out());
+            if train || !lowered {
+                col = col.max(geom.col_rows() * g * geom.pixels_out());
+            }
             y = y.max(geom.cout * g * geom.pixels_out());
+            if lowered {
+                implicit = implicit.max(conv_implicit::scratch_len(geom));
+            }
         }
         let conv_params = self.params.tensors[FC1_WEIGHT].offset;
         let e = self.shape().embedding;
@@ -156,6 +177,10 @@ impl SiameseNet {
             capacity,
             threads,
             x0: vec![0.0; capacity * side * side],
+            packed: std::array::from_fn(|l| {
+                let len = conv_implicit::packed_len(&self.geoms[l]);
+                vec![0.0; if self.implicit[l] { len } else { 0 }]
+            }),
             pooled: std::array::from_fn(|l| vec![0.0; capacity * self.pooled_len(l)]),
             argmax: std::array::from_fn(|l| vec![0; capacity * self.pooled_len(l)]),
             x4: vec![0.0; capacity * self.flat],
@@ -169,6 +194,7 @@ impl SiameseNet {
                 .map(|_| Scratch {
                     col: vec![0.0; col],
                     y: vec![0.0; y],
+                    implicit: vec![0.0; implicit],
                     dconv: grad(conv_params),
                     layer_s: [0.0; 8],
                 })
@@ -203,6 +229,12 @@ impl SiameseNet {
             images <= ws.capacity,
             "batch of {images} images exceeds the workspace"
         );
+        for (l, geom) in self.geoms.iter().enumerate() {
+            if self.implicit[l] {
+                let weight = self.params.tensor(conv_weight(l));
+                conv_implicit::pack_weights(geom, weight, &mut ws.packed[l]);
+            }
+        }
         let b = bounds(images, ws.threads);
         let in_len = self.geoms[0].input_len();
         let x0: Vec<&mut [f32]> = chunks(&mut ws.x0, in_len, &b);
@@ -223,6 +255,7 @@ impl SiameseNet {
         let mut work = Vec::with_capacity(ws.threads);
         let [pa, pb, pc] = pooled;
         let [aa, ab, ac] = argmax;
+        let packed = &ws.packed;
         let iter = x0
             .into_iter()
             .zip(pa)
@@ -240,7 +273,7 @@ impl SiameseNet {
             .zip(work)
             .zip(b.par_windows(2))
             .for_each(|((s, (x0, mut p, mut a, x4)), w)| {
-                self.tower_forward(s, x0, &mut p, &mut a, x4, w[1] - w[0]);
+                self.tower_forward(s, packed, x0, &mut p, &mut a, x4, w[1] - w[0]);
             });
         ws.stage_s[0] += began.elapsed().as_secs_f64();
         let began = Instant::now();
@@ -260,9 +293,11 @@ impl SiameseNet {
         ws.stage_s[1] += began.elapsed().as_secs_f64();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn tower_forward(
         &self,
         s: &mut Scratch,
+        packed: &[Vec<f32>; 4],
         x0: &[f32],
         p: &mut [&mut [f32]; 3],
         a: &mut [&mut [u8]; 3],
@@ -271,7 +306,11 @@ impl SiameseNet {
     ) {
         for (l, geom) in self.geoms.iter().enumerate() {
             let began = Instant::now();
-            let g_max = geom.group(MIN_GROUP_COLS, n);
+            let g_max = if self.implicit[l] {
+                1
+            } else {
+                geom.group(MIN_GROUP_COLS, n)
+            };
             let (weight, bias) = (
                 self.params.tensor(conv_weight(l)),
                 self.params.tensor(conv_weight(l) + 1),
@@ -285,7 +324,11 @@ impl SiameseNet {
                 } else {
                     &prev[l - 1][i * geom.input_len()..]
                 };
-                conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
+                if self.implicit[l] {
+                    conv_implicit::forward(geom, &packed[l], input, &mut s.implicit, &mut s.y);
+                } else {
+                    conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
+                }
                 if l < 3 {
                     let len = self.pooled_len(l);
                     let range = i * len..(i + g) * len;

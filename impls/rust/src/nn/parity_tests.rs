@@ -79,8 +79,8 @@ fn close(got: f64, want: f64, scale: f64, tol: f64) -> bool {
     (got - want).abs() <= tol * scale.abs().max(f64::MIN_POSITIVE)
 }
 
-fn run(threads: usize) {
-    let net = formula_net();
+fn run(threads: usize, implicit: [bool; 4]) {
+    let net = formula_net().with_implicit(implicit);
     let pool = super::model::thread_pool(threads).unwrap();
     let mut ws = net.workspace(4, threads, true);
     for (j, row) in net
@@ -125,10 +125,16 @@ fn run(threads: usize) {
 
 #[test]
 fn forward_and_gradients_match_pytorch_on_one_thread() {
-    run(1);
+    run(1, [false; 4]);
+}
+
+#[test]
+fn implicit_gemm_forward_matches_pytorch_in_every_layer() {
+    run(1, [true; 4]);
+    run(2, [false, true, false, true]);
 }
 
 #[test]
 fn forward_and_gradients_match_pytorch_on_three_threads() {
-    run(3);
+    run(3, [false; 4]);
 }
