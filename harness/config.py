@@ -20,6 +20,7 @@ import yaml
 from harness.errors import HarnessError
 from harness.models import resolve_model
 from harness.protocol import (
+    DEVICES,
     TASK_PARAMS_HARNESS_KEYS,
     TASK_PATH_PARAMS,
     uses_network,
@@ -93,6 +94,7 @@ class Config:
     memory_limit_mb: int | None = None
     tolerances: Mapping[str, float] = field(default_factory=dict)
     init: str = "paper"  # initialisation of the shared weights: paper | he (docs/protocol.md)
+    device: str = "cpu"  # where network jobs compute: cpu | cuda (the job's `device`)
     roofline: RooflineConfig = field(default_factory=RooflineConfig)
     comparisons: ComparisonsConfig = field(default_factory=ComparisonsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -115,6 +117,7 @@ TOP_KEYS = (
     "memory_limit_mb",
     "tolerances",
     "init",
+    "device",
     "roofline",
     "comparisons",
 )
@@ -241,6 +244,7 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
         memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
         tolerances=_tolerances(_mapping(raw, "tolerances", "tolerances")),
         init=_choice(raw, "init", ("paper", "he"), "paper"),
+        device=_choice(raw, "device", DEVICES, "cpu"),
         roofline=_roofline(_mapping(raw, "roofline", "roofline")),
         comparisons=_comparisons(_mapping(raw, "comparisons", "comparisons"), impls_raw),
         raw=dict(raw),

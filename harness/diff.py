@@ -96,7 +96,11 @@ def config_difference(base: Mapping[str, Any], new: Mapping[str, Any], path: str
 
 
 def check_comparable(base: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    why = config_difference(base.get("config") or {}, new.get("config") or {})
+    # A config without `device` ran on the CPU: the same as `device: cpu`.
+    why = config_difference(
+        {"device": "cpu", **(base.get("config") or {})},
+        {"device": "cpu", **(new.get("config") or {})},
+    )
     if not why:
         a = (base.get("dataset") or {}).get("sha256")
         b = (new.get("dataset") or {}).get("sha256")

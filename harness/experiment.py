@@ -70,6 +70,7 @@ def run_experiment(
     `available` replaces the discovered implementations (tests use a fake one).
     """
     chosen = impls.select(config.implementations, available or impls.discover())
+    impls.check_device(config.device, chosen)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
     root, eval_root, data_facts = datasets.prepare(config, display)
@@ -79,6 +80,7 @@ def run_experiment(
         "format_version": RESULTS_FORMAT_VERSION,
         "protocol": PROTOCOL_VERSION,
         "name": config.name,
+        "device": config.device,
         "status": "running",
         "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "finished_utc": None,
@@ -123,6 +125,7 @@ def resume_experiment(
         raise HarnessError(f"{results_path}: unknown results format_version; cannot resume")
     config = load_config(run_dir / "config.yaml")
     chosen = impls.select(config.implementations, available or impls.discover())
+    impls.check_device(config.device, chosen)
     root, eval_root, data_facts = datasets.prepare(config, display)
     if data_facts["sha256"] != results["dataset"]["sha256"]:
         raise HarnessError(
@@ -206,7 +209,8 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
     """Shared inputs per task: pair files (one per size) and initial weights (one per model),
     made once by the baseline implementation so that every implementation gets identical files.
     A task's `weights: PATH` uses that file instead; `weights: trained` takes each
-    implementation's own weights from the latest earlier `train` task (not shared)."""
+    implementation's own weights from the latest earlier `train` task (not shared). These input
+    jobs always run on the CPU (no `device` in them), whatever the config's `device`."""
     config = ctx.config
     files: dict[int, dict[str, Path]] = {}
     for index, task in enumerate(config.tasks):
@@ -312,6 +316,7 @@ def run_one(
         model=config.model,
         optimizer=config.optimizer,
         augment=config.augment,
+        device=config.device,
     )
     write_job(job_dir / "job.json", job)
     on_event: Callable[[Any], None] = ctx.display.start_job(label)

@@ -1,8 +1,10 @@
 """Implementations as the harness sees them: a folder with an `impl.yaml` manifest.
 
 The harness never imports an implementation. It reads the manifest (id, language, build, run and
-version commands), builds one explicit argument list per job in `Implementation.command`, and
-talks to the program only through files (docs/protocol.md).
+version commands, the devices it supports), builds one explicit argument list per job in
+`Implementation.command`, and talks to the program only through files (docs/protocol.md).
+`check_device` refuses, before any work starts, a config whose `device` a chosen
+implementation does not declare.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.protocol import REPO_ROOT
+from harness.protocol import DEVICES, REPO_ROOT
 
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
@@ -34,6 +36,7 @@ class Implementation:
     run: tuple[str, ...]
     build: tuple[str, ...] | None = None
     version: tuple[str, ...] | None = None
+    devices: tuple[str, ...] = ("cpu",)  # the job `device`s it supports (manifest `devices:`)
 
     def command(self, job: Path) -> list[str]:
         """The one command line that runs a job (argument list; no shell)."""
@@ -66,11 +69,11 @@ def load_manifest(path: Path) -> Implementation:
         raise HarnessError(f"{path}: cannot read implementation manifest: {e}") from None
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: expected a mapping with id, language, run")
-    unknown = set(raw) - {"id", "language", "build", "run", "version"}
+    unknown = set(raw) - {"id", "language", "build", "run", "version", "devices"}
     if unknown:
         raise HarnessError(
             f"{path}: unknown manifest key {sorted(unknown)[0]!r}; "
-            "expected id, language, build, run, version"
+            "expected id, language, build, run, version, devices"
         )
 
     def command(key: str, required: bool) -> tuple[str, ...] | None:
@@ -92,7 +95,35 @@ def load_manifest(path: Path) -> Implementation:
         run=run,
         build=command("build", False),
         version=command("version", False),
+        devices=manifest_devices(path, raw.get("devices", ["cpu"])),
     )
+
+
+def manifest_devices(path: Path, value: Any) -> tuple[str, ...]:
+    """The manifest's `devices:` list (default [cpu]): known, distinct device names."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(d, str) and d in DEVICES for d in value)
+        or len(set(value)) != len(value)
+    ):
+        raise HarnessError(
+            f"{path}: devices: {value!r}, expected a list of distinct devices out of "
+            f"{', '.join(DEVICES)}, e.g. [cpu, cuda]"
+        )
+    return tuple(value)
+
+
+def check_device(device: str, chosen: Sequence[Implementation]) -> None:
+    """Refuse a config whose `device` one of the chosen implementations does not declare."""
+    for impl in chosen:
+        if device not in impl.devices:
+            declared = ", ".join(impl.devices)
+            raise HarnessError(
+                f"device: {device} is not supported by {impl.id} (its impl.yaml declares "
+                f"devices [{declared}]); run it with device: {impl.devices[0]} or leave it out "
+                "of implementations"
+            )
 
 
 def select(ids: Sequence[str], available: Mapping[str, Implementation]) -> list[Implementation]:

@@ -23,6 +23,10 @@ PROTOCOL_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO_ROOT / "docs" / "schemas"
 
+# Where a job computes (the job's optional `device`; absent means "cpu"). A manifest lists the
+# devices its implementation supports in `devices:` (default: cpu only).
+DEVICES = ("cpu", "cuda")
+
 # Keys of a task in a config that the harness consumes itself rather than passing to the job.
 # `input_pairs: N` makes the harness prepare N pairs once and give the same file to every impl.
 # `weights: PATH | trained` gives the task initial weights instead of the shared fresh ones.
@@ -130,7 +134,10 @@ def make_job(
     model: Mapping[str, Any] | None = None,
     optimizer: Mapping[str, Any] | None = None,
     augment: Mapping[str, Any] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
+    """A job (docs/protocol.md). `device` is written only when it is not "cpu", so an
+    implementation that supports only the CPU (and rejects unknown fields) never sees it."""
     job: dict[str, Any] = {
         "format_version": PROTOCOL_VERSION,
         "task": task,
@@ -145,6 +152,8 @@ def make_job(
         "model": dict(model) if model is not None else None,
         "params": dict(params),
     }
+    if device != "cpu":
+        job["device"] = device
     for key, section in (("optimizer", optimizer), ("augment", augment)):
         if section is not None:  # absent means the implementation's documented defaults
             job[key] = dict(section)

@@ -59,7 +59,8 @@ def render(results: dict[str, Any], run_dir: Path) -> str:
         f"<title>oneshot-bench run {name}</title><style>{STYLE}</style></head><body>",
         f"<h1>Run <code>{name}</code></h1>",
         f'<p class="note">Folder {escape(str(run_dir))}; started '
-        f"{escape(str(results.get('started_utc')))} UTC.</p>",
+        f"{escape(str(results.get('started_utc')))} UTC; "
+        f"device {escape(str(results.get('device', 'cpu')))}.</p>",
     ]
     tp = next(p for p in tables if p.id == "throughput")
     parts.append(table(tp))

@@ -25,7 +25,8 @@ def render(results: dict[str, Any], run_dir: Path) -> str:
     parts = [
         f"# Run `{results.get('name')}`",
         "",
-        f"Folder `{run_dir}`; started {results.get('started_utc')} UTC. "
+        f"Folder `{run_dir}`; started {results.get('started_utc')} UTC; "
+        f"device {results.get('device', 'cpu')}. "
         "Plots (throughput, RSS and CPU timelines, loss curves) are in `report.html`.",
     ]
     for t in all_tables(results):

@@ -217,7 +217,13 @@ def machine(results: dict[str, Any]) -> Table:
     config = results.get("config") or {}
     settings = ", ".join(
         f"{key} {config.get(key, default)}"
-        for key, default in (("threads", 2), ("seed", 0), ("warmup", 1), ("repeats", 3))
+        for key, default in (
+            ("device", "cpu"),
+            ("threads", 2),
+            ("seed", 0),
+            ("warmup", 1),
+            ("repeats", 3),
+        )
     )
     rows.append(["run", f"{results.get('name')}: {settings}"])
     rows.append(["started / finished (UTC)", f"{results.get('started_utc')} / "
