@@ -3,8 +3,10 @@
 //!
 //! Run: `cargo bench --bench nn_step`. Before the criterion groups it prints a per-stage
 //! time profile of a few steps (seconds per step, thread 0's share inside the conv tower).
-//! `NN_BENCH_IM2COL=1` lowers every convolution's forward by im2col (no implicit GEMM), to
-//! measure what conv_implicit.rs gains.
+//! `NN_BENCH_IM2COL=1` lowers every convolution by im2col (no implicit GEMM). `NN_BENCH_AB=N`
+//! instead runs N interleaved rounds of both lowerings (forward, then training step, each
+//! variant in turn, one process) and prints medians of wall and process CPU seconds: on a
+//! machine shared with other jobs the CPU seconds are the steadier figure.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -51,6 +53,67 @@ fn optimizer(net: &SiameseNet) -> Optimizer {
         momentum: 0.9,
         l2: 2e-4,
     })
+}
+
+/// User + system CPU seconds of this process so far (Linux, 10 ms resolution).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Interleaved rounds of implicit-GEMM and im2col lowering: medians of wall and CPU seconds.
+fn ab(rounds: usize) {
+    let pool = thread_pool(threads()).unwrap();
+    let (net, mut ws, labels) = setup(true);
+    let im2col = net.clone().with_implicit([false; 4]);
+    let mut ws2 = im2col.workspace(2 * PAIRS, threads(), true);
+    net.inputs_mut(&mut ws2)
+        .copy_from_slice(net.inputs_mut(&mut ws));
+    let mut times = vec![vec![]; 8];
+    pool.install(|| {
+        for round in 0..=rounds {
+            for (v, (net, ws)) in [(&net, &mut ws), (&im2col, &mut ws2)]
+                .into_iter()
+                .enumerate()
+            {
+                for task in 0..2 {
+                    let (began, cpu) = (Instant::now(), cpu_s());
+                    if task == 0 {
+                        net.forward_pairs(ws, PAIRS);
+                    } else {
+                        net.train_batch(ws, &labels);
+                    }
+                    if round > 0 {
+                        times[4 * v + 2 * task].push(began.elapsed().as_secs_f64());
+                        times[4 * v + 2 * task + 1].push(cpu_s() - cpu);
+                    }
+                }
+            }
+        }
+    });
+    for (v, name) in ["implicit", "im2col"].iter().enumerate() {
+        for (task, what) in ["forward", "train_batch"].iter().enumerate() {
+            let wall = median(&mut times[4 * v + 2 * task]);
+            let cpu = median(&mut times[4 * v + 2 * task + 1]);
+            eprintln!(
+                "{name:8} {what:11} median wall {wall:.3} s, cpu {cpu:.2} s ({rounds} rounds)"
+            );
+        }
+    }
 }
 
 fn profile() {
@@ -120,6 +183,13 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 fn main() {
+    if let Some(rounds) = std::env::var("NN_BENCH_AB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        ab(rounds);
+        return;
+    }
     profile();
     benches();
     Criterion::default().configure_from_args().final_summary();

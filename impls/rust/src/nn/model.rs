@@ -5,7 +5,9 @@
 //! split into one contiguous chunk of images per thread of the current rayon pool; each thread
 //! runs its chunk through all four convolutions with its own im2col and output scratch, so
 //! the GEMMs there are single-threaded and the threads never wait on each other inside the
-//! tower. fc1 is one batched GEMM split over the pool's threads. The workspace is sized once
+//! tower. Layers for which conv_implicit.rs is faster (conv2 of `paper`) skip im2col: they run
+//! one image at a time as GEMMs over shifted channels-last views, forward and backward, with
+//! weights rearranged once per call. fc1 is one batched GEMM split over the pool's threads. The workspace is sized once
 //! for a maximum batch and reused across steps: no big buffer is allocated per step. Only
 //! pooled activations and their argmax bytes are kept for the backward pass (pool.rs).
 //!
@@ -34,7 +36,7 @@ const MIN_GROUP_COLS: usize = 1024;
 pub struct SiameseNet {
     pub params: Params,
     geoms: [ConvGeom; 4],
-    /// Layers whose forward runs as an implicit GEMM (conv_implicit.rs) instead of im2col.
+    /// Layers that run as implicit GEMMs (conv_implicit.rs) instead of im2col.
     implicit: [bool; 4],
     flat: usize,
 }
@@ -60,8 +62,9 @@ pub struct Workspace {
     threads: usize,
     x0: Vec<f32>,
     /// Weights of the implicit-GEMM layers in their operand layout (empty for the others),
-    /// rearranged at every forward call.
+    /// rearranged at every forward call; `flipped` likewise for their backward pass.
     packed: [Vec<f32>; 4],
+    flipped: [Vec<f32>; 4],
     pooled: [Vec<f32>; 3],
     argmax: [Vec<u8>; 3],
     x4: Vec<f32>,
@@ -136,8 +139,8 @@ impl SiameseNet {
         })
     }
 
-    /// The same network with the forward lowering of each conv layer chosen by hand (`true`:
-    /// implicit GEMM), for tests and benchmarks; workspaces must be built after this.
+    /// The same network with the lowering of each conv layer, forward and backward, chosen by
+    /// hand (`true`: implicit GEMM), for tests and benchmarks; build workspaces after this.
     pub fn with_implicit(mut self, layers: [bool; 4]) -> Self {
         self.implicit = layers;
         self
@@ -161,12 +164,15 @@ impl SiameseNet {
         let (mut col, mut y, mut implicit) = (0, 0, 0);
         for (geom, &lowered) in self.geoms.iter().zip(&self.implicit) {
             let g = geom.group(MIN_GROUP_COLS, per_thread);
-            if train || !lowered {
+            if !lowered {
                 col = col.max(geom.col_rows() * g * geom.pixels_out());
             }
             y = y.max(geom.cout * g * geom.pixels_out());
             if lowered {
                 implicit = implicit.max(conv_implicit::scratch_len(geom));
+                if train {
+                    implicit = implicit.max(conv_implicit::backward_scratch_len(geom));
+                }
             }
         }
         let conv_params = self.params.tensors[FC1_WEIGHT].offset;
@@ -180,6 +186,10 @@ impl SiameseNet {
             packed: std::array::from_fn(|l| {
                 let len = conv_implicit::packed_len(&self.geoms[l]);
                 vec![0.0; if self.implicit[l] { len } else { 0 }]
+            }),
+            flipped: std::array::from_fn(|l| {
+                let len = conv_implicit::packed_len(&self.geoms[l]);
+                vec![0.0; if train && self.implicit[l] { len } else { 0 }]
             }),
             pooled: std::array::from_fn(|l| vec![0.0; capacity * self.pooled_len(l)]),
             argmax: std::array::from_fn(|l| vec![0; capacity * self.pooled_len(l)]),
@@ -413,6 +423,13 @@ impl SiameseNet {
     }
 
     fn tower_backward_all(&self, ws: &mut Workspace, images: usize) {
+        for (l, geom) in self.geoms.iter().enumerate() {
+            if self.implicit[l] {
+                let weight = self.params.tensor(conv_weight(l));
+                conv_implicit::pack_flipped_weights(geom, weight, &mut ws.flipped[l]);
+            }
+        }
+        let flipped = &ws.flipped;
         let b = bounds(images, ws.threads);
         let in_len = self.geoms[0].input_len();
         let mut work = Vec::with_capacity(ws.threads);
@@ -444,7 +461,7 @@ impl SiameseNet {
             .par_iter_mut()
             .zip(work)
             .for_each(|(s, (x0, p, a, x4, dx4, mut dp, n))| {
-                self.tower_backward(s, x0, &p, &a, x4, dx4, &mut dp, n);
+                self.tower_backward(s, flipped, x0, &p, &a, x4, dx4, &mut dp, n);
             });
         let conv_params = self.params.tensors[FC1_WEIGHT].offset;
         let (first, rest) = ws.scratch.split_first().expect("one thread");
@@ -460,6 +477,7 @@ impl SiameseNet {
     fn tower_backward(
         &self,
         s: &mut Scratch,
+        flipped: &[Vec<f32>; 4],
         x0: &[f32],
         p: &[&[f32]; 3],
         a: &[&[u8]; 3],
@@ -473,7 +491,11 @@ impl SiameseNet {
         for l in (0..4).rev() {
             let began = Instant::now();
             let geom = &self.geoms[l];
-            let g_max = geom.group(MIN_GROUP_COLS, n);
+            let g_max = if self.implicit[l] {
+                1
+            } else {
+                geom.group(MIN_GROUP_COLS, n)
+            };
             let weight = self.params.tensor(conv_weight(l));
             let (dws, dbs) = dgrads.split_at_mut(2 * l + 1);
             let (dw, db) = (&mut dws[2 * l], &mut dbs[0]);
@@ -515,7 +537,12 @@ impl SiameseNet {
                 } else {
                     Some(&mut dprev[l - 1][i * in_len..(i + g) * in_len])
                 };
-                conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
+                if self.implicit[l] {
+                    let (dy, scratch) = (&s.y, &mut s.implicit);
+                    conv_implicit::backward(geom, &flipped[l], input, dy, scratch, dw, db, dinput);
+                } else {
+                    conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
+                }
                 i += g;
             }
             s.layer_s[4 + l] += began.elapsed().as_secs_f64();
