@@ -15,7 +15,8 @@ Checksum policy for a local zip, first match wins:
    checksum-verified (a re-zipped Omniglot is still useful; the structure check, the zip's own
    CRCs and the pair files' fingerprint in results.json guard against damage).
 A downloaded zip must match its official MD5. A set folder already complete in DIR (unpacked by
-this tool) is kept, not unpacked again.
+this tool) is kept, not unpacked again. With images_evaluation, the Koch validation and test
+halves are written beside it (harness/data/split.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data.unpack import inspect_zip, is_complete, missing_files, unpack
+from harness.data.split import split_evaluation
 from harness.errors import HarnessError
 
 BASE_URL = "https://github.com/brendenlake/omniglot/raw/master/python"
@@ -128,6 +130,9 @@ def fetch_omniglot(
     else:
         for name in sets:
             folders.append(_from_download(name, out, timeout_s, log))
+    for folder in list(folders):
+        if folder.name == "images_evaluation":  # Koch's validation and test halves
+            folders.extend(split_evaluation(folder, log))
     return list(dict.fromkeys(folders))
 
 
