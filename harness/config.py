@@ -57,6 +57,7 @@ class TaskConfig:
     params: Mapping[str, Any]
     input_pairs: int | None = None
     weights: str | None = None  # a weights file, or "trained": the impl's own from a train task
+    eval_root: Path | None = None  # this task's evaluation alphabets instead of dataset.eval_root
 
 
 @dataclass(frozen=True)
@@ -325,9 +326,21 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
             weights = str(Path(str(weights)).expanduser().resolve())
             if not Path(weights).is_file():
                 raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
+        eval_root = _str(params, "eval_root", f"{where}.{name}.eval_root", None)
+        if eval_root is not None:
+            eval_root = str(Path(eval_root).expanduser().resolve())
+            if not Path(eval_root).is_dir():
+                raise HarnessError(
+                    f"{where}.{name}.eval_root: {eval_root} is not a folder; expected a folder "
+                    "of alphabets such as data/omniglot/koch-validation"
+                )
         tasks.append(
             TaskConfig(
-                name=str(name), params=job_params, input_pairs=input_pairs or None, weights=weights
+                name=str(name),
+                params=job_params,
+                input_pairs=input_pairs or None,
+                weights=weights,
+                eval_root=Path(eval_root) if eval_root is not None else None,
             )
         )
     return tuple(tasks)

@@ -309,7 +309,7 @@ def run_one(
         threads=config.threads,
         out_dir=job_dir,
         root=ctx.root,
-        eval_root=ctx.eval_root,
+        eval_root=task.eval_root or ctx.eval_root,
         params=task.params,
         pairs=inputs.get("pairs"),
         weights=weights,

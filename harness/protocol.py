@@ -30,7 +30,9 @@ DEVICES = ("cpu", "cuda")
 # Keys of a task in a config that the harness consumes itself rather than passing to the job.
 # `input_pairs: N` makes the harness prepare N pairs once and give the same file to every impl.
 # `weights: PATH | trained` gives the task initial weights instead of the shared fresh ones.
-TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights")
+# `eval_root: PATH` gives the task other evaluation alphabets than `dataset.eval_root` (e.g.
+# validation during `train` on data/omniglot/koch-validation, `evaluate` on koch-test).
+TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights", "eval_root")
 
 # Task params that are paths: the harness makes them absolute (jobs run in the impl's folder).
 TASK_PATH_PARAMS = {"evaluate": ("runs",)}

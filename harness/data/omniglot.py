@@ -34,8 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.data.unpack import inspect_zip, is_complete, missing_files, unpack
 from harness.data.split import split_evaluation
+from harness.data.unpack import inspect_zip, is_complete, missing_files, unpack
 from harness.errors import HarnessError
 
 BASE_URL = "https://github.com/brendenlake/omniglot/raw/master/python"
