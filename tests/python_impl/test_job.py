@@ -65,7 +65,9 @@ def test_parses_load_params_model_and_the_largest_seed() -> None:
     ("path", "value", "message"),
     [
         ("params.foo", 1, "params.foo: unknown field, expected one of pairs, same_alphabet"),
-        ("extra", 1, "extra: unknown field, expected one of .*dataset, format_version, inputs"),
+        ("extra", 1, "extra: unknown field, expected one of .*dataset, device, format_version"),
+        ("device", "gpu", "device: got string 'gpu', expected one of cpu, cuda"),
+        ("device", None, "device: got null, expected one of cpu, cuda"),
         ("dataset.roots", "/x", "dataset.roots: unknown field, expected one of eval_root, root"),
         ("inputs.pair", None, "inputs.pair: unknown field"),
         ("format_version", 2, r"format_version: got int 2, expected 1 \(protocol v1\)"),

@@ -76,6 +76,7 @@ def run(job_path: str, started: float) -> int:
             threads=job.threads,
             metrics=outcome.metrics,
             outputs=outcome.outputs,
+            extra_versions=outcome.versions,
         )
         events.end(ok=True)
         return 0
@@ -118,6 +119,9 @@ def version() -> int:
     ):
         found[label] = str(module.__version__)
     found["torch_threads"] = str(torch.get_num_threads())
+    if torch.cuda.is_available():  # only on a machine where `device: cuda` can run
+        found["cuda_device"] = torch.cuda.get_device_name()
+        found["torch_cuda"] = str(torch.version.cuda)
     print(json.dumps(found, sort_keys=True))
     return 0
 

@@ -76,30 +76,36 @@ class SiameseScorer:
     def embed(self, images: npt.NDArray[np.uint8]) -> torch.Tensor:
         import torch
 
+        from oneshot_torch.device import net_device, synchronize
         from oneshot_torch.nettasks import to_input
 
         net, parts = self.net, []
+        device = net_device(net)
         was_training = net.training
         net.eval()
         try:
             with torch.inference_mode():
                 for start in range(0, len(images), self.batch):
-                    x = to_input(images[start : start + self.batch], net.shape.input)
+                    x = to_input(images[start : start + self.batch], net.shape.input, device)
                     parts.append(net.embed(x))
                     if self.progress is not None:
                         self.progress(min(start + self.batch, len(images)), len(images))
+            embeddings = torch.cat(parts) if parts else torch.empty(0, net.shape.embedding)
+            synchronize(device)  # on a GPU: the embedding time ends when the kernels do
         finally:
             net.train(was_training)
-        return torch.cat(parts) if parts else torch.empty(0, net.shape.embedding)
+        return embeddings
 
     def similarity(self, embeddings: torch.Tensor, queries: Index, candidates: Index) -> Scores:
         import torch
 
+        device = embeddings.device
+        rows, columns = torch.from_numpy(queries), torch.from_numpy(candidates)
+        if device.type != "cpu":
+            rows, columns = rows.to(device), columns.to(device)
         with torch.inference_mode():
-            logits = self.net.head(
-                embeddings[torch.from_numpy(queries)], embeddings[torch.from_numpy(candidates)]
-            )
-        return logits.to(torch.float64).numpy()
+            logits = self.net.head(embeddings[rows], embeddings[columns])
+        return logits.to(torch.float64).cpu().numpy()
 
 
 @dataclass(frozen=True)

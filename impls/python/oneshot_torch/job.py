@@ -86,6 +86,7 @@ class Job:
     inputs: Inputs
     params: Any
     model: ModelSpec | None = None
+    device: Literal["cpu", "cuda"] = "cpu"  # where the network computes (device.py)
     # Network tasks' sections, parsed by netparams.parse_sections (OptimizerSpec, AugmentSpec).
     optimizer: Any = None
     augment: Any = None

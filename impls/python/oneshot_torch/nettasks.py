@@ -5,6 +5,8 @@ them. Shared helpers build the network from `job.model` (initial weights from
 `inputs.weights`, else the paper initialisation seeded from the job seed) and turn pair files
 into network input (float32, ink 1.0, pooled down to `model.input`). Timed sections exclude
 start-up, file reading and image decoding; `gflop_per_s` uses the analytic counts of flops.py.
+With `device: cuda` the network, inputs and labels live on the GPU and timed sections
+synchronise before reading the clock (device.py); on the CPU nothing changes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy.typing as npt
 import torch
 
 from oneshot_torch.data import load_pairs, unpack_bits
+from oneshot_torch.device import CPU, synchronize, torch_device
 from oneshot_torch.errors import InputError, TaskError
 from oneshot_torch.events import Events
 from oneshot_torch.flops import pair_forward_flop, train_pair_flop
@@ -65,7 +68,8 @@ def optimizer_spec(job: Job) -> OptimizerSpec:
 
 
 def make_net(job: Job, shape: Shape) -> SiameseNet:
-    """The network with `inputs.weights` loaded, or paper-initialised from the job seed."""
+    """The network with `inputs.weights` loaded, or paper-initialised from the job seed (both on
+    the CPU, so the weights do not depend on the device), then moved to the job's `device`."""
     from oneshot_torch.weights import load_weights
 
     net = SiameseNet(shape)
@@ -73,6 +77,9 @@ def make_net(job: Job, shape: Shape) -> SiameseNet:
         load_weights(net, job.inputs.weights)
     else:
         init_weights(net, job.seed, getattr(job.params, "init", "paper"))
+    device = torch_device(job.device)
+    if device.type != "cpu":
+        net = net.to(device)
     return net
 
 
@@ -86,10 +93,18 @@ def read_pair_images(job: Job) -> tuple[Packed, Packed, Packed]:
     return load_pairs(job.dataset.root, pairs)
 
 
-def to_input(packed: Packed, side: int) -> torch.Tensor:
+def to_input(packed: Packed, side: int, device: torch.device = CPU) -> torch.Tensor:
     """Packed images [B, 1379] -> float32 network input [B, 1, side, side], ink 1.0."""
-    pixels = torch.from_numpy(unpack_bits(packed)).to(torch.float32)
-    return prepare_images(pixels, side)
+    return pixels_to_input(unpack_bits(packed), side, device)
+
+
+def pixels_to_input(pixels: Packed, side: int, device: torch.device = CPU) -> torch.Tensor:
+    """0/1 images [B, 105, 105] -> float32 network input [B, 1, side, side] on `device` (on a
+    GPU the bytes are copied first, then converted and pooled there)."""
+    bits = torch.from_numpy(pixels)
+    if device.type != "cpu":
+        bits = bits.to(device)
+    return prepare_images(bits.to(torch.float32), side)
 
 
 def wrap_indices(start: int, count: int, total: int) -> npt.NDArray[np.intp]:
@@ -116,6 +131,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
     params: ForwardParams = job.params
     shape = network_shape(job)
     net = make_net(job, shape).eval()
+    device = torch_device(job.device)
     with events.phase("load"):
         left, right, _labels = read_pair_images(job)
     n = left.shape[0]
@@ -126,12 +142,14 @@ def run_forward(job: Job, events: Events) -> Outcome:
     with events.phase("forward"), torch.inference_mode():
         for start in range(0, n, params.batch):
             stop = min(start + params.batch, n)
-            x1 = to_input(left[start:stop], shape.input)
-            x2 = to_input(right[start:stop], shape.input)
+            x1 = to_input(left[start:stop], shape.input, device)
+            x2 = to_input(right[start:stop], shape.input, device)
+            synchronize(device)
             began = time.perf_counter()
             e1, e2, out = net(x1, x2)
+            synchronize(device)
             forward_s += time.perf_counter() - began
-            emb1[start:stop], emb2[start:stop], logits[start:stop] = e1, e2, out
+            emb1[start:stop], emb2[start:stop], logits[start:stop] = e1.cpu(), e2.cpu(), out.cpu()
             events.progress(stop, n, "pairs")
     with events.phase("write"):
         save_tensors(
@@ -156,6 +174,7 @@ def run_step(job: Job, events: Events) -> Outcome:
     shape = network_shape(job)
     spec = optimizer_spec(job)
     net = make_net(job, shape).train()
+    device = torch_device(job.device)
     optimizer = build_optimizer(net, spec)
     Schedule(optimizer, spec).apply(0)
     with events.phase("load"):
@@ -168,8 +187,10 @@ def run_step(job: Job, events: Events) -> Outcome:
     with events.phase("step"):
         for step in range(params.steps):
             index = wrap_indices(step * params.batch, params.batch, n)
-            x1, x2 = to_input(left[index], shape.input), to_input(right[index], shape.input)
-            labels = torch.from_numpy(labels_np[index]).to(torch.float32)
+            x1 = to_input(left[index], shape.input, device)
+            x2 = to_input(right[index], shape.input, device)
+            labels = torch.from_numpy(labels_np[index]).to(device=device, dtype=torch.float32)
+            synchronize(device)
             began = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             _, _, logits = net(x1, x2)
@@ -177,7 +198,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             loss.backward()  # type: ignore[no-untyped-call]
             if step == 0 and params.save_gradients:
                 grads = {
-                    "grad." + name: p.grad.detach().clone()
+                    "grad." + name: p.grad.detach().clone().cpu()
                     for name, p in net.named_parameters()
                     if p.grad is not None
                 }
@@ -185,6 +206,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             if not math.isfinite(value):
                 raise TaskError(f"step {step}: loss is {value}, expected a finite number")
             optimizer.step()
+            synchronize(device)
             elapsed = time.perf_counter() - began
             if step >= params.warmup_steps or params.steps <= params.warmup_steps:
                 timed_s += elapsed

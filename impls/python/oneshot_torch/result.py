@@ -55,6 +55,7 @@ def write_result(
     threads: int | None = None,
     metrics: Mapping[str, Metric] | None = None,
     outputs: Mapping[str, str] | None = None,
+    extra_versions: Mapping[str, str] | None = None,
 ) -> Path:
     """Write `result.json` in `out_dir` atomically and return its path."""
     record: dict[str, object] = {
@@ -70,7 +71,7 @@ def write_result(
         record["threads"] = threads
     record["metrics"] = {k: _clean_metric(k, v) for k, v in (metrics or {}).items()}
     record["outputs"] = dict(outputs or {})
-    record["versions"] = versions()
+    record["versions"] = {**versions(), **(extra_versions or {})}
     target = Path(out_dir) / RESULT_FILE
     tmp = target.with_name(f".{RESULT_FILE}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:

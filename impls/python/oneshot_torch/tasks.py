@@ -12,11 +12,14 @@ Adding a task (e.g. the network tasks) is one line here plus its params dataclas
 
 If the task's module imports torch, `run_task` sets torch's intra-op and inter-op threads to
 `job.threads` before calling it (torch is never imported for a task that does not need it).
+A job with `device: cuda` is checked before any work (device.py) and its result's `versions`
+name the GPU.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import sys
@@ -39,6 +42,7 @@ class Outcome:
 
     metrics: dict[str, Metric] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)  # added to result.json's versions
 
 
 TaskFn = Callable[[Job, Events], Outcome]
@@ -72,11 +76,21 @@ def run_task(job: Job, events: Events) -> Outcome:
         raise InputError(
             f"task: {job.task!r} has no implementation, expected one of {sorted(TASKS)}"
         )
+    if job.device != "cpu":
+        from oneshot_torch.device import check_device
+
+        check_device(job.device)
     module_name, function_name = target.split(":")
     function: TaskFn = getattr(importlib.import_module(module_name), function_name)
     if "torch" in sys.modules:
         _configure_torch(job.threads)
-    return function(job, events)
+    outcome = function(job, events)
+    if job.device != "cpu":
+        from oneshot_torch.device import device_versions, torch_device
+
+        versions = {**outcome.versions, **device_versions(torch_device(job.device))}
+        outcome = dataclasses.replace(outcome, versions=versions)
+    return outcome
 
 
 def run_sample(job: Job, events: Events) -> Outcome:

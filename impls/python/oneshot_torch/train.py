@@ -15,7 +15,9 @@ epoch when that is 0. The best validation
 weights are written to `weights.safetensors` (the final weights without an `eval_root`).
 Training stops after `epochs`, after `patience` validations without improvement, when
 `target_accuracy` is reached, or after `max_seconds`. A NaN or infinite loss stops it with a
-TaskError; the weights file then holds the last good weights.
+TaskError; the weights file then holds the last good weights. With `device: cuda` the network,
+batches and labels live on the GPU (distortions are drawn and applied on the CPU, as above) and
+the timed steps synchronise before reading the clock (device.py).
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ import numpy.typing as npt
 import torch
 
 from oneshot_torch.data import load_dataset, load_pairs, unpack_bits
+from oneshot_torch.device import synchronize, torch_device
 from oneshot_torch.errors import InputError, TaskError
 from oneshot_torch.evaluate import SiameseScorer, evaluate_one_shot
 from oneshot_torch.events import Events
 from oneshot_torch.flops import train_pair_flop
 from oneshot_torch.job import Job
-from oneshot_torch.model import pair_loss, prepare_images
+from oneshot_torch.model import pair_loss
 from oneshot_torch.netparams import AugmentSpec, TrainParams
-from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec
+from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec, pixels_to_input
 from oneshot_torch.optim import Schedule, build_optimizer
 from oneshot_torch.rng import Rng
 from oneshot_torch.sampling import check_can_sample, read_pairs, sample_pairs, scan_dataset
@@ -120,6 +123,7 @@ def run_train(job: Job, events: Events) -> Outcome:
     spec = optimizer_spec(job)
     augment = _check(job, params)
     net = make_net(job, shape).train()
+    device = torch_device(job.device)
     optimizer = build_optimizer(net, spec)
     schedule = Schedule(optimizer, spec)
     weights_path = os.path.join(job.out_dir, WEIGHTS_FILE)
@@ -190,9 +194,12 @@ def run_train(job: Job, events: Events) -> Outcome:
                     if pass_index > 0:  # left images in order, then right (docs/augment.md)
                         pixels1 = distort(pixels1, augment_rng, augment)
                         pixels2 = distort(pixels2, augment_rng, augment)
-                    x1 = prepare_images(torch.from_numpy(pixels1).to(torch.float32), shape.input)
-                    x2 = prepare_images(torch.from_numpy(pixels2).to(torch.float32), shape.input)
-                    labels = torch.from_numpy(labels_np[rows]).to(torch.float32)
+                    x1 = pixels_to_input(pixels1, shape.input, device)
+                    x2 = pixels_to_input(pixels2, shape.input, device)
+                    labels = torch.from_numpy(labels_np[rows]).to(
+                        device=device, dtype=torch.float32
+                    )
+                    synchronize(device)
                     began = time.perf_counter()
                     optimizer.zero_grad(set_to_none=True)
                     loss = pair_loss(net(x1, x2)[2], labels)
@@ -206,6 +213,7 @@ def run_train(job: Job, events: Events) -> Outcome:
                             f"{WEIGHTS_FILE} holds the last good weights (lower the learning rate?)"
                         )
                     optimizer.step()
+                    synchronize(device)
                     train_s += time.perf_counter() - began
                     pairs_seen += len(labels)
                     step += 1
