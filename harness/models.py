@@ -27,6 +27,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "embedding": 1024,
         "input": 105,
     },
+    # CPU quality runs: the `cpu` widths on a 52-pixel input with kernels 5, 5, 3, 3.
+    "small": {
+        "filters": [32, 64, 64, 128],
+        "kernels": [5, 5, 3, 3],
+        "embedding": 1024,
+        "input": 52,
+    },
     # For tests: a 32-pixel input and tiny widths.
     "tiny": {"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32},
 }

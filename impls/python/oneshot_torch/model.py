@@ -49,6 +49,9 @@ PRESETS: dict[str, Shape] = {
     "paper": Shape((64, 128, 128, 256), (10, 7, 4, 4), 4096, 105),
     # CPU-sized: the same layout with half the widths and a 1024 embedding (about 4x cheaper).
     "cpu": Shape((32, 64, 64, 128), (10, 7, 4, 4), 1024, 105),
+    # CPU quality runs: the `cpu` widths on a 52-pixel input with smaller kernels (48 -> 24 ->
+    # 20 -> 10 -> 8 -> 4 -> 2), about 10x cheaper than `cpu` per pair (configs/quality-cpu.yaml).
+    "small": Shape((32, 64, 64, 128), (5, 5, 3, 3), 1024, 52),
     # For tests: a 32-pixel input, three-digit widths (about 0.1 MFLOP per image).
     "tiny": Shape((4, 8, 8, 16), (5, 3, 2, 2), 32, 32),
 }
