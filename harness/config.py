@@ -327,13 +327,8 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
             if not Path(weights).is_file():
                 raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
         eval_root = _str(params, "eval_root", f"{where}.{name}.eval_root", None)
-        if eval_root is not None:
+        if eval_root is not None:  # checked with the data set, before any job (datasets.py)
             eval_root = str(Path(eval_root).expanduser().resolve())
-            if not Path(eval_root).is_dir():
-                raise HarnessError(
-                    f"{where}.{name}.eval_root: {eval_root} is not a folder; expected a folder "
-                    "of alphabets such as data/omniglot/koch-validation"
-                )
         tasks.append(
             TaskConfig(
                 name=str(name),

@@ -33,6 +33,9 @@ def prepare(config: Config, display: Display) -> tuple[Path, Path | None, dict[s
     check_folder(root, "dataset.root")
     if eval_root is not None:
         check_folder(eval_root, "dataset.eval_root")
+    for i, task in enumerate(config.tasks):
+        if task.eval_root is not None:
+            check_folder(task.eval_root, f"tasks[{i}].{task.name}.eval_root")
     facts: dict[str, Any] = {
         "source": source,
         "root": str(root),

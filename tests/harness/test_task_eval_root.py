@@ -27,7 +27,7 @@ def raw_config(tmp_path: Path, eval_root: str) -> dict[str, object]:
 
 def test_a_task_eval_root_reaches_only_that_tasks_jobs(tmp_path: Path) -> None:
     other = tmp_path / "koch-test"
-    other.mkdir()
+    (other / "Alphabet" / "character01").mkdir(parents=True)
     config = from_dict(raw_config(tmp_path, str(other)))
     assert config.tasks[0].eval_root is None and config.tasks[1].eval_root == other.resolve()
     assert "eval_root" not in config.tasks[1].params  # the harness's key, not the job's
@@ -38,9 +38,12 @@ def test_a_task_eval_root_reaches_only_that_tasks_jobs(tmp_path: Path) -> None:
     assert roots == [str(tmp_path), str(other.resolve())]
 
 
-def test_a_missing_task_eval_root_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_missing_task_eval_root_is_one_clear_error_before_any_job(tmp_path: Path) -> None:
+    config = from_dict(raw_config(tmp_path, str(tmp_path / "nowhere")))
+    out = tmp_path / "run"
     with pytest.raises(HarnessError) as info:
-        from_dict(raw_config(tmp_path, str(tmp_path / "nowhere")))
+        run_experiment(config, out, quiet(), {"a": fake("a")})
     message = str(info.value)
-    assert message.startswith("tasks[1].sample.eval_root: ") and "is not a folder" in message
+    assert message.startswith("tasks[1].sample.eval_root: ") and "does not exist" in message
     assert "\n" not in message
+    assert not (out / "jobs").exists()
