@@ -85,6 +85,39 @@ fn to_channels_last(cin: usize, pixels: usize, input: &[f32], image: &mut [f32])
     }
 }
 
+/// `out = sum_i X_i * W_i` over the kernel rows `i`: `X_i` is the strided view of `src` that
+/// starts `i * shift` floats in (`rows` x `depth`, row stride `stride`, overlapping rows), `W_i`
+/// the `i`-th `depth` x `cols` block of `weights` (one per kernel row); `out` is `rows` x `cols`, row-major.
+#[allow(clippy::too_many_arguments)]
+fn shifted_products(
+    src: &[f32],
+    shift: usize,
+    stride: usize,
+    rows: usize,
+    depth: usize,
+    weights: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) {
+    let block = depth * cols;
+    for (i, w) in weights.chunks_exact(block).enumerate() {
+        let x = View {
+            data: &src[i * shift..],
+            rows,
+            cols: depth,
+            rs: stride,
+            cs: 1,
+        };
+        sgemm(
+            x,
+            View::rows(w, depth, cols),
+            ViewMut::rows(out, rows, cols),
+            i > 0,
+            1,
+        );
+    }
+}
+
 /// Rearranges OIHW weights into `packed` (`[ki][kj*cin + c][o]`), one GEMM operand per
 /// kernel row.
 pub fn pack_weights(geom: &ConvGeom, weight: &[f32], packed: &mut [f32]) {
@@ -109,22 +142,8 @@ pub fn forward(geom: &ConvGeom, packed: &[f32], input: &[f32], scratch: &mut [f3
     let (kk, m, pixels) = (k * cin, gemm_rows(geom), side * side);
     let (image, product) = scratch[..scratch_len(geom)].split_at_mut(geom.input_len());
     to_channels_last(cin, pixels, input, image);
-    for ki in 0..k {
-        let rows = View {
-            data: &image[ki * side * cin..],
-            rows: m,
-            cols: kk,
-            rs: cin,
-            cs: 1,
-        };
-        sgemm(
-            rows,
-            View::rows(&packed[ki * kk * cout..(ki + 1) * kk * cout], kk, cout),
-            ViewMut::rows(product, m, cout),
-            ki > 0,
-            1,
-        );
-    }
+    let packed = &packed[..packed_len(geom)];
+    shifted_products(image, side * cin, cin, m, kk, packed, cout, product);
     for oy in 0..so {
         for ox in 0..so {
             let src = &product[(oy * side + ox) * cout..(oy * side + ox + 1) * cout];
@@ -198,23 +217,17 @@ pub fn backward(
     let Some(dinput) = dinput else {
         return;
     };
-    let kc = k * cout;
-    for fi in 0..k {
-        let rows = View {
-            data: &dpad[fi * side * cout..],
-            rows: pixels,
-            cols: kc,
-            rs: cout,
-            cs: 1,
-        };
-        sgemm(
-            rows,
-            View::rows(&flipped[fi * kc * cin..(fi + 1) * kc * cin], kc, cin),
-            ViewMut::rows(dimage, pixels, cin),
-            fi > 0,
-            1,
-        );
-    }
+    let flipped = &flipped[..packed_len(geom)];
+    shifted_products(
+        dpad,
+        side * cout,
+        cout,
+        pixels,
+        k * cout,
+        flipped,
+        cin,
+        dimage,
+    );
     for c in 0..cin {
         for (q, d) in dinput[c * pixels..(c + 1) * pixels].iter_mut().enumerate() {
             *d = dimage[q * cin + c];
