@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from oneshot_torch.allocator import keep_freed_memory
 from oneshot_torch.errors import InputError, OneshotError
 from oneshot_torch.events import Events
 
@@ -129,6 +130,7 @@ def version() -> int:
 def main(argv: Sequence[str] | None = None, started: float | None = None) -> int:
     """Entry point; `started` is `time.perf_counter()` taken when the program began."""
     args = _parser().parse_args(argv)
+    keep_freed_memory()  # before any tensor exists (allocator.py)
     if args.verb == "version":
         return version()
     return run(args.job, started if started is not None else time.perf_counter())

@@ -28,7 +28,10 @@ _LIBRARIES = {"numpy": "numpy", "PIL": "pillow", "torch": "torch", "safetensors"
 
 def versions() -> dict[str, str]:
     """Versions of Python, oneshot_torch and every library of interest already imported."""
+    from oneshot_torch.allocator import APPLIED
+
     found = {"oneshot_torch": __version__, "python": platform.python_version()}
+    found["malloc_keep_freed"] = "yes" if APPLIED["value"] else "no"
     for module_name, label in _LIBRARIES.items():
         module = sys.modules.get(module_name)
         version = getattr(module, "__version__", None)
