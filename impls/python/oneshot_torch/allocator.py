@@ -16,27 +16,32 @@ On a C library without `mallopt` (musl, macOS) nothing changes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD_MAX = 2**31 - 1  # mallopt takes an int
 
 
-APPLIED = {"value": False}  # recorded in result.json's `versions` as `malloc_keep_freed`
+_applied = False  # recorded in result.json's `versions` as `malloc_keep_freed`
+
+
+def applied() -> bool:
+    """Whether `keep_freed_memory` took effect in this process."""
+    return _applied
 
 
 def keep_freed_memory() -> bool:
-    """Apply the two settings; True when the C library took both."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    """Apply the two settings; True when the C library took both.
+
+    `CDLL(None)` is the running process, which already has the C library loaded: no library
+    search (`ctypes.util.find_library` runs a subprocess, tens of ms of start-up).
+    """
+    global _applied
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    took = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_MAX))
-    APPLIED["value"] = took
-    return took
+    _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_MAX))
+    return _applied

@@ -28,10 +28,10 @@ _LIBRARIES = {"numpy": "numpy", "PIL": "pillow", "torch": "torch", "safetensors"
 
 def versions() -> dict[str, str]:
     """Versions of Python, oneshot_torch and every library of interest already imported."""
-    from oneshot_torch.allocator import APPLIED
+    from oneshot_torch.allocator import applied
 
     found = {"oneshot_torch": __version__, "python": platform.python_version()}
-    found["malloc_keep_freed"] = "yes" if APPLIED["value"] else "no"
+    found["malloc_keep_freed"] = "yes" if applied() else "no"
     for module_name, label in _LIBRARIES.items():
         module = sys.modules.get(module_name)
         version = getattr(module, "__version__", None)
