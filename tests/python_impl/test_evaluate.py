@@ -179,6 +179,21 @@ def test_siamese_scores_are_the_head_logits_of_the_embeddings(eval_root: Path) -
     assert np.allclose(outcome.scores, expected, rtol=1e-6, atol=1e-6)
 
 
+def test_siamese_warm_up_is_outside_the_timed_embedding_and_changes_no_score(
+    eval_root: Path,
+) -> None:
+    torch.manual_seed(0)
+    net = SiameseNet(PRESETS["tiny"])
+    trials = load_trials(
+        str(eval_root), draw_koch_trials(scan_dataset(eval_root), 3, 4, Rng(0, "trials"))
+    )
+    cold = score_trials(SiameseScorer(net, batch=3), trials)
+    warm = score_trials(SiameseScorer(net, batch=3, warmup_batches=2), trials)
+    assert cold.first_batch_s is None and warm.first_batch_s is not None
+    assert warm.first_batch_s > 0
+    assert np.array_equal(cold.scores, warm.scores)
+
+
 def fake_runs(root: Path, runs: int, ways: int) -> None:
     """Lake's layout: runNN/{training/classJJ.png, test/itemKK.png, class_labels.txt}."""
     rng = np.random.default_rng(0)

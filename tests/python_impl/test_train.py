@@ -218,3 +218,55 @@ def test_rejects_validation_wider_than_every_eval_alphabet(
     code, result, _ = run_job(tmp_path, "train", root, params, eval_root=eval_root)
     assert code == 2
     assert "no alphabet has 20 characters" in result["error"]
+
+
+def test_forward_warm_up_calls_are_untimed_and_change_no_output(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    pairs = pair_file(tmp_path, root, 10)
+    _, _, init_out = run_job(tmp_path, "init", root, {"init": "he"})
+    weights = init_out / "weights.safetensors"
+    outputs = {}
+    for warmup in (0, 3):
+        code, result, out = run_job(
+            tmp_path,
+            "forward",
+            root,
+            {"batch": 4, "warmup_batches": warmup},
+            pairs=pairs,
+            weights=weights,
+        )
+        assert code == 0, result["error"]
+        metrics = result["metrics"]
+        assert metrics["warmup_batches"] == warmup and metrics["first_batch_s"] > 0
+        assert metrics["pairs_per_s"] == pytest.approx(10 / metrics["forward_s"])
+        outputs[warmup] = load_file(str(out / "outputs.safetensors"))
+    for name in ("emb1", "emb2", "logits"):
+        assert torch.equal(outputs[0][name], outputs[3][name])
+
+
+def test_step_and_train_leave_their_warm_up_steps_out_of_the_rate(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    pairs = pair_file(tmp_path, root, 8)
+    code, result, _ = run_job(
+        tmp_path, "step", root, {"steps": 4, "batch": 4, "warmup_steps": 2}, pairs=pairs
+    )
+    assert code == 0, result["error"]
+    m = result["metrics"]
+    assert m["timed_steps"] == 2 and m["first_batch_s"] > 0
+    assert m["pairs_per_s"] == pytest.approx(4 / m["step_s"])
+    # train: 32 pairs at batch 8 = 4 steps, the first 3 untimed: the rate covers 8 pairs.
+    params = {"epochs": 1, "batch": 8, "pairs": 32, "init": "he", "warmup_steps": 3}
+    code, result, _ = run_job(tmp_path, "train", root, params)
+    assert code == 0, result["error"]
+    m = result["metrics"]
+    assert m["steps"] == 4 and m["train_pairs"] == 32 and m["first_batch_s"] > 0
+    assert m["train_pairs_per_s"] * m["train_s"] == pytest.approx(8)
+    # With no more steps than warmup_steps, every step is timed.
+    params["warmup_steps"] = 4
+    code, result, _ = run_job(tmp_path, "train", root, params)
+    m = result["metrics"]
+    assert m["train_pairs_per_s"] * m["train_s"] == pytest.approx(32)

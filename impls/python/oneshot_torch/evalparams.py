@@ -26,6 +26,7 @@ class EvaluateParams:
     runs: str | None = field(default=None, metadata={"non_empty": True})  # lake: all_runs folder
     scorer: Literal["siamese", "mhd"] = "siamese"
     batch: int = field(default=128, metadata=bounds(1, 1_000_000))  # images per embedding call
+    warmup_batches: int = field(default=1, metadata=bounds(0, 1_000_000))  # untimed first calls
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,44 @@ class SiameseScorer:
     name = "siamese"
 
     def __init__(
-        self, net: SiameseNet, batch: int = 128, progress: Callable[[int, int], None] | None = None
+        self,
+        net: SiameseNet,
+        batch: int = 128,
+        progress: Callable[[int, int], None] | None = None,
+        warmup_batches: int = 0,
     ) -> None:
         self.net = net
         self.batch = batch
         self.progress = progress  # (images embedded, total), after each batch
+        self.warmup_batches = warmup_batches
+
+    def warm_up(self, images: npt.NDArray[np.uint8]) -> float | None:
+        """`warmup_batches` untimed embedding calls on the first batch; the first call's seconds
+        (None without warm-up calls). Steady state, docs/protocol.md."""
+        import torch
+
+        from oneshot_torch.device import net_device, synchronize
+        from oneshot_torch.nettasks import to_input
+
+        if self.warmup_batches == 0 or len(images) == 0:
+            return None
+        net = self.net
+        device = net_device(net)
+        was_training = net.training
+        net.eval()
+        first_s = 0.0
+        try:
+            with torch.inference_mode():
+                for index in range(self.warmup_batches):
+                    began = time.perf_counter()
+                    x = to_input(images[: self.batch], net.shape.input, device)
+                    net.embed(x)
+                    synchronize(device)
+                    if index == 0:
+                        first_s = time.perf_counter() - began
+        finally:
+            net.train(was_training)
+        return first_s
 
     def embed(self, images: npt.NDArray[np.uint8]) -> torch.Tensor:
         import torch
@@ -117,6 +150,7 @@ class OneShotOutcome:
     correct: npt.NDArray[np.bool_]  # [T]
     embed_s: float
     score_s: float
+    first_batch_s: float | None = None  # the first embedding call, when the scorer warms up
 
     @property
     def accuracy(self) -> float:
@@ -135,7 +169,11 @@ def judge(scores: Scores, answers: Index) -> tuple[Index, npt.NDArray[np.bool_]]
 def score_trials(
     scorer: Scorer, trials: TrialSet, progress: Callable[[int, int], None] | None = None
 ) -> OneShotOutcome:
-    """Embed each distinct image once, score every (query, candidate) pair, judge each trial."""
+    """Embed each distinct image once, score every (query, candidate) pair, judge each trial.
+
+    A scorer with a `warm_up(images)` method runs it first, outside the timed sections."""
+    warm_up = getattr(scorer, "warm_up", None)
+    first_batch_s = warm_up(trials.images) if warm_up is not None else None
     began = time.perf_counter()
     embeddings = scorer.embed(trials.images)
     embedded = time.perf_counter()
@@ -150,7 +188,9 @@ def score_trials(
             progress(stop, count)
     scored = time.perf_counter()
     predicted, correct = judge(scores, trials.answers)
-    return OneShotOutcome(scores, predicted, correct, embedded - began, scored - embedded)
+    return OneShotOutcome(
+        scores, predicted, correct, embedded - began, scored - embedded, first_batch_s
+    )
 
 
 def evaluate_one_shot(scorer: Scorer, trials: TrialSet) -> float:
@@ -218,7 +258,10 @@ def make_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:
 
     net = make_net(job, network_shape(job))  # check_evaluate required inputs.weights
     return SiameseScorer(
-        net, params.batch, lambda done, total: events.progress(done, total, "images")
+        net,
+        params.batch,
+        lambda done, total: events.progress(done, total, "images"),
+        params.warmup_batches,
     )
 
 
@@ -259,4 +302,6 @@ def run_evaluate(job: Job, events: Events) -> Outcome:
             "task_s": time.perf_counter() - task_start,
         }
     )
+    if outcome.first_batch_s is not None:
+        metrics["first_batch_s"] = outcome.first_batch_s
     return Outcome(metrics=metrics, outputs={"predictions": PREDICTIONS_FILE})

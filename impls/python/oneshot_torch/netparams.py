@@ -92,6 +92,7 @@ class InitParams:
 @dataclass(frozen=True)
 class ForwardParams:
     batch: int = field(default=64, metadata=bounds(1, 1_000_000))
+    warmup_batches: int = field(default=1, metadata=bounds(0, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class TrainParams:
     max_seconds: float | None = field(default=None, metadata=bounds(0.0, 1e9))
     log_every_steps: int = field(default=50, metadata=bounds(1, 100_000_000))
     init: Literal["paper", "he"] = "paper"
+    warmup_steps: int = field(default=1, metadata=bounds(0, 1_000_000))
 
 
 NET_PARAMS: dict[str, type] = {
