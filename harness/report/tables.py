@@ -53,6 +53,28 @@ def verdict(c: dict[str, Any]) -> str:
     return "faster" if better else "slower"
 
 
+def metric_median(m: dict[str, Any], name: str) -> float | None:
+    """Median of a scalar metric over the measured runs of a measurement; None when absent."""
+    values = sorted(
+        float(v)
+        for r in measured_runs(m)
+        if isinstance(v := (r.get("metrics") or {}).get(name), int | float)
+    )
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def cold_start(m: dict[str, Any]) -> tuple[str, str]:
+    """The first iteration's latency and the compile time, as table cells ('' when absent)."""
+    first, compile_s = metric_median(m, "first_batch_s"), metric_median(m, "compile_s")
+    return (
+        "" if first is None else f"{num(first)} s",
+        "" if compile_s is None else f"{num(compile_s)} s",
+    )
+
+
 def throughput(results: dict[str, Any]) -> Table:
     comps = {
         (c["task_index"], c["impl"]): c
@@ -64,7 +86,9 @@ def throughput(results: dict[str, Any]) -> Table:
         s = m.get("summary")
         label = f"{m['task_index']}: {m['task']}"
         if not s:
-            rows.append([label, m["impl"], "failed", "", "", "", "", "", f"0/{len(m['runs'])}"])
+            rows.append(
+                [label, m["impl"], "failed", "", "", "", "", "", "", "", f"0/{len(m['runs'])}"]
+            )
             continue
         tp = s.get("throughput")
         c = comps.get((m["task_index"], m["impl"]))
@@ -76,6 +100,7 @@ def throughput(results: dict[str, Any]) -> Table:
                 num(tp["iqr"]) if tp else "",
                 f"{num(tp['min'])} - {num(tp['max'])}" if tp else "",
                 ratio_text(c) if c else ("baseline" if tp else ""),
+                *cold_start(m),
                 num(s["wall_s"]["median"]),
                 mib(s["peak_rss_bytes"]["median"]),
                 str(s["runs"]),
@@ -83,11 +108,13 @@ def throughput(results: dict[str, Any]) -> Table:
         )
     return Table(
         "Throughput",
-        ["task", "impl", "median", "IQR", "min - max", "ratio to baseline [95% CI]", "wall s",
-         "peak RSS", "runs"],
+        ["task", "impl", "median", "IQR", "min - max", "ratio to baseline [95% CI]",
+         "first batch", "compile", "wall s", "peak RSS", "runs"],
         rows,
-        "Medians of the measured runs (warmup excluded); ratio = impl / baseline of medians with "
-        "a bootstrap 95% interval of runs paired A B A B.",
+        "Medians of the measured runs (warmup excluded); throughput is steady state (warm-up "
+        "calls inside each job excluded, docs/protocol.md); first batch = the first call's "
+        "latency, compile = JIT compile time, both outside the steady-state figure; ratio = "
+        "impl / baseline of medians with a bootstrap 95% interval of runs paired A B A B.",
         "throughput",
     )  # fmt: skip
 
