@@ -211,9 +211,7 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
         "init" => Task::Init(typed(params, "params")?),
         "forward" => {
             let p: crate::tasks::forward::ForwardParams = typed(params, "params")?;
-            check(p.batch >= 1, "params.batch", || {
-                format!("got {}, expected >= 1", p.batch)
-            })?;
+            crate::tasks::forward::check(&p)?;
             Task::Forward(p)
         }
         "step" => {

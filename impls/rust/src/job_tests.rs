@@ -219,3 +219,93 @@ fn rejects_arrays_where_objects_are_expected() {
     raw["model"] = json!([]);
     assert_eq!(error_of(raw), "model: got [], expected an object or null");
 }
+
+/// A network task's job (`model` and `params` as given).
+fn network_job(task: &str, params: Value) -> Value {
+    let mut raw = sample_job();
+    raw["task"] = json!(task);
+    raw["model"] =
+        json!({"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32});
+    raw["params"] = params;
+    raw
+}
+
+#[test]
+fn parses_warm_up_params_with_their_defaults() {
+    use crate::tasks::{evaluate, forward, step, train};
+    let parsed = |task: &str, params: Value| parse_job(network_job(task, params)).expect("valid");
+    let Task::Forward(p) = parsed("forward", json!({})).task else {
+        panic!("forward")
+    };
+    assert_eq!((p.batch, p.warmup_batches), (64, 1));
+    let Task::Forward(p) = parsed("forward", json!({"warmup_batches": 0})).task else {
+        panic!("forward")
+    };
+    assert_eq!(p.warmup_batches, 0);
+    let Task::Step(p) = parsed("step", json!({"warmup_steps": 1_000_000})).task else {
+        panic!("step")
+    };
+    assert_eq!(p.warmup_steps, 1_000_000);
+    let Task::Train(p) = parsed("train", json!({})).task else {
+        panic!("train")
+    };
+    assert_eq!(p, train::TrainParams::default());
+    assert_eq!(p.warmup_steps, 1);
+    let Task::Train(p) = parsed("train", json!({"warmup_steps": 3})).task else {
+        panic!("train")
+    };
+    assert_eq!(p.warmup_steps, 3);
+    let Task::Evaluate(p) = parsed("evaluate", json!({"scorer": "mhd"})).task else {
+        panic!("evaluate")
+    };
+    assert_eq!(p.warmup_batches, 1);
+    assert_eq!(evaluate::EvaluateParams::default().warmup_batches, 1);
+    assert_eq!(forward::ForwardParams::default().warmup_batches, 1);
+    assert_eq!(step::StepParams::default().warmup_steps, 1);
+}
+
+#[test]
+fn rejects_bad_warm_up_params_naming_them() {
+    let cases = [
+        ("forward", "warmup_batches"),
+        ("step", "warmup_steps"),
+        ("train", "warmup_steps"),
+        ("evaluate", "warmup_batches"),
+    ];
+    for (task, key) in cases {
+        let message = error_of(network_job(task, json!({key: -1})));
+        assert!(
+            message.starts_with(&format!("params.{key}: invalid value: integer `-1`")),
+            "{task}: {message}"
+        );
+        assert_eq!(
+            error_of(network_job(task, json!({key: 1_000_001}))),
+            format!("params.{key}: got 1000001, expected an integer in [0, 1000000]"),
+            "{task}"
+        );
+        let message = error_of(network_job(task, json!({key: "two"})));
+        assert!(
+            message.starts_with(&format!("params.{key}: invalid type: string \"two\"")),
+            "{task}: {message}"
+        );
+        let message = error_of(network_job(task, json!({key: 1.5})));
+        assert!(
+            message.starts_with(&format!("params.{key}: invalid type: floating point")),
+            "{task}: {message}"
+        );
+    }
+    // Unknown keys are still rejected, the warm-up key among the expected ones.
+    let message = error_of(network_job("forward", json!({"warmup": 1})));
+    assert_eq!(
+        message,
+        "params.warmup: unknown field `warmup`, expected `batch` or `warmup_batches`"
+    );
+    for task in ["step", "train", "evaluate"] {
+        let message = error_of(network_job(task, json!({"warmup": 1})));
+        assert!(
+            message.starts_with("params.warmup: unknown field `warmup`, expected one of")
+                && message.contains("`warmup_"),
+            "{task}: {message}"
+        );
+    }
+}

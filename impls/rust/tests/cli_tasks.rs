@@ -198,6 +198,134 @@ fn train_lowers_the_loss_and_keeps_the_best_weights() {
     assert!(err.contains("dataset.eval_root"), "{err}");
 }
 
+fn seconds(metrics: &Value, name: &str) -> f64 {
+    metrics[name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name}: {metrics}"))
+}
+
+#[test]
+fn network_tasks_warm_up_untimed_and_report_the_first_call() {
+    let dir = setup();
+    let model: Value = serde_json::from_str(TINY).expect("model");
+    let (code, err, _) = run(dir.path(), "init", "init", json!({"model": model.clone()}));
+    assert_eq!(code, 0, "{err}");
+    let weights = json!(dir.path().join("init/weights.safetensors"));
+    let inputs = json!({"pairs": pairs(dir.path()), "weights": weights});
+    let job =
+        |params: Value| json!({"model": model.clone(), "inputs": inputs.clone(), "params": params});
+
+    // forward: default one warm-up call, or none, or two; every pair still timed.
+    for (params, warmup) in [
+        (json!({"batch": 16}), 1),
+        (json!({"batch": 16, "warmup_batches": 0}), 0),
+        (json!({"batch": 16, "warmup_batches": 2}), 2),
+    ] {
+        let (code, err, result) = run(dir.path(), "forward", "forward", job(params));
+        assert_eq!(code, 0, "{err}");
+        let m = &result["metrics"];
+        assert_eq!(m["warmup_batches"], warmup);
+        assert_eq!(m["pairs"], 64);
+        assert!(seconds(m, "first_batch_s") > 0.0, "{m}");
+        let timed_pairs = seconds(m, "pairs_per_s") * seconds(m, "forward_s");
+        assert!((timed_pairs - 64.0).abs() < 1e-6, "{m}");
+    }
+    let (code, err, _) = run(
+        dir.path(),
+        "forward_bad",
+        "forward",
+        job(json!({"warmup_batches": -1})),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: params.warmup_batches: "), "{err}");
+
+    // step: step 0 is the cold figure and (with warmup_steps 1) outside step_s.
+    let (code, err, result) = run(
+        dir.path(),
+        "step",
+        "step",
+        job(json!({"steps": 3, "batch": 8})),
+    );
+    assert_eq!(code, 0, "{err}");
+    let m = &result["metrics"];
+    assert_eq!(m["timed_steps"], 2);
+    assert!(seconds(m, "first_batch_s") > 0.0, "{m}");
+    let timed_pairs = seconds(m, "pairs_per_s") * seconds(m, "step_s") * 2.0;
+    assert!((timed_pairs - 16.0).abs() < 1e-6, "{m}");
+
+    // train: 64 pairs in 4 steps of 16; the first warmup_steps are left out of train_s,
+    // unless the run has no more steps than that.
+    for (warmup, timed) in [
+        (None, 48.0),
+        (Some(2), 32.0),
+        (Some(0), 64.0),
+        (Some(4), 64.0),
+    ] {
+        let mut params = json!({"epochs": 1, "batch": 16, "validation": {"ways": 4, "trials": 8}});
+        if let Some(w) = warmup {
+            params["warmup_steps"] = json!(w);
+        }
+        let (code, err, result) = run(dir.path(), "train", "train", job(params));
+        assert_eq!(code, 0, "{err}");
+        let m = &result["metrics"];
+        assert_eq!(m["steps"], 4);
+        assert_eq!(m["train_pairs"], 64);
+        assert!(seconds(m, "first_batch_s") > 0.0, "{m}");
+        let timed_pairs = seconds(m, "train_pairs_per_s") * seconds(m, "train_s");
+        assert!((timed_pairs - timed).abs() < 1e-6, "{warmup:?}: {m}");
+        assert!(seconds(m, "wall_s") >= seconds(m, "train_s"), "{m}");
+    }
+    let (code, err, _) = run(
+        dir.path(),
+        "train_bad",
+        "train",
+        job(json!({"warmup_steps": 1_000_001})),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with(
+            "error: params.warmup_steps: got 1000001, expected an integer in [0, 1000000]"
+        ),
+        "{err}"
+    );
+
+    // evaluate: the siamese scorer reports its first embedding call; MHD accepts and ignores.
+    for warmup in [0, 3] {
+        let params = json!({"ways": 4, "trials": 12, "batch": 5, "warmup_batches": warmup});
+        let (code, err, result) = run(dir.path(), "eval", "evaluate", job(params));
+        assert_eq!(code, 0, "{err}");
+        let m = &result["metrics"];
+        assert!(seconds(m, "first_batch_s") > 0.0, "{m}");
+        let rate = 12.0 / (seconds(m, "embed_s") + seconds(m, "score_s"));
+        assert!(
+            (seconds(m, "trials_per_s") / rate - 1.0).abs() < 1e-9,
+            "{m}"
+        );
+    }
+    let params = json!({"ways": 4, "trials": 12, "scorer": "mhd", "warmup_batches": 2});
+    let (code, err, result) = run(
+        dir.path(),
+        "eval_mhd",
+        "evaluate",
+        json!({"params": params}),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(result["metrics"].get("first_batch_s").is_none(), "{result}");
+    let params = json!({"scorer": "mhd", "warmup_batches": "one"});
+    let (code, err, _) = run(
+        dir.path(),
+        "eval_bad",
+        "evaluate",
+        json!({"params": params}),
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: params.warmup_batches: invalid type"),
+        "{err}"
+    );
+}
+
 /// The published figure of the MHD baseline on Lake's 20 runs: 38.75% mean error. Needs the
 /// unzipped `all_runs` folder (`ONESHOT_ALL_RUNS`, else /work/data/all_runs) and takes about
 /// 2 s in a release build (far longer unoptimised), hence ignored by default:

@@ -1,7 +1,9 @@
 //! The `evaluate` task: N-way one-shot accuracy by Koch's protocol (trials drawn from
 //! `dataset.eval_root` with `Rng(seed, "trials")`) or Lake's (the runs of `params.runs`),
 //! scored by the siamese network or the modified Hausdorff distance (docs/evaluation.md).
-//! Writes `predictions.tsv`; `trials_per_s` counts embedding and scoring, not decoding.
+//! Writes `predictions.tsv`; `trials_per_s` counts embedding and scoring, not decoding. The
+//! siamese scorer first makes `warmup_batches` untimed embedding calls on the first batch
+//! (`first_batch_s`: the first call's seconds); the MHD scorer ignores `warmup_batches`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +19,7 @@ use crate::nn::model::SiameseNet;
 use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::sampling::Dataset;
+use crate::tasks::forward::check_warmup;
 use crate::tasks::init::{network_shape, start_params};
 use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, TrialSet};
 
@@ -49,6 +52,8 @@ pub struct EvaluateParams {
     pub runs: Option<PathBuf>,
     pub scorer: ScorerName,
     pub batch: usize,
+    /// Untimed embedding calls on the first batch (`siamese` only).
+    pub warmup_batches: usize,
 }
 
 impl Default for EvaluateParams {
@@ -60,6 +65,7 @@ impl Default for EvaluateParams {
             runs: None,
             scorer: ScorerName::Siamese,
             batch: 128,
+            warmup_batches: 1,
         }
     }
 }
@@ -81,6 +87,7 @@ pub fn check(p: &EvaluateParams) -> Result<()> {
     if !(1..=1_000_000).contains(&p.batch) {
         return bad("batch", p.batch, "[1, 1000000]");
     }
+    check_warmup("warmup_batches", p.warmup_batches)?;
     if p.runs.as_ref().is_some_and(|r| r.as_os_str().is_empty()) {
         return Err(Error::job(
             "params.runs",
@@ -161,6 +168,7 @@ pub fn run(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcom
                     net,
                     ws: &mut ws,
                     batch,
+                    warmup_batches: params.warmup_batches,
                 };
                 score_trials(&mut scorer, &trials, &mut progress)
             }
@@ -190,6 +198,9 @@ pub fn run(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcom
             "error_pct",
             100.0 * outcome.wrong() as f64 / trials.len() as f64,
         );
+    }
+    if let Some(seconds) = outcome.first_batch_s {
+        result = result.metric("first_batch_s", seconds);
     }
     let evaluate_s = outcome.embed_s + outcome.score_s;
     Ok(result

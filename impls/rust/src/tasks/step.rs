@@ -4,7 +4,9 @@
 //!
 //! Writes the final `weights.safetensors` and, with `save_gradients`, `grads.safetensors` (the
 //! gradients of step 0's mean BCE, before L2 and the update, named `grad.<tensor>`). A step's
-//! time covers forward, backward and update, not the unpacking of its images. A non-finite
+//! time covers forward, backward and update, not the unpacking of its images; the first
+//! `warmup_steps` steps train but are left out of `step_s` and `pairs_per_s` (every step is
+//! timed when there are no more), and `first_batch_s` is step 0's seconds. A non-finite
 //! loss stops the task (exit 1) naming the step, after writing the last good weights.
 
 use std::time::Instant;
@@ -19,7 +21,7 @@ use crate::nn::init::InitName;
 use crate::nn::model::SiameseNet;
 use crate::nn::weights;
 use crate::result::{Metric, Outcome};
-use crate::tasks::forward::read_pair_images;
+use crate::tasks::forward::{check_warmup, read_pair_images};
 use crate::tasks::init::{network_shape, start_params, WEIGHTS_FILE};
 
 /// Gradients file of `step`.
@@ -61,6 +63,7 @@ pub fn run(job: &Job, params: &StepParams, events: &Events) -> Result<Outcome> {
     let mut losses = Vec::with_capacity(params.steps);
     let mut grads: Option<Vec<f32>> = None;
     let (mut timed_s, mut timed_steps) = (0.0, 0usize);
+    let mut first_batch_s = 0.0;
     let mut labels = vec![0.0f32; params.batch];
     let result = events.phase("step", || {
         for step in 0..params.steps {
@@ -88,6 +91,9 @@ pub fn run(job: &Job, params: &StepParams, events: &Events) -> Result<Outcome> {
             }
             optimizer.step(&mut net.params, &ws.grads);
             let elapsed = began.elapsed().as_secs_f64();
+            if step == 0 {
+                first_batch_s = elapsed;
+            }
             if step >= params.warmup_steps || params.steps <= params.warmup_steps {
                 timed_s += elapsed;
                 timed_steps += 1;
@@ -115,6 +121,7 @@ pub fn run(job: &Job, params: &StepParams, events: &Events) -> Result<Outcome> {
         .metric("step_s", timed_s / timed_steps.max(1) as f64)
         .metric("pairs_per_s", pairs_per_s)
         .metric("gflop_per_s", pairs_per_s * shape.train_pair_flop()? / 1e9)
+        .metric("first_batch_s", first_batch_s)
         .output("weights", WEIGHTS_FILE);
     if grads.is_some() {
         outcome = outcome.output("gradients", GRADS_FILE);
@@ -133,7 +140,7 @@ pub fn check(params: &StepParams) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    check_warmup("warmup_steps", params.warmup_steps)
 }
 
 /// Packed image `i` of a `[N, 1379]` buffer.

@@ -8,6 +8,9 @@
 //! training; the best validation's weights are written (the final ones without validation).
 //! A non-finite loss stops with exit 1, naming epoch and step, after saving the last good or
 //! best weights. The one workspace of the training batch also embeds the validation images.
+//! Steady state (docs/protocol.md): the first `warmup_steps` steps train but are left out of
+//! `train_s` and `train_pairs_per_s` (every step counts when the run has no more steps);
+//! `first_batch_s` is step 0's seconds; `wall_s` and `time_to_accuracy_s` never pause.
 
 use std::time::Instant;
 
@@ -25,6 +28,7 @@ use crate::nn::weights;
 use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::tasks::evaluate::koch_trial_set;
+use crate::tasks::forward::MAX_WARMUP;
 use crate::tasks::init::{network_shape, start_params, WEIGHTS_FILE};
 use crate::train::PairSource;
 use crate::trials::TrialSet;
@@ -61,6 +65,8 @@ pub struct TrainParams {
     pub max_seconds: Option<f64>,
     pub log_every_steps: usize,
     pub init: InitName,
+    /// Steps left out of `train_s` and `train_pairs_per_s`.
+    pub warmup_steps: usize,
 }
 
 impl Default for TrainParams {
@@ -77,6 +83,7 @@ impl Default for TrainParams {
             max_seconds: None,
             log_every_steps: 50,
             init: InitName::Paper,
+            warmup_steps: 1,
         }
     }
 }
@@ -109,6 +116,7 @@ pub fn check(p: &TrainParams) -> Result<()> {
     int("validation.ways", p.validation.ways, 2, 1000)?;
     int("validation.trials", p.validation.trials, 1, 1_000_000)?;
     int("log_every_steps", p.log_every_steps, 1, 100_000_000)?;
+    int("warmup_steps", p.warmup_steps, 0, MAX_WARMUP)?;
     real("same_alphabet", p.same_alphabet, 0.0, 1.0)?;
     if let Some(t) = p.target_accuracy {
         real("target_accuracy", t, 0.0, 1.0)?;
@@ -193,7 +201,10 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
     let passes = 1 + if augment.enabled { augment.copies } else { 0 };
     let mut distorted = vec![0u8; 2 * batch * PACKED_BYTES];
     let mut labels = vec![0.0f32; batch];
-    let (mut step, mut train_s, mut pairs_seen) = (0usize, 0.0f64, 0usize);
+    let (mut step, mut pairs_seen) = (0usize, 0usize);
+    // Every step's seconds and pairs, and those of the steps after the warm-up.
+    let (mut all_s, mut steady_s, mut steady_pairs) = (0.0f64, 0.0f64, 0usize);
+    let mut first_batch_s: Option<f64> = None;
     let (mut epochs_run, mut epoch_losses) = (0usize, Vec::new());
     let mut stop = String::new();
 
@@ -215,6 +226,7 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
                 net,
                 ws,
                 batch: 2 * batch,
+                warmup_batches: 0, // validation is outside the timed steps
             };
             Ok::<_, Error>(score_trials(&mut scorer, &v.trials, &mut |_, _| {}).accuracy())
         })?;
@@ -295,7 +307,13 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
                         )));
                     }
                     optimizer.step(&mut net.params, &ws.grads);
-                    train_s += began.elapsed().as_secs_f64();
+                    let seconds = began.elapsed().as_secs_f64();
+                    first_batch_s.get_or_insert(seconds);
+                    all_s += seconds;
+                    if step >= params.warmup_steps {
+                        steady_s += seconds;
+                        steady_pairs += m;
+                    }
                     pairs_seen += m;
                     step += 1;
                     losses.push(loss);
@@ -348,7 +366,13 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
         }
         Ok::<_, Error>(())
     })?;
-    let pairs_per_s = pairs_seen as f64 / train_s.max(f64::MIN_POSITIVE);
+    // With no more steps than the warm-up, every step is timed (as `step` does).
+    let (train_s, timed_pairs) = if step > params.warmup_steps {
+        (steady_s, steady_pairs)
+    } else {
+        (all_s, pairs_seen)
+    };
+    let pairs_per_s = timed_pairs as f64 / train_s.max(f64::MIN_POSITIVE);
     let mut outcome = Outcome::default()
         .metric("epochs_run", epochs_run)
         .metric("steps", step)
@@ -360,6 +384,7 @@ pub fn run(job: &Job, params: &TrainParams, events: &Events) -> Result<Outcome> 
         )
         .metric("wall_s", data_start.elapsed().as_secs_f64())
         .metric("train_pairs_per_s", pairs_per_s)
+        .metric("first_batch_s", first_batch_s.unwrap_or(0.0))
         .metric("gflop_per_s", pairs_per_s * shape.train_pair_flop()? / 1e9)
         .metric("epoch_losses", Metric::List(epoch_losses))
         .metric("threads", job.threads);
