@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oneshot_torch.data import load_dataset
-from oneshot_torch.sampling import scan_dataset
+from oneshot_common.data import load_dataset
+from oneshot_common.sampling import scan_dataset
 from PIL import Image
 
 

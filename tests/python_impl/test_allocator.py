@@ -17,7 +17,7 @@ glibc_only = pytest.mark.skipif(
 # Allocates and frees a 64 MiB tensor 20 times and prints the minor page faults it caused.
 CHURN = """
 import resource, sys, torch
-from oneshot_torch.allocator import keep_freed_memory
+from oneshot_common.allocator import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

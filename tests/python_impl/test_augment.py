@@ -11,20 +11,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from oneshot_torch.augment import (
+from oneshot_common.augment import (
     COMPONENTS,
     DRAWS_PER_IMAGE,
     IDENTITY,
     Distortions,
     apply_params,
-    distort_batch,
     draw_params,
     inverse_matrices,
 )
-from oneshot_torch.data import decode_png, unpack_bits
-from oneshot_torch.netparams import AugmentSpec
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import read_pairs
+from oneshot_common.data import decode_png, unpack_bits
+from oneshot_common.netparams import AugmentSpec
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import read_pairs
+from oneshot_torch.augment import distort_batch
 from safetensors.numpy import load_file
 
 from .conftest import run_cli

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from oneshot_torch.data import pack_bits
+from oneshot_common.data import pack_bits
 from safetensors.numpy import load_file
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""PNG decoding, bit packing and image loading in oneshot_torch.data (docs/sampling.md)."""
+"""PNG decoding, bit packing and image loading in oneshot_common.data (docs/sampling.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from oneshot_torch.data import (
+from oneshot_common.data import (
     PACKED_BYTES,
     decode_png,
     load_dataset,
@@ -16,8 +16,8 @@ from oneshot_torch.data import (
     pack_bits,
     unpack_bits,
 )
-from oneshot_torch.errors import InputError
-from oneshot_torch.sampling import scan_dataset
+from oneshot_common.errors import InputError
+from oneshot_common.sampling import scan_dataset
 from PIL import Image
 
 from .conftest import glyph, write_png
@@ -116,7 +116,7 @@ def test_load_pairs_decodes_each_distinct_file_once(
 def test_load_dataset_keeps_dataset_order_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from oneshot_torch import data
+    from oneshot_common import data
 
     from .conftest import make_dataset
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import torch
+from oneshot_common.errors import InputError
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import sample_pairs, scan_dataset, write_pairs
 from oneshot_torch.cli import main
 from oneshot_torch.device import CPU, check_device, device_versions, synchronize
-from oneshot_torch.errors import InputError
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import sample_pairs, scan_dataset, write_pairs
 from safetensors.torch import load_file
 
 from tests.python_impl.conftest import run_cli

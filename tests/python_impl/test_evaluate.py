@@ -13,17 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from oneshot_torch.errors import InputError
-from oneshot_torch.evaluate import (
-    SiameseScorer,
-    evaluate_one_shot,
-    judge,
-    score_trials,
-)
+from oneshot_common.errors import InputError
+from oneshot_common.evaluate import evaluate_one_shot, judge, score_trials
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import scan_dataset
+from oneshot_common.trials import TrialSet, draw_koch_trials, load_trials, read_lake_runs
+from oneshot_torch.evaluate import SiameseScorer
 from oneshot_torch.model import PRESETS, SiameseNet
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import scan_dataset
-from oneshot_torch.trials import TrialSet, draw_koch_trials, load_trials, read_lake_runs
 
 from .conftest import make_dataset, run_cli, write_png
 

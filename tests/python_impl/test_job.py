@@ -1,4 +1,4 @@
-"""The job parser (oneshot_torch.job): typed, strict, errors naming the field path."""
+"""The job parser (oneshot_common.job): typed, strict, errors naming the field path."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from oneshot_torch.errors import InputError
-from oneshot_torch.job import LoadParams, ModelSpec, SampleParams, parse_job
+from oneshot_common.errors import InputError
+from oneshot_common.job import LoadParams, ModelSpec, SampleParams, parse_job
 
 VALID: dict[str, Any] = {
     "format_version": 1,

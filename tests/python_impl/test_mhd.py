@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from oneshot_torch.data import pack_bits
-from oneshot_torch.evaluate import run_error_pct, score_trials
-from oneshot_torch.mhd import MhdScorer, brute_force_mhd, ink_cloud, modified_hausdorff
-from oneshot_torch.trials import load_trials, read_lake_runs
+from oneshot_common.data import pack_bits
+from oneshot_common.evaluate import run_error_pct, score_trials
+from oneshot_common.mhd import MhdScorer, brute_force_mhd, ink_cloud, modified_hausdorff
+from oneshot_common.trials import load_trials, read_lake_runs
 
 
 def blob(seed: int, density: float = 0.03) -> np.ndarray:

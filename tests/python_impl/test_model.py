@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from oneshot_torch.errors import InputError
-from oneshot_torch.flops import image_forward_flop, pair_forward_flop, train_pair_flop
+from oneshot_common.errors import InputError
+from oneshot_common.flops import image_forward_flop, pair_forward_flop, train_pair_flop
 from oneshot_torch.model import (
     PRESETS,
     Shape,

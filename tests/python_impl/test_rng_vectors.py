@@ -1,4 +1,4 @@
-"""The shared generator (oneshot_torch.rng) reproduces tests/vectors/rng.json exactly."""
+"""The shared generator (oneshot_common.rng) reproduces tests/vectors/rng.json exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oneshot_torch.rng import Rng, fnv1a64
+from oneshot_common.rng import Rng, fnv1a64
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rng.json"
 CASES: list[dict[str, Any]] = json.loads(VECTORS.read_text(encoding="utf-8"))["cases"]

@@ -1,4 +1,4 @@
-"""Data set scan, pair sampling and the pair file (docs/sampling.md) in oneshot_torch.sampling."""
+"""Data set scan, pair sampling and the pair file (docs/sampling.md) in oneshot_common.sampling."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from oneshot_torch.errors import InputError
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import (
+from oneshot_common.errors import InputError
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import (
     Dataset,
     Pair,
     format_pairs,

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import torch
+from oneshot_common.data import load_pairs
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import read_pairs, sample_pairs, scan_dataset, write_pairs
 from oneshot_torch.cli import main
-from oneshot_torch.data import load_pairs
 from oneshot_torch.model import PRESETS, SiameseNet, init_weights, pair_loss
 from oneshot_torch.nettasks import to_input
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import read_pairs, sample_pairs, scan_dataset, write_pairs
 from oneshot_torch.weights import load_weights
 from safetensors.torch import load_file, save_file
 

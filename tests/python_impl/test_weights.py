@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from oneshot_torch.errors import InputError
+from oneshot_common.errors import InputError
 from oneshot_torch.model import PRESETS, SiameseNet, init_paper
 from oneshot_torch.weights import load_weights, save_weights, state_tensors
 from safetensors.torch import save_file

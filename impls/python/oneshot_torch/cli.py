@@ -1,117 +1,28 @@
-"""Command line of the Python implementation: `python -m oneshot_torch run JOB.json | version`.
+"""Command line of python-torch: `python -m oneshot_torch run JOB.json | version`.
 
-Argument parsing and error reporting only; the work is in `tasks`. A `OneshotError` becomes one
-line `error: <message>` on stderr, `result.json` with `ok: false` when `out_dir` is known, and
-exit code 2 (invalid input) or 1 (runtime failure). Any other exception is a bug: it still gets
-a `result.json` when possible, then propagates with its traceback.
+The program's identity for the shared command line (oneshot_common.cli): its id, its task
+runner (tasks.run_task) and its version report. Argument parsing, error lines, exit codes and
+result.json are oneshot_common.cli's, the same for every Python implementation.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-import time
 from collections.abc import Sequence
 
-from oneshot_torch.allocator import keep_freed_memory
-from oneshot_torch.errors import InputError, OneshotError
-from oneshot_torch.events import Events
+from oneshot_common import cli
+
+from oneshot_torch import __version__
+from oneshot_torch.tasks import run_task  # imports no torch: the task modules do, lazily
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m oneshot_torch",
-        description="The PyTorch implementation of oneshot-bench (protocol v1, docs/protocol.md).",
-    )
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    run = verbs.add_parser("run", help="run one job file and write its result.json")
-    run.add_argument("job", help="path of the job file (JSON, protocol v1)")
-    verbs.add_parser("version", help="print the versions of Python and the libraries as JSON")
-    return parser
-
-
-def _read_job(path: str) -> object:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the job file ({exc.strerror})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON job file ({exc})") from None
-
-
-def _known_out_dir(raw: object) -> str | None:
-    """`out_dir` of a job that may be invalid, if it names an existing folder."""
-    out_dir = raw.get("out_dir") if isinstance(raw, dict) else None
-    return out_dir if isinstance(out_dir, str) and out_dir and os.path.isdir(out_dir) else None
-
-
-def run(job_path: str, started: float) -> int:
-    """Run one job; returns the exit code."""
-    from oneshot_torch.job import parse_job
-    from oneshot_torch.result import IMPL_ID, write_result
-    from oneshot_torch.tasks import run_task
-
-    events = Events(started)
-    out_dir: str | None = None
-    raw: object = None
-    task = "unknown"
-    try:
-        raw = _read_job(job_path)
-        out_dir = _known_out_dir(raw)
-        if isinstance(raw, dict) and isinstance(raw.get("task"), str):
-            task = raw["task"]
-        job = parse_job(raw)
-        if out_dir is None:
-            raise InputError(f"out_dir: {job.out_dir!r} is not an existing folder")
-        events.start(IMPL_ID, job.task)
-        outcome = run_task(job, events)
-        write_result(
-            out_dir,
-            task=job.task,
-            ok=True,
-            error=None,
-            seed=job.seed,
-            threads=job.threads,
-            metrics=outcome.metrics,
-            outputs=outcome.outputs,
-            extra_versions=outcome.versions,
-        )
-        events.end(ok=True)
-        return 0
-    except OneshotError as exc:
-        message = str(exc)
-        print(f"error: {message}", file=sys.stderr)
-        _report_failure(out_dir, task, message, events)
-        return exc.exit_code
-    except BaseException as exc:
-        _report_failure(out_dir, task, f"internal error: {type(exc).__name__}: {exc}", events)
-        raise
-
-
-def _report_failure(out_dir: str | None, task: str, message: str, events: Events) -> None:
-    from oneshot_torch.result import write_result
-
-    if out_dir is not None:
-        try:
-            write_result(out_dir, task=task, ok=False, error=message)
-        except OSError as exc:
-            print(f"error: cannot write result.json in {out_dir}: {exc}", file=sys.stderr)
-    events.end(ok=False)
-
-
-def version() -> int:
-    """Print the versions of Python, oneshot_torch and its libraries as one JSON object."""
+def library_versions() -> dict[str, str]:
+    """numpy, Pillow, safetensors and torch (imported here), torch's threads, the GPU if any."""
     import numpy
     import PIL
     import safetensors
     import torch
 
-    from oneshot_torch.result import versions
-
-    found = versions()
+    found: dict[str, str] = {}
     for label, module in (
         ("numpy", numpy),
         ("pillow", PIL),
@@ -123,14 +34,19 @@ def version() -> int:
     if torch.cuda.is_available():  # only on a machine where `device: cuda` can run
         found["cuda_device"] = torch.cuda.get_device_name()
         found["torch_cuda"] = str(torch.version.cuda)
-    print(json.dumps(found, sort_keys=True))
-    return 0
+    return found
+
+
+PROGRAM = cli.Program(
+    impl_id="python-torch",
+    package="oneshot_torch",
+    version=__version__,
+    description="The PyTorch implementation of oneshot-bench (protocol v1, docs/protocol.md).",
+    run_task=run_task,
+    library_versions=library_versions,
+)
 
 
 def main(argv: Sequence[str] | None = None, started: float | None = None) -> int:
     """Entry point; `started` is `time.perf_counter()` taken when the program began."""
-    args = _parser().parse_args(argv)
-    keep_freed_memory()  # before any tensor exists (allocator.py)
-    if args.verb == "version":
-        return version()
-    return run(args.job, started if started is not None else time.perf_counter())
+    return cli.main(PROGRAM, argv, started)

@@ -16,8 +16,7 @@ The CUDA path has not been run on a real GPU yet: it was written on a machine wi
 from __future__ import annotations
 
 import torch
-
-from oneshot_torch.errors import InputError
+from oneshot_common.errors import InputError
 
 CPU = torch.device("cpu")
 

@@ -14,109 +14,48 @@ process CPU time (training pairs/s, forward + backward, batch 32): `paper` two N
 NCHW 36.6, channels_last 37.8: the memory format is within noise, batching helps. torch.compile
 (inductor, CPU) compiles for ~50 s and was not faster for training (0.9x), so it is not used.
 
-`input` smaller than 105 is reached by adaptive average pooling of the 105x105 image
+Shapes, presets and the weights file's tensor shapes are in oneshot_common.shape (re-exported
+here). `input` smaller than 105 is reached by adaptive average pooling of the 105x105 image
 (`prepare_images`); `init_paper(net, seed)` draws the paper's initial weights, `init_he` an
 alternative for short runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
+from oneshot_common.rng import Rng
+from oneshot_common.shape import (
+    IMAGE_SIDE,
+    LAYERS,
+    PRESETS,
+    Shape,
+    check_shape,
+    feature_sides,
+    flat_size,
+    parameter_count,
+    tensor_shapes,
+)
 from torch import nn
 
-from oneshot_torch.errors import InputError
-from oneshot_torch.rng import Rng
-
-IMAGE_SIDE = 105
-LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "out")
-
-
-@dataclass(frozen=True)
-class Shape:
-    """A network shape: conv widths and kernel sizes, embedding size, input side in pixels."""
-
-    filters: tuple[int, int, int, int]
-    kernels: tuple[int, int, int, int]
-    embedding: int
-    input: int
-
-
-PRESETS: dict[str, Shape] = {
-    # Koch et al. (2015): 38,951,745 parameters, about 1.82 GFLOP per image forward.
-    "paper": Shape((64, 128, 128, 256), (10, 7, 4, 4), 4096, 105),
-    # CPU-sized: the same layout with half the widths and a 1024 embedding (about 4x cheaper).
-    "cpu": Shape((32, 64, 64, 128), (10, 7, 4, 4), 1024, 105),
-    # CPU quality runs: the `cpu` widths on a 52-pixel input with smaller kernels (48 -> 24 ->
-    # 20 -> 10 -> 8 -> 4 -> 2), about 10x cheaper than `cpu` per pair (configs/quality-cpu.yaml).
-    "small": Shape((32, 64, 64, 128), (5, 5, 3, 3), 1024, 52),
-    # For tests: a 32-pixel input, three-digit widths (about 0.1 MFLOP per image).
-    "tiny": Shape((4, 8, 8, 16), (5, 3, 2, 2), 32, 32),
-}
-
-
-def feature_sides(shape: Shape) -> list[int]:
-    """Spatial side after each conv layer (before its pooling); raises InputError if it vanishes."""
-    side, sides = shape.input, []
-    for index, kernel in enumerate(shape.kernels):
-        side = side - kernel + 1
-        if side < 1:
-            raise InputError(
-                f"model: conv{index + 1} kernel {kernel} does not fit a {side + kernel - 1}-pixel "
-                "input, expected a smaller kernel or a larger model.input"
-            )
-        sides.append(side)
-        if index < 3:
-            if side < 2:
-                raise InputError(
-                    f"model: conv{index + 1} output is {side} pixel wide, expected at least 2 "
-                    "for its 2x2 max-pooling (smaller kernels or a larger model.input)"
-                )
-            side //= 2
-    return sides
-
-
-def check_shape(shape: Shape) -> None:
-    """Reject shapes the network cannot have, before any work starts."""
-    if shape.input > IMAGE_SIDE:
-        raise InputError(
-            f"model.input: {shape.input} is out of range, expected at most {IMAGE_SIDE} "
-            "(images are 105x105 and are only ever pooled down)"
-        )
-    feature_sides(shape)
-
-
-def flat_size(shape: Shape) -> int:
-    """Length of the flattened conv4 output that feeds fc1."""
-    side = feature_sides(shape)[-1]
-    return shape.filters[3] * side * side
-
-
-def tensor_shapes(shape: Shape) -> dict[str, tuple[int, ...]]:
-    """Interchange tensor names -> shapes (PyTorch layouts), in file order."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    channels = 1
-    for index, (width, kernel) in enumerate(zip(shape.filters, shape.kernels, strict=True)):
-        shapes[f"conv{index + 1}.weight"] = (width, channels, kernel, kernel)
-        shapes[f"conv{index + 1}.bias"] = (width,)
-        channels = width
-    shapes["fc1.weight"] = (shape.embedding, flat_size(shape))
-    shapes["fc1.bias"] = (shape.embedding,)
-    shapes["out.weight"] = (1, shape.embedding)
-    shapes["out.bias"] = (1,)
-    return shapes
-
-
-def parameter_count(shape: Shape) -> int:
-    total = 0
-    for dims in tensor_shapes(shape).values():
-        count = 1
-        for d in dims:
-            count *= d
-        total += count
-    return total
+# Re-exported: the shape helpers live in oneshot_common.shape (shared with python-jax).
+__all__ = [
+    "IMAGE_SIDE",
+    "LAYERS",
+    "PRESETS",
+    "Shape",
+    "SiameseNet",
+    "check_shape",
+    "feature_sides",
+    "flat_size",
+    "init_he",
+    "init_paper",
+    "init_weights",
+    "pair_loss",
+    "parameter_count",
+    "prepare_images",
+    "tensor_shapes",
+]
 
 
 class SiameseNet(nn.Module):

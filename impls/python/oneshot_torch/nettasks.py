@@ -3,10 +3,12 @@
 Each takes the parsed `Job` and `Events` and returns an `Outcome`; `tasks.TASKS` points at
 them. Shared helpers build the network from `job.model` (initial weights from
 `inputs.weights`, else the paper initialisation seeded from the job seed) and turn pair files
-into network input (float32, ink 1.0, pooled down to `model.input`). Timed sections exclude
-start-up, file reading and image decoding; `gflop_per_s` uses the analytic counts of flops.py.
-With `device: cuda` the network, inputs and labels live on the GPU and timed sections
-synchronise before reading the clock (device.py); on the CPU nothing changes.
+into network input (float32, ink 1.0, pooled down to `model.input`); what a network task reads
+from its job is framework-free and shared with python-jax (oneshot_common.netjob, .shape).
+Timed sections exclude start-up, file reading and image decoding; `gflop_per_s` uses the
+analytic counts of flops.py. With `device: cuda` the network, inputs and labels live on the
+GPU and timed sections synchronise before reading the clock (device.py); on the CPU nothing
+changes.
 """
 
 from __future__ import annotations
@@ -18,53 +20,29 @@ import time
 import numpy as np
 import numpy.typing as npt
 import torch
-
-from oneshot_torch.data import load_pairs, unpack_bits
-from oneshot_torch.device import CPU, synchronize, torch_device
-from oneshot_torch.errors import InputError, TaskError
-from oneshot_torch.events import Events
-from oneshot_torch.flops import pair_forward_flop, train_pair_flop
-from oneshot_torch.job import Job
-from oneshot_torch.model import (
-    Shape,
-    SiameseNet,
-    check_shape,
-    init_weights,
-    pair_loss,
-    prepare_images,
+from oneshot_common.data import unpack_bits
+from oneshot_common.errors import TaskError
+from oneshot_common.events import Events
+from oneshot_common.flops import pair_forward_flop, train_pair_flop
+from oneshot_common.job import Job
+from oneshot_common.netjob import (
+    GRADS_FILE,
+    OUTPUTS_FILE,
+    WEIGHTS_FILE,
+    optimizer_spec,
+    read_pair_images,
+    wrap_indices,
 )
-from oneshot_torch.netparams import ForwardParams, OptimizerSpec, StepParams, check_optimizer
-from oneshot_torch.optim import Schedule, build_optimizer
-from oneshot_torch.sampling import read_pairs
-from oneshot_torch.tasks import Outcome
-from oneshot_torch.weights import WEIGHTS_FILE, save_tensors, save_weights, state_tensors
+from oneshot_common.netparams import ForwardParams, StepParams
+from oneshot_common.shape import Shape, network_shape
+from oneshot_common.tasks import Outcome
 
-OUTPUTS_FILE = "outputs.safetensors"
-GRADS_FILE = "grads.safetensors"
+from oneshot_torch.device import CPU, synchronize, torch_device
+from oneshot_torch.model import SiameseNet, init_weights, pair_loss, prepare_images
+from oneshot_torch.optim import Schedule, build_optimizer
+from oneshot_torch.weights import save_tensors, save_weights, state_tensors
 
 Packed = npt.NDArray[np.uint8]
-
-
-def network_shape(job: Job) -> Shape:
-    """The job's `model` as a checked `Shape`; InputError when it is missing or impossible."""
-    if job.model is None:
-        raise InputError(
-            f"model: null, expected the network shape {{filters, kernels, embedding, input}} "
-            f"for task {job.task}"
-        )
-    f, k = job.model.filters, job.model.kernels
-    shape = Shape(
-        (f[0], f[1], f[2], f[3]), (k[0], k[1], k[2], k[3]), job.model.embedding, job.model.input
-    )
-    check_shape(shape)
-    return shape
-
-
-def optimizer_spec(job: Job) -> OptimizerSpec:
-    spec = getattr(job, "optimizer", None)
-    spec = spec if isinstance(spec, OptimizerSpec) else OptimizerSpec()
-    check_optimizer(spec)
-    return spec
 
 
 def make_net(job: Job, shape: Shape) -> SiameseNet:
@@ -83,16 +61,6 @@ def make_net(job: Job, shape: Shape) -> SiameseNet:
     return net
 
 
-def read_pair_images(job: Job) -> tuple[Packed, Packed, Packed]:
-    """Packed left, right images [N, 1379] and labels [N] of `inputs.pairs` (required)."""
-    if job.inputs.pairs is None:
-        raise InputError(f"inputs.pairs: null, expected a pair file for task {job.task}")
-    pairs = read_pairs(job.inputs.pairs, job.dataset.root)
-    if not pairs:
-        raise InputError(f"{job.inputs.pairs}: no pairs, expected at least one")
-    return load_pairs(job.dataset.root, pairs)
-
-
 def to_input(packed: Packed, side: int, device: torch.device = CPU) -> torch.Tensor:
     """Packed images [B, 1379] -> float32 network input [B, 1, side, side], ink 1.0."""
     return pixels_to_input(unpack_bits(packed), side, device)
@@ -105,11 +73,6 @@ def pixels_to_input(pixels: Packed, side: int, device: torch.device = CPU) -> to
     if device.type != "cpu":
         bits = bits.to(device)
     return prepare_images(bits.to(torch.float32), side)
-
-
-def wrap_indices(start: int, count: int, total: int) -> npt.NDArray[np.intp]:
-    """Indices start .. start+count-1 modulo total (pairs used in order, wrapping)."""
-    return (np.arange(start, start + count, dtype=np.intp)) % total
 
 
 def run_init(job: Job, events: Events) -> Outcome:

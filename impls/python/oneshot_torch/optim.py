@@ -5,7 +5,8 @@ learning rate, momentum and L2 weight (Koch et al. 2015, section 4.2). L2 is app
 coupled weight decay on weights only, never on biases: the gradient of a weight w gets
 `+ l2 * w` (a loss term `l2/2 * |w|^2`); the loss that is reported is the plain BCE.
 
-`Schedule.apply(epoch)` sets the epoch's values before its first step (epochs count from 0):
+`Schedule.apply(epoch)` sets the epoch's values before its first step (epochs count from 0;
+the per-layer settings and the schedule's formulas are oneshot_common.schedule's):
 - learning rate `lr_j * (1 - lr_decay) ** epoch` (the paper decays by 1% per epoch);
 - SGD momentum `m0 + (mu_j - m0) * min(1, epoch / momentum_epochs)` with m0 = momentum_start
   (the paper starts at 0.5 and rises linearly to the final mu_j); momentum_epochs 0 means mu_j
@@ -16,30 +17,11 @@ v = g). Both optimisers use torch's fused CPU kernels when available (faster tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+from oneshot_common.netparams import OptimizerSpec
+from oneshot_common.schedule import layer_settings, lr_at, momentum_at
 
 from oneshot_torch.model import SiameseNet
-from oneshot_torch.netparams import LayerOptim, OptimizerSpec
-
-
-@dataclass(frozen=True)
-class LayerSettings:
-    lr: float
-    momentum: float
-    l2: float
-
-
-def layer_settings(spec: OptimizerSpec, layer: str) -> LayerSettings:
-    """The layer's lr, final momentum and L2 weight: the override if given, else the default."""
-    override = getattr(spec.layers, layer, None) if spec.layers is not None else None
-    override = override if isinstance(override, LayerOptim) else LayerOptim()
-    return LayerSettings(
-        lr=override.lr if override.lr is not None else spec.lr,
-        momentum=override.momentum if override.momentum is not None else spec.momentum,
-        l2=override.l2 if override.l2 is not None else spec.l2,
-    )
 
 
 def _fused_ok() -> bool:
@@ -92,16 +74,9 @@ class Schedule:
         self.optimizer = optimizer
         self.spec = spec
 
-    def momentum_at(self, final: float, epoch: int) -> float:
-        if self.spec.momentum_epochs == 0:
-            return final
-        ramp = min(1.0, epoch / self.spec.momentum_epochs)
-        return self.spec.momentum_start + (final - self.spec.momentum_start) * ramp
-
     def apply(self, epoch: int) -> None:
-        decay = (1.0 - self.spec.lr_decay) ** epoch
         for group in self.optimizer.param_groups:
             settings = layer_settings(self.spec, group["layer"])
-            group["lr"] = settings.lr * decay
+            group["lr"] = lr_at(self.spec, settings.lr, epoch)
             if self.spec.name == "sgd":
-                group["momentum"] = self.momentum_at(settings.momentum, epoch)
+                group["momentum"] = momentum_at(self.spec, settings.momentum, epoch)

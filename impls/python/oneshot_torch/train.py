@@ -28,89 +28,27 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import torch
+from oneshot_common.data import unpack_bits
+from oneshot_common.errors import TaskError
+from oneshot_common.evaluate import evaluate_one_shot
+from oneshot_common.events import Events
+from oneshot_common.flops import train_pair_flop
+from oneshot_common.job import Job
+from oneshot_common.netjob import WEIGHTS_FILE, PairSource, check_train, optimizer_spec
+from oneshot_common.netparams import TrainParams
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import scan_dataset
+from oneshot_common.shape import network_shape
+from oneshot_common.tasks import Outcome
+from oneshot_common.trials import draw_koch_trials, load_trials
 
-from oneshot_torch.data import load_dataset, load_pairs, unpack_bits
 from oneshot_torch.device import synchronize, torch_device
-from oneshot_torch.errors import InputError, TaskError
-from oneshot_torch.evaluate import SiameseScorer, evaluate_one_shot
-from oneshot_torch.events import Events
-from oneshot_torch.flops import train_pair_flop
-from oneshot_torch.job import Job
+from oneshot_torch.evaluate import SiameseScorer
 from oneshot_torch.model import pair_loss
-from oneshot_torch.netparams import AugmentSpec, TrainParams
-from oneshot_torch.nettasks import make_net, network_shape, optimizer_spec, pixels_to_input
+from oneshot_torch.nettasks import make_net, pixels_to_input
 from oneshot_torch.optim import Schedule, build_optimizer
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import check_can_sample, read_pairs, sample_pairs, scan_dataset
-from oneshot_torch.tasks import Outcome
-from oneshot_torch.trials import draw_koch_trials, load_trials
-from oneshot_torch.weights import WEIGHTS_FILE, save_weights
-
-Index = npt.NDArray[np.intp]
-
-
-def _check(job: Job, params: TrainParams) -> AugmentSpec | None:
-    """Checks that need more than one field, before any work starts."""
-    needs_validation = params.target_accuracy is not None or params.patience > 0
-    if needs_validation and job.dataset.eval_root is None:
-        raise InputError(
-            "dataset.eval_root: null, expected an evaluation folder when params.target_accuracy "
-            "or params.patience is set (validation needs one-shot trials)"
-        )
-    augment = job.augment if isinstance(job.augment, AugmentSpec) else None
-    if augment is not None and augment.enabled:
-        try:
-            from oneshot_torch.augment import distort_batch  # noqa: F401
-        except ImportError:
-            raise InputError(
-                "augment.enabled: true, but affine distortions are not available in this build, "
-                "expected augment.enabled: false"
-            ) from None
-        return augment
-    return None
-
-
-class PairSource:
-    """Yields each epoch's pairs as (left index, right index, labels) into one image table."""
-
-    def __init__(self, job: Job, params: TrainParams) -> None:
-        self.params = params
-        if job.inputs.pairs is not None:
-            pairs = read_pairs(job.inputs.pairs, job.dataset.root)
-            if not pairs:
-                raise InputError(f"{job.inputs.pairs}: no pairs, expected at least one")
-            left, right, labels = load_pairs(job.dataset.root, pairs)
-            self.images = np.concatenate((left, right))
-            n = len(pairs)
-            self.fixed: tuple[Index, Index, npt.NDArray[np.uint8]] | None = (
-                np.arange(n, dtype=np.intp),
-                np.arange(n, 2 * n, dtype=np.intp),
-                labels,
-            )
-            self.rng = Rng(job.seed, "shuffle")
-        else:
-            self.dataset = scan_dataset(job.dataset.root)
-            check_can_sample(self.dataset, params.same_alphabet)
-            self.images = load_dataset(self.dataset)
-            self.index = {p: k for k, p in enumerate(self.dataset.image_paths())}
-            self.fixed = None
-            self.rng = Rng(job.seed, "pairs")
-
-    def epoch(self) -> tuple[Index, Index, npt.NDArray[np.uint8]]:
-        if self.fixed is not None:
-            left, right, labels = self.fixed
-            order = np.arange(len(labels), dtype=np.intp)
-            for i in range(len(order) - 1, 0, -1):
-                j = self.rng.below(i + 1)
-                order[i], order[j] = order[j], order[i]
-            return left[order], right[order], labels[order]
-        pairs = sample_pairs(self.dataset, self.params.pairs, self.params.same_alphabet, self.rng)
-        left = np.array([self.index[a] for a, _, _ in pairs], dtype=np.intp)
-        right = np.array([self.index[b] for _, b, _ in pairs], dtype=np.intp)
-        return left, right, np.array([y for _, _, y in pairs], dtype=np.uint8)
+from oneshot_torch.weights import save_weights
 
 
 def _log(line: str) -> None:
@@ -121,7 +59,7 @@ def run_train(job: Job, events: Events) -> Outcome:
     params: TrainParams = job.params
     shape = network_shape(job)
     spec = optimizer_spec(job)
-    augment = _check(job, params)
+    augment = check_train(job, params)
     net = make_net(job, shape).train()
     device = torch_device(job.device)
     optimizer = build_optimizer(net, spec)
@@ -129,7 +67,7 @@ def run_train(job: Job, events: Events) -> Outcome:
     weights_path = os.path.join(job.out_dir, WEIGHTS_FILE)
     distort: Any = None
     if augment is not None:
-        from oneshot_torch.augment import distort_batch
+        from oneshot_common.augment import distort_batch
 
         distort, augment_rng = distort_batch, Rng(job.seed, "augment")
 

@@ -14,13 +14,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from oneshot_common.errors import InputError
+from oneshot_common.netjob import WEIGHTS_FILE
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from oneshot_torch.errors import InputError
 from oneshot_torch.model import SiameseNet, tensor_shapes
 
-WEIGHTS_FILE = "weights.safetensors"
+__all__ = [
+    "WEIGHTS_FILE",
+    "check_tensors",
+    "load_weights",
+    "read_tensors",
+    "save_tensors",
+    "save_weights",
+    "state_tensors",
+]
 
 
 def _dims(shape: tuple[int, ...] | list[int]) -> str:

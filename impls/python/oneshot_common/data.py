@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from oneshot_common.errors import InputError
+from oneshot_common.sampling import Dataset, Pair
 from PIL import PngImagePlugin
-
-from oneshot_torch.errors import InputError
-from oneshot_torch.sampling import Dataset, Pair
 
 IMAGE_SIZE = 105
 PIXELS = IMAGE_SIZE * IMAGE_SIZE

@@ -27,7 +27,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from oneshot_torch.errors import InputError
+from oneshot_common.errors import InputError
 
 FORMAT_VERSION = 1
 U64_MAX = (1 << 64) - 1
@@ -193,7 +193,7 @@ def from_dict(cls: type, raw: object, path: str = "") -> Any:
 def parse_job(raw: object) -> Job:
     """Validate a decoded job JSON and return a `Job` whose `params` is the task's dataclass."""
     # Late import: netparams and evalparams build on this module and register their tasks.
-    from oneshot_torch import evalparams, netparams  # noqa: F401
+    from oneshot_common import evalparams, netparams  # noqa: F401
 
     if not isinstance(raw, dict):
         raise InputError(f"job: got {_describe(raw)}, expected an object")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from oneshot_torch.errors import InputError
-from oneshot_torch.job import PARAMS, Job, bounds
+from oneshot_common.errors import InputError
+from oneshot_common.job import PARAMS, Job, bounds
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from oneshot_torch.errors import InputError, TaskError
-from oneshot_torch.rng import Rng
+from oneshot_common.errors import InputError, TaskError
+from oneshot_common.rng import Rng
 
 HEADER = "left\tright\tlabel"
 

@@ -1,8 +1,10 @@
 """`out_dir/result.json`, written atomically (docs/schemas/result.schema.json).
 
 The file is written to a temporary name in the same folder and renamed over the target with
-`os.replace`, so a reader never sees half a result. `versions()` reports the interpreter, this
-package and the libraries the task actually imported (torch is never imported just to name it).
+`os.replace`, so a reader never sees half a result. The implementation's id (`python-torch`,
+`python-jax`) and its package are parameters: `versions(package, version)` reports the
+interpreter, that package and the libraries the task actually imported (torch or jax is never
+imported just to name it).
 """
 
 from __future__ import annotations
@@ -15,22 +17,27 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from oneshot_torch import __version__
-
 FORMAT_VERSION = 1
-IMPL_ID = "python-torch"
 RESULT_FILE = "result.json"
 
 Metric = float | int | Sequence[float]
 
-_LIBRARIES = {"numpy": "numpy", "PIL": "pillow", "torch": "torch", "safetensors": "safetensors"}
+_LIBRARIES = {
+    "numpy": "numpy",
+    "PIL": "pillow",
+    "torch": "torch",
+    "safetensors": "safetensors",
+    "jax": "jax",
+    "jaxlib": "jaxlib",
+}
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, oneshot_torch and every library of interest already imported."""
-    from oneshot_torch.allocator import applied
+def versions(package: str, package_version: str) -> dict[str, str]:
+    """Versions of Python, the implementation's package and every library of interest already
+    imported."""
+    from oneshot_common.allocator import applied
 
-    found = {"oneshot_torch": __version__, "python": platform.python_version()}
+    found = {package: package_version, "python": platform.python_version()}
     found["malloc_keep_freed"] = "yes" if applied() else "no"
     for module_name, label in _LIBRARIES.items():
         module = sys.modules.get(module_name)
@@ -51,6 +58,7 @@ def _clean_metric(name: str, value: Metric) -> float | int | list[float]:
 def write_result(
     out_dir: str | os.PathLike[str],
     *,
+    impl: str,
     task: str,
     ok: bool,
     error: str | None,
@@ -58,12 +66,12 @@ def write_result(
     threads: int | None = None,
     metrics: Mapping[str, Metric] | None = None,
     outputs: Mapping[str, str] | None = None,
-    extra_versions: Mapping[str, str] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write `result.json` in `out_dir` atomically and return its path."""
+    """Write `result.json` of implementation `impl` in `out_dir` atomically; return its path."""
     record: dict[str, object] = {
         "format_version": FORMAT_VERSION,
-        "impl": IMPL_ID,
+        "impl": impl,
         "task": task,
         "ok": ok,
         "error": error,
@@ -74,7 +82,7 @@ def write_result(
         record["threads"] = threads
     record["metrics"] = {k: _clean_metric(k, v) for k, v in (metrics or {}).items()}
     record["outputs"] = dict(outputs or {})
-    record["versions"] = {**versions(), **(extra_versions or {})}
+    record["versions"] = dict(versions or {})
     target = Path(out_dir) / RESULT_FILE
     tmp = target.with_name(f".{RESULT_FILE}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:

@@ -12,8 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from oneshot_torch.errors import InputError
-from oneshot_torch.job import PARAMS, Job, bounds, from_dict
+from oneshot_common.errors import InputError
+from oneshot_common.job import PARAMS, Job, bounds, from_dict
 
 
 @dataclass(frozen=True)

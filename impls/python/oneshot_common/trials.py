@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from oneshot_torch.data import Progress, load_images
-from oneshot_torch.errors import InputError
-from oneshot_torch.rng import Rng
-from oneshot_torch.sampling import Dataset
+from oneshot_common.data import Progress, load_images
+from oneshot_common.errors import InputError
+from oneshot_common.rng import Rng
+from oneshot_common.sampling import Dataset
 
 LABELS_FILE = "class_labels.txt"
 _RUN_NAME = re.compile(r"run[0-9]+")

@@ -9,7 +9,7 @@ forward (the backward pass costs about twice the forward). For the `paper` shape
 
 from __future__ import annotations
 
-from oneshot_torch.model import Shape, feature_sides, flat_size
+from oneshot_common.shape import Shape, feature_sides, flat_size
 
 
 def image_forward_flop(shape: Shape) -> int:
