@@ -7,12 +7,11 @@ and PyTorch layouts are the interchange names of docs/protocol.md ("Weights"): `
 `conv4` (OIHW), `fc1` and `out` (out x in); the flatten before `fc1` is in C, H, W order.
 
 Speed without changing the function: both towers run in ONE batched call (the two image
-batches concatenated), activations in `channels_last` memory format (oneDNN's fast path on the
-CPU). Measured with 2 threads on the shared 2-core machine, interleaved A/B, throughput from
-process CPU time (training pairs/s, forward + backward, batch 32): `paper` two NCHW tower calls
-11.7, batched NCHW 13.0, batched channels_last 12.4 (a second run: 12.3 vs 12.5); `cpu` batched
-NCHW 36.6, channels_last 37.8: the memory format is within noise, batching helps. torch.compile
-(inductor, CPU) compiles for ~50 s and was not faster for training (0.9x), so it is not used.
+batches concatenated), activations AND convolution weights in `channels_last` memory format
+(oneDNN's fast path on the CPU). Channels-last activations with OIHW weights, as this module
+had before, make oneDNN reorder every weight on every call: 0.8x the plain PyTorch script on
+the `paper` forward (benchmarks/vs_plain_torch.py). torch.compile is a separate
+implementation, python-torch-compile (compiling.py), measured beside this one.
 
 Shapes, presets and the weights file's tensor shapes are in oneshot_common.shape (re-exported
 here). `input` smaller than 105 is reached by adaptive average pooling of the 105x105 image
@@ -72,6 +71,9 @@ class SiameseNet(nn.Module):
         self.conv4 = nn.Conv2d(f[2], f[3], k[3])
         self.fc1 = nn.Linear(flat_size(shape), shape.embedding)
         self.out = nn.Linear(shape.embedding, 1)
+        # The conv weights in channels_last too, like the activations: with OIHW weights oneDNN
+        # reorders them on every call, forward and backward (README, "Python at its best").
+        self.to(memory_format=torch.channels_last)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Embeddings [N, E] of images [N, 1, input, input] (float, ink 1.0)."""
