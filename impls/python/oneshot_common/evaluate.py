@@ -93,6 +93,8 @@ def score_trials(
     began = time.perf_counter()
     embeddings = scorer.embed(trials.images)
     embedded = time.perf_counter()
+    if first_batch_s is None:  # no warm-up calls: the first timed call is the cold one
+        first_batch_s = getattr(scorer, "first_call_s", None)
     count, ways = len(trials), trials.ways
     scores = np.empty((count, ways), dtype=np.float64)
     for start in range(0, count, SCORE_CHUNK_TRIALS):
@@ -183,7 +185,8 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
     """`evaluate`: one-shot accuracy by Koch's or Lake's protocol; writes predictions.tsv.
 
     `network_scorer(job, params, events)` builds the implementation's siamese scorer (a
-    `Scorer`, optionally with `warm_up(images) -> first call's seconds`)."""
+    `Scorer`, optionally with `warm_up(images) -> first call's seconds` and
+    `extra_metrics() -> {name: value}` for the task's metrics)."""
     task_start = time.perf_counter()
     params = check_evaluate(job)
     scorer = make_scorer(job, params, events, network_scorer)
@@ -221,4 +224,7 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
     )
     if outcome.first_batch_s is not None:
         metrics["first_batch_s"] = outcome.first_batch_s
+    extra = getattr(scorer, "extra_metrics", None)  # e.g. python-jax's compile_s
+    if extra is not None:
+        metrics.update(extra())
     return Outcome(metrics=metrics, outputs={"predictions": PREDICTIONS_FILE})

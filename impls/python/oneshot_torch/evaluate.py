@@ -8,6 +8,7 @@ every Python implementation: oneshot_common.evaluate.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from oneshot_common.evaluate import Index, Scorer, Scores
 from oneshot_common.events import Events
 from oneshot_common.job import Job
 from oneshot_common.tasks import Outcome
+
+from oneshot_torch.compiling import compile_metrics, pad_batch
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +46,7 @@ class SiameseScorer:
         self.batch = batch
         self.progress = progress  # (images embedded, total), after each batch
         self.warmup_batches = warmup_batches
+        self.first_call_s: float | None = None  # the first embedding call (warm-up or timed)
 
     def warm_up(self, images: npt.NDArray[np.uint8]) -> float | None:
         """`warmup_batches` untimed embedding calls on the first batch; the first call's seconds
@@ -63,11 +67,12 @@ class SiameseScorer:
             with torch.inference_mode():
                 for index in range(self.warmup_batches):
                     began = time.perf_counter()
-                    x = to_input(images[: self.batch], net.shape.input, device)
-                    net.embed(x)
+                    first = pad_batch(images[: self.batch], self.batch)
+                    net.embed(to_input(first, net.shape.input, device))
                     synchronize(device)
                     if index == 0:
                         first_s = time.perf_counter() - began
+                        self.first_call_s = first_s
         finally:
             net.train(was_training)
         return first_s
@@ -85,8 +90,13 @@ class SiameseScorer:
         try:
             with torch.inference_mode():
                 for start in range(0, len(images), self.batch):
-                    x = to_input(images[start : start + self.batch], net.shape.input, device)
-                    parts.append(net.embed(x))
+                    began = time.perf_counter()
+                    chunk = images[start : start + self.batch]
+                    x = to_input(pad_batch(chunk, self.batch), net.shape.input, device)
+                    parts.append(net.embed(x)[: len(chunk)])
+                    if start == 0 and self.first_call_s is None:
+                        synchronize(device)
+                        self.first_call_s = time.perf_counter() - began
                     if self.progress is not None:
                         self.progress(min(start + self.batch, len(images)), len(images))
             embeddings = torch.cat(parts) if parts else torch.empty(0, net.shape.embedding)
@@ -124,4 +134,10 @@ def network_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:
 
 def run_evaluate(job: Job, events: Events) -> Outcome:
     """`evaluate`: one-shot accuracy by Koch's or Lake's protocol; writes predictions.tsv."""
-    return evaluate.run_evaluate(job, events, network_scorer)
+    outcome = evaluate.run_evaluate(job, events, network_scorer)
+    metrics = outcome.metrics
+    first, embed_s, images = (metrics.get(k) for k in ("first_batch_s", "embed_s", "images"))
+    if isinstance(first, float) and isinstance(embed_s, float) and isinstance(images, int):
+        batches = max(1, math.ceil(images / job.params.batch))
+        metrics.update(compile_metrics(first, embed_s / batches))
+    return outcome
