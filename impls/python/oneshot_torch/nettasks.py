@@ -37,6 +37,7 @@ from oneshot_common.netparams import ForwardParams, StepParams
 from oneshot_common.shape import Shape, network_shape
 from oneshot_common.tasks import Outcome
 
+from oneshot_torch.compiling import compile_metrics, compile_net
 from oneshot_torch.device import CPU, synchronize, torch_device
 from oneshot_torch.model import SiameseNet, init_weights, pair_loss, prepare_images
 from oneshot_torch.optim import Schedule, build_optimizer
@@ -58,7 +59,7 @@ def make_net(job: Job, shape: Shape) -> SiameseNet:
     device = torch_device(job.device)
     if device.type != "cpu":
         net = net.to(device)
-    return net
+    return compile_net(net)  # python-torch-compile only (compiling.py)
 
 
 def to_input(packed: Packed, side: int, device: torch.device = CPU) -> torch.Tensor:
@@ -141,6 +142,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
             "first_batch_s": first_batch_s,
             "warmup_batches": params.warmup_batches,
             "torch_threads": torch.get_num_threads(),
+            **compile_metrics(first_batch_s or 0.0, forward_s / math.ceil(n / params.batch)),
         },
         outputs={"outputs": OUTPUTS_FILE},
     )
@@ -211,6 +213,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
             "first_batch_s": first_batch_s,
             "torch_threads": torch.get_num_threads(),
+            **compile_metrics(first_batch_s, timed_s / timed_steps),
         },
         outputs=outputs,
     )

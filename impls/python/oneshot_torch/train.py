@@ -43,6 +43,7 @@ from oneshot_common.shape import network_shape
 from oneshot_common.tasks import Outcome
 from oneshot_common.trials import draw_koch_trials, load_trials
 
+from oneshot_torch.compiling import compile_metrics
 from oneshot_torch.device import synchronize, torch_device
 from oneshot_torch.evaluate import SiameseScorer
 from oneshot_torch.model import pair_loss
@@ -192,8 +193,9 @@ def run_train(job: Job, events: Events) -> Outcome:
             save_weights(net, weights_path)
     if step > params.warmup_steps:  # steady state: the warm-up steps left out (docs/protocol.md)
         train_s, timed_pairs = train_s - warmup_s, pairs_seen - warmup_pairs
+        timed_steps = step - params.warmup_steps
     else:
-        timed_pairs = pairs_seen
+        timed_pairs, timed_steps = pairs_seen, step
     pairs_per_s = timed_pairs / train_s if train_s > 0 else 0.0
     metrics: dict[str, Any] = {
         "epochs_run": epochs_run,
@@ -204,6 +206,7 @@ def run_train(job: Job, events: Events) -> Outcome:
         "wall_s": time.perf_counter() - data_start,
         "train_pairs_per_s": pairs_per_s,
         "first_batch_s": first_batch_s,
+        **compile_metrics(first_batch_s, train_s / max(1, timed_steps)),
         "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
         "epoch_losses": epoch_losses,
         "torch_threads": torch.get_num_threads(),
