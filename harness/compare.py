@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.results import by_task, measured_runs
+
 DEFAULT_TOLERANCES = {
     "sampling": 0.0,
     "pixels": 0.0,
@@ -194,10 +196,11 @@ CHECKS: dict[str, list[tuple[str, CheckFn]]] = {
 
 
 def first_outputs(measurement: dict[str, Any], run_dir: Path) -> RunOutputs | None:
-    for run in measurement["runs"]:
-        if run["ok"] and not run["warmup"]:
-            return RunOutputs(run_dir / str(run["dir"]), run["metrics"], measurement["params"])
-    return None
+    runs = measured_runs(measurement)
+    if not runs:
+        return None
+    run = runs[0]
+    return RunOutputs(run_dir / str(run["dir"]), run["metrics"], measurement["params"])
 
 
 def run_checks(
@@ -205,10 +208,7 @@ def run_checks(
 ) -> list[dict[str, Any]]:
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
     checks: list[dict[str, Any]] = []
-    by_task: dict[int, list[dict[str, Any]]] = {}
-    for m in results["measurements"]:
-        by_task.setdefault(m["task_index"], []).append(m)
-    for index, measurements in sorted(by_task.items()):
+    for index, measurements in by_task(results["measurements"]):
         task = measurements[0]["task"]
         if task not in CHECKS or len(measurements) < 2:
             continue

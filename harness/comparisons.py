@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.protocol import THROUGHPUT
+from harness.results import by_task, measured_runs
 from harness.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
 
 
@@ -41,10 +42,6 @@ def figures_of(task: str) -> list[Figure]:
         Figure("peak_rss_bytes", "bytes", False),
     ]
     return out
-
-
-def measured_runs(measurement: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in measurement["runs"] if r["ok"] and not r["warmup"]]
 
 
 def run_value(run: Mapping[str, Any], figure: str) -> float | None:
@@ -145,11 +142,8 @@ def run_comparisons(
     max_rel_iqr: float = SPREAD_WARN_REL_IQR,
 ) -> list[dict[str, Any]]:
     """Every implementation against the baseline, per task and figure."""
-    by_task: dict[int, list[Mapping[str, Any]]] = {}
-    for m in results["measurements"]:
-        by_task.setdefault(int(m["task_index"]), []).append(m)
     out: list[dict[str, Any]] = []
-    for index, group in sorted(by_task.items()):
+    for index, group in by_task(results["measurements"]):
         ids = [m["impl"] for m in group]
         base_id = str(baseline if baseline in ids else ids[0])
         base = next(m for m in group if m["impl"] == base_id)

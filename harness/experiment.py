@@ -12,7 +12,6 @@ Checks between implementations and the summary table come last. An interrupted r
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,17 +28,28 @@ from harness.protocol import (
     PROTOCOL_VERSION,
     REPO_ROOT,
     TASKS_NEEDING_PAIRS,
-    THROUGHPUT,
-    atomic_write_json,
     make_job,
     read_result,
     uses_network,
     write_job,
 )
+from harness.results import (
+    RESULTS_FORMAT_VERSION,
+    Build,
+    Dataset,
+    Implementation,
+    Machine,
+    Measurement,
+    Phase,
+    Results,
+    Run,
+    measured_runs,
+    summarize_runs,
+)
+from harness.results import load as load_results
+from harness.results import save as save_results
 from harness.runner import ProcessRecord, kill_children, run_process
-from harness.stats import summarize
 
-RESULTS_FORMAT_VERSION = 1
 KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
 
 
@@ -76,35 +86,35 @@ def run_experiment(
     root, eval_root, data_facts = datasets.prepare(config, display)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
-    results: dict[str, Any] = {
-        "format_version": RESULTS_FORMAT_VERSION,
-        "protocol": PROTOCOL_VERSION,
-        "name": config.name,
-        "device": config.device,
-        "status": "running",
-        "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "finished_utc": None,
-        "machine": machine.machine_facts(),
-        "config": dict(config.raw),
-        "dataset": data_facts,
-        "implementations": {},
-        "builds": [],
-        "measurements": [
-            {
-                "impl": impl.id,
-                "task": task.name,
-                "task_index": index,
-                "params": dict(task.params),
-                "planned_runs": config.warmup + config.repeats,
-                "shared_inputs": task.weights != "trained",
-                "runs": [],
-                "summary": None,
-            }
+    results = Results(
+        format_version=RESULTS_FORMAT_VERSION,
+        protocol=PROTOCOL_VERSION,
+        name=config.name,
+        device=config.device,
+        status="running",
+        started_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        finished_utc=None,
+        machine=Machine.model_validate(machine.machine_facts()),
+        config=dict(config.raw),
+        dataset=Dataset.model_validate(data_facts),
+        implementations={},
+        builds=[],
+        measurements=[
+            Measurement(
+                impl=impl.id,
+                task=task.name,
+                task_index=index,
+                params=dict(task.params),
+                planned_runs=config.warmup + config.repeats,
+                shared_inputs=task.weights != "trained",
+                runs=[],
+                summary=None,
+            )
             for index, task in enumerate(config.tasks)
             for impl in chosen
         ],
-        "checks": [],
-    }
+        checks=[],
+    ).dump()
     ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
     save(ctx)
     return execute(ctx)
@@ -118,11 +128,9 @@ def resume_experiment(
 
     results_path = run_dir / "results.json"
     try:
-        results: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+        results = load_results(results_path).dump()
+    except HarnessError as e:
         raise HarnessError(f"{results_path}: cannot resume: {e}") from None
-    if results.get("format_version") != RESULTS_FORMAT_VERSION:
-        raise HarnessError(f"{results_path}: unknown results format_version; cannot resume")
     config = load_config(run_dir / "config.yaml")
     chosen = impls.select(config.implementations, available or impls.discover())
     impls.check_device(config.device, chosen)
@@ -159,7 +167,8 @@ def execute(ctx: Context) -> dict[str, Any]:
                     )
                     run = run_one(ctx, impl, index, repeat, warm, inputs, label)
                     measurement["runs"].append(run)
-                    measurement["summary"] = summarize_runs(task.name, measurement["runs"])
+                    summary = summarize_runs(task.name, measurement["runs"])
+                    measurement["summary"] = summary and summary.dump()
                     save(ctx)
     except BaseException:
         kill_children()
@@ -176,7 +185,7 @@ def execute(ctx: Context) -> dict[str, Any]:
 
 
 def save(ctx: Context) -> None:
-    atomic_write_json(ctx.run_dir / "results.json", ctx.results)
+    save_results(ctx.run_dir / "results.json", ctx.results)
 
 
 def find_measurement(results: dict[str, Any], impl_id: str, index: int) -> dict[str, Any]:
@@ -192,16 +201,14 @@ def build_all(ctx: Context) -> None:
         if impl.build is not None:
             ctx.display.line(f"building {impl.id} ...")
         record = impls.build(impl, ctx.run_dir / "build" / f"{impl.id}.log", env)
-        ctx.results["builds"].append(
-            {"impl": record.impl, "ok": record.ok, "wall_s": record.wall_s, "log": record.log}
-        )
+        build = Build(impl=record.impl, ok=record.ok, wall_s=record.wall_s, log=record.log)
+        ctx.results["builds"].append(build.dump())
         save(ctx)
         if not record.ok:
             raise HarnessError(f"building {impl.id} failed; see {record.log}")
-        ctx.results["implementations"][impl.id] = {
-            "language": impl.language,
-            "versions": impls.versions(impl, env),
-        }
+        ctx.results["implementations"][impl.id] = Implementation(
+            language=impl.language, versions=impls.versions(impl, env)
+        ).dump()
     save(ctx)
 
 
@@ -276,9 +283,9 @@ def trained_weights(ctx: Context, impl_id: str, index: int) -> Path:
         if ctx.config.tasks[earlier].name != "train":
             continue
         m = find_measurement(ctx.results, impl_id, earlier)
-        for run in m["runs"]:
+        for run in measured_runs(m):
             path = ctx.run_dir / str(run["dir"]) / "weights.safetensors"
-            if run["ok"] and not run["warmup"] and path.is_file():
+            if path.is_file():
                 return path
         break
     raise HarnessError(
@@ -330,53 +337,57 @@ def run_one(
         on_event=on_event,
         memory_limit_bytes=config.memory_limit_mb << 20 if config.memory_limit_mb else None,
     )
-    run: dict[str, Any] = {
-        "repeat": repeat,
-        "warmup": warm,
-        "dir": str(job_dir.relative_to(ctx.run_dir)),
-        "wall_s": record.wall_s,
-        "user_s": record.user_s,
-        "sys_s": record.sys_s,
-        "peak_rss_bytes": record.peak_rss_bytes,
-        "sampled_peak_rss_bytes": max((s.rss_bytes for s in record.samples), default=0),
-        "startup_s": record.startup_s,
-        "exit_code": record.exit_code,
-        "signal": record.signal,
-        "timed_out": record.timed_out,
-        "out_of_memory": record.out_of_memory_bytes is not None,
-        "phases": phases(record),
-        "ok": False,
-        "error": None,
-        "metrics": {},
-        "outputs": {},
-    }
-    if record.ok and record.bad_event_lines:
-        run["error"] = (
-            f"{record.bad_event_lines} malformed event line(s) on stdout, expected one JSON "
-            f"object per line (first: {record.first_bad_event_line!r})"
-        )
-    elif record.ok:
-        try:
-            result = read_result(job_dir / "result.json")
-        except HarnessError as e:
-            run["error"] = str(e)
-        else:
-            run["ok"] = bool(result["ok"])
-            run["metrics"] = result["metrics"]
-            run["outputs"] = result["outputs"]
-            run["error"] = result["error"]
-    else:
-        run["error"] = describe_failure(record)
+    ok, error, metrics, outputs = job_outcome(record, job_dir)
+    run = Run(
+        repeat=repeat,
+        warmup=warm,
+        dir=str(job_dir.relative_to(ctx.run_dir)),
+        wall_s=record.wall_s,
+        user_s=record.user_s,
+        sys_s=record.sys_s,
+        peak_rss_bytes=record.peak_rss_bytes,
+        sampled_peak_rss_bytes=max((s.rss_bytes for s in record.samples), default=0),
+        startup_s=record.startup_s,
+        exit_code=record.exit_code,
+        signal=record.signal,
+        timed_out=record.timed_out,
+        out_of_memory=record.out_of_memory_bytes is not None,
+        phases=[Phase.model_validate(p) for p in phases(record)],
+        ok=ok,
+        error=error,
+        metrics=metrics,
+        outputs=outputs,
+    ).dump()
     ctx.display.end_job(label, run)
     if not first_measured_ok(ctx, impl.id, index) or warm:
         prune_outputs(job_dir, run["outputs"])
     return run
 
 
+def job_outcome(
+    record: ProcessRecord, job_dir: Path
+) -> tuple[bool, str | None, dict[str, Any], dict[str, str]]:
+    """(ok, error, metrics, outputs) of a finished job: its result.json, or why there is none."""
+    if record.ok and record.bad_event_lines:
+        return (
+            False,
+            f"{record.bad_event_lines} malformed event line(s) on stdout, expected one JSON "
+            f"object per line (first: {record.first_bad_event_line!r})",
+            {},
+            {},
+        )
+    if not record.ok:
+        return False, describe_failure(record), {}, {}
+    try:
+        result = read_result(job_dir / "result.json")
+    except HarnessError as e:
+        return False, str(e), {}, {}
+    return bool(result["ok"]), result["error"], result["metrics"], result["outputs"]
+
+
 def first_measured_ok(ctx: Context, impl_id: str, index: int) -> bool:
     """True while no earlier measured run of this (impl, task) kept its outputs."""
-    m = find_measurement(ctx.results, impl_id, index)
-    return not any(r["ok"] and not r["warmup"] for r in m["runs"])
+    return not measured_runs(find_measurement(ctx.results, impl_id, index))
 
 
 def prune_outputs(job_dir: Path, outputs: dict[str, str]) -> None:
@@ -417,26 +428,3 @@ def phases(record: ProcessRecord) -> list[dict[str, Any]]:
         elif state == "end" and name in open_at:
             out.append({"name": name, "begin_s": open_at.pop(name), "end_s": event.t_harness_s})
     return out
-
-
-def summarize_runs(task: str, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    measured = [r for r in runs if r["ok"] and not r["warmup"]]
-    if not measured:
-        return None
-    metric, unit = THROUGHPUT.get(task, ("", ""))
-    throughput = [float(r["metrics"][metric]) for r in measured if metric in r["metrics"]]
-    cpu = [r["user_s"] + r["sys_s"] for r in measured]
-    summary: dict[str, Any] = {
-        "runs": len(measured),
-        "failed_runs": sum(1 for r in runs if not r["ok"]),
-        "wall_s": summarize([r["wall_s"] for r in measured]),
-        "cpu_s": summarize(cpu),
-        "peak_rss_bytes": summarize([r["peak_rss_bytes"] for r in measured]),
-        "throughput": None,
-    }
-    startup = [r["startup_s"] for r in measured if r["startup_s"] is not None]
-    if startup:
-        summary["startup_s"] = summarize(startup)
-    if throughput:
-        summary["throughput"] = {"metric": metric, "unit": unit, **summarize(throughput)}
-    return summary

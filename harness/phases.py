@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.monitor import Sample
+from harness.results import is_measured
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -98,7 +99,7 @@ def attribute_all(results: dict[str, Any], run_dir: Path) -> None:
         per_phase: dict[str, dict[str, list[float]]] = {}
         for run in m["runs"]:
             run["phase_resources"] = attribute_run(run, run_dir)
-            if not run["ok"] or run["warmup"]:
+            if not is_measured(run):
                 continue
             for row in run["phase_resources"]:
                 acc = per_phase.setdefault(row["name"], {"wall_s": [], "peak_rss_bytes": []})

@@ -8,12 +8,11 @@ its jobs and checks, whether it finished, and its folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from harness import results as results_doc
 from harness.errors import HarnessError
-from harness.experiment import RESULTS_FORMAT_VERSION
 from harness.protocol import REPO_ROOT
 
 RESULTS_ROOT = REPO_ROOT / "results"
@@ -24,22 +23,9 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "results.json"
     if not run_dir.is_dir():
         raise HarnessError(f"{run_dir}: no such run folder; expected a folder from `harness run`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(
-            f"{run_dir}: no results.json; expected a folder from `harness run`"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise HarnessError(f"{path}: unreadable results.json: {e}") from None
-    if not isinstance(data, dict) or "measurements" not in data:
-        raise HarnessError(f"{path}: not a results document (no `measurements`)")
-    if data.get("format_version") != RESULTS_FORMAT_VERSION:
-        raise HarnessError(
-            f"{path}: results format_version {data.get('format_version')!r} is not the known "
-            f"version {RESULTS_FORMAT_VERSION}"
-        )
-    return data
+    if not path.is_file():
+        raise HarnessError(f"{run_dir}: no results.json; expected a folder from `harness run`")
+    return results_doc.load(path).dump()
 
 
 def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | None, str]]:

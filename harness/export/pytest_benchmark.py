@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from harness.comparisons import measured_runs
+from harness.results import measured_runs
 
 FILE_NAME = "pytest-benchmark.json"
 FORMAT_VERSION = "5.1.0"  # the pytest-benchmark version whose file layout this follows

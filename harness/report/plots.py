@@ -23,8 +23,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from harness.comparisons import measured_runs, values
+from harness.comparisons import values
 from harness.phases import read_samples
+from harness.results import by_task, measured_runs
 
 DPI = 100
 
@@ -44,16 +45,9 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _by_task(results: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    for m in results["measurements"]:
-        out.setdefault(int(m["task_index"]), []).append(m)
-    return dict(sorted(out.items()))
-
-
 def throughput(results: dict[str, Any]) -> list[Plot]:
     panels = []
-    for index, group in _by_task(results).items():
+    for index, group in by_task(results["measurements"]):
         rows = []
         for m in group:
             tp = (m.get("summary") or {}).get("throughput")
@@ -92,7 +86,7 @@ def _first_run(m: dict[str, Any]) -> dict[str, Any] | None:
 
 def timelines(results: dict[str, Any], run_dir: Path) -> list[Plot]:
     plots = []
-    for index, group in _by_task(results).items():
+    for index, group in by_task(results["measurements"]):
         series = []
         for m in group:
             run = _first_run(m)
@@ -145,7 +139,7 @@ def read_losses(path: Path) -> list[tuple[float, float]]:
 
 def loss_curves(results: dict[str, Any], run_dir: Path) -> list[Plot]:
     plots = []
-    for index, group in _by_task(results).items():
+    for index, group in by_task(results["measurements"]):
         curves = []
         for m in group:
             run = _first_run(m)

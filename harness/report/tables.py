@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.comparisons import measured_runs
+from harness.results import measured_runs
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,381 @@
+"""The results document (`results.json`): typed, immutable models, load/save and its queries.
+
+One `Results` per run folder. `harness run` builds the pieces here (a `Run` per job, a `Summary`
+per measurement) and saves after every job; every reader (checks, comparisons, phases,
+roofline, report, diff, export, list) loads it with `load` or `parse`. The models are frozen
+pydantic models; fields an older writer may leave out are optional, and keys a model does not
+name are kept (`extra="allow"`), so a document round-trips with the same keys and values
+(`dump` leaves out only what was never set). Numbers are `int | float`: an integer stays an
+integer in the file.
+
+Format history (`format_version`):
+- 1: the first recorded format (protocol 1); `comparisons`, `roofline`, `runs[].phase_resources`
+  and `measurements[].phase_summary` are written after the last job, `summary.startup_s` when
+  the implementation announced its start-up.
+
+`docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import HarnessError
+from harness.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
+
+RESULTS_FORMAT_VERSION = 1
+SCHEMA_PATH = REPO_ROOT / "docs" / "schemas" / "results.schema.json"
+
+Num = int | float
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON-ready dict of this model: the keys it was given, in the file's order."""
+        return self.model_dump(exclude_unset=True)
+
+
+class Phase(_Model):
+    """A phase interval an implementation announced, on the harness's clock."""
+
+    name: str
+    begin_s: Num
+    end_s: Num
+
+
+class Run(_Model):
+    """One job: one implementation running one task once (a warm-up or a measured repeat)."""
+
+    repeat: int
+    warmup: bool
+    dir: str
+    wall_s: Num
+    user_s: Num
+    sys_s: Num
+    peak_rss_bytes: Num
+    sampled_peak_rss_bytes: Num
+    startup_s: Num | None
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    out_of_memory: bool
+    phases: list[Phase]
+    ok: bool
+    error: str | None
+    metrics: dict[str, Any]
+    outputs: dict[str, str]
+    phase_resources: list[dict[str, Any]] | None = None
+
+    @property
+    def measured(self) -> bool:
+        """A run that counts: it succeeded and was not a warm-up."""
+        return self.ok and not self.warmup
+
+
+class Stat(_Model):
+    """median, iqr, min, max and n of a figure over the measured runs."""
+
+    median: Num
+    iqr: Num
+    min: Num
+    max: Num
+    n: int
+
+
+class Throughput(_Model):
+    """A Stat of the task's throughput metric (protocol.THROUGHPUT), with its name and unit."""
+
+    metric: str
+    unit: str
+    median: Num
+    iqr: Num
+    min: Num
+    max: Num
+    n: int
+
+
+class Summary(_Model):
+    """A measurement's figures over its measured runs."""
+
+    runs: int
+    failed_runs: int
+    wall_s: Stat
+    cpu_s: Stat
+    peak_rss_bytes: Stat
+    throughput: Throughput | None
+    startup_s: Stat | None = None
+
+
+class Measurement(_Model):
+    """Every run of one implementation on one task of the config."""
+
+    impl: str
+    task: str
+    task_index: int
+    params: dict[str, Any]
+    planned_runs: int
+    shared_inputs: bool = True
+    runs: list[Run]
+    summary: Summary | None
+    phase_summary: list[dict[str, Any]] | None = None
+
+
+class Build(_Model):
+    impl: str
+    ok: bool
+    wall_s: Num
+    log: str
+
+
+class Implementation(_Model):
+    language: str
+    versions: dict[str, Any]
+
+
+class Check(_Model):
+    """An output check between the baseline and one other implementation (checks.py)."""
+
+    name: str
+    task_index: int
+    impls: list[str]
+    value: Num | None
+    tolerance: Num | None
+    ok: bool
+    detail: str
+
+
+class Comparison(_Model):
+    """A figure of one implementation against the baseline's, as a ratio (comparisons.py)."""
+
+    task: str
+    task_index: int
+    baseline: str
+    impl: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    ratio: Num | None = None
+    ci_low: Num | None = None
+    ci_high: Num | None = None
+    p_value: Num | None = None
+    significant: bool | None = None
+    paired: bool | None = None
+    n_baseline: int | None = None
+    n_impl: int | None = None
+    refused: str | None = None
+    warning: str | None = None
+
+
+class Machine(_Model):
+    """Facts of the machine the run ran on (machine.py); `sgemm*` after the roofline probe."""
+
+    cpu_model: str | None = None
+    cpu_flags: list[str] | None = None
+    logical_cores: int | None = None
+    physical_cores: int | None = None
+    memory_bytes: int | None = None
+    os: str | None = None
+    python: str | None = None
+    rustc: str | None = None
+    load_avg_1m: Num | None = None
+    env: dict[str, str | None] | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    sgemm_gflops: Num | None = None
+    sgemm: dict[str, Any] | None = None
+
+
+class Dataset(_Model):
+    """The data set the jobs read (datasets.py): where it is and its fingerprint."""
+
+    source: str
+    root: str
+    eval_root: str | None = None
+    images: int | None = None
+    sha256: str
+    synthetic: dict[str, Any] | None = None
+
+
+class Roofline(_Model):
+    measured: bool
+    reason: str | None
+    tasks: list[dict[str, Any]]
+
+
+class Results(_Model):
+    """The whole document of one run."""
+
+    format_version: int
+    protocol: int
+    name: str
+    device: str = "cpu"
+    status: str
+    started_utc: str
+    finished_utc: str | None
+    machine: Machine
+    config: dict[str, Any]
+    dataset: Dataset
+    implementations: dict[str, Implementation]
+    builds: list[Build]
+    measurements: list[Measurement]
+    checks: list[Check]
+    comparisons: list[Comparison] | None = None
+    roofline: Roofline | None = None
+
+
+# --- reading and writing ---------------------------------------------------------------------
+
+
+def parse(data: Mapping[str, Any], where: str = "results.json") -> Results:
+    """A results document from its JSON dict; HarnessError naming the first bad field."""
+    if not isinstance(data, Mapping) or "measurements" not in data:
+        raise HarnessError(f"{where}: not a results document (no `measurements`)")
+    if data.get("format_version") != RESULTS_FORMAT_VERSION:
+        raise HarnessError(
+            f"{where}: results format_version {data.get('format_version')!r} is not the known "
+            f"version {RESULTS_FORMAT_VERSION}"
+        )
+    try:
+        return Results.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        at = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise HarnessError(f"{where}: results document invalid at {at}: {first['msg']}") from None
+
+
+def load(path: Path) -> Results:
+    """results.json at `path`, checked to be a results document of the known format."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise HarnessError(f"{path}: unreadable results.json: {e}") from None
+    return parse(data, str(path))
+
+
+def save(path: Path, results: Results | Mapping[str, Any]) -> None:
+    """Write the document atomically (temp file, fsync, rename); a dict is validated first."""
+    doc = results if isinstance(results, Results) else parse(results, str(path))
+    atomic_write_json(path, doc.dump())
+
+
+# --- the queries everyone needs --------------------------------------------------------------
+
+
+# Each query takes the typed models or their JSON dicts (readers that take a document from a
+# caller, tests' hand-written partial documents among them, pass dicts) and gives back the items
+# it was given.
+RunT = TypeVar("RunT", Run, Mapping[str, Any])
+MeasurementT = TypeVar("MeasurementT", Measurement, Mapping[str, Any])
+
+
+def is_measured(run: Run | Mapping[str, Any]) -> bool:
+    """A run that counts: it succeeded and was not a warm-up."""
+    if isinstance(run, Run):
+        return run.measured
+    return bool(run["ok"]) and not run["warmup"]
+
+
+def measured(runs: Iterable[RunT]) -> list[RunT]:
+    """The runs that count (ok and not warm-up), in the order they ran."""
+    return [r for r in runs if is_measured(r)]
+
+
+def measured_runs(m: MeasurementT) -> list[Any]:
+    """The measured runs of a measurement (Run models of a Measurement, dicts of a dict)."""
+    return measured(m.runs if isinstance(m, Measurement) else m["runs"])
+
+
+def by_task(measurements: Iterable[MeasurementT]) -> list[tuple[int, list[MeasurementT]]]:
+    """(task_index, its measurements in config order of implementations), by task_index."""
+    groups: dict[int, list[MeasurementT]] = {}
+    for m in measurements:
+        index = m.task_index if isinstance(m, Measurement) else int(m["task_index"])
+        groups.setdefault(index, []).append(m)
+    return sorted(groups.items())
+
+
+def find(results: Results, impl: str, task_index: int) -> Measurement:
+    for m in results.measurements:
+        if m.impl == impl and m.task_index == task_index:
+            return m
+    raise KeyError((impl, task_index))
+
+
+def throughput_of(task: str, run: Run | Mapping[str, Any]) -> float | None:
+    """The task's steady-state throughput metric of one run (THROUGHPUT), None if absent."""
+    metric = THROUGHPUT.get(task, ("", ""))[0]
+    metrics = run.metrics if isinstance(run, Run) else run.get("metrics") or {}
+    value = metrics.get(metric)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def summarize_runs(task: str, runs: Sequence[Run | Mapping[str, Any]]) -> Summary | None:
+    """Medians and spreads of a measurement's measured runs; None while none succeeded."""
+    from harness.stats import summarize
+
+    typed = [r if isinstance(r, Run) else Run.model_validate(r) for r in runs]
+    ok = measured(typed)
+    if not ok:
+        return None
+    metric, unit = THROUGHPUT.get(task, ("", ""))
+    throughput = [v for v in (throughput_of(task, r) for r in ok) if v is not None]
+    startup = [r.startup_s for r in ok if r.startup_s is not None]
+    fields: dict[str, Any] = {
+        "runs": len(ok),
+        "failed_runs": sum(1 for r in typed if not r.ok),
+        "wall_s": summarize([r.wall_s for r in ok]),
+        "cpu_s": summarize([r.user_s + r.sys_s for r in ok]),
+        "peak_rss_bytes": summarize([r.peak_rss_bytes for r in ok]),
+        "throughput": {"metric": metric, "unit": unit, **summarize(throughput)}
+        if throughput
+        else None,
+    }
+    if startup:
+        fields["startup_s"] = summarize(startup)
+    return Summary.model_validate(fields)
+
+
+# --- the schema ------------------------------------------------------------------------------
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of results.json, generated from the models."""
+    schema = Results.model_json_schema()
+    schema["description"] = (
+        f"results.json of `harness run`, format_version {RESULTS_FORMAT_VERSION}; generated "
+        "from harness/results.py by `python -m harness.results`, do not edit"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "results.schema.json",
+        **schema,
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write (or with --check, compare) docs/schemas/results.schema.json."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--check"]:
+        same = SCHEMA_PATH.is_file() and SCHEMA_PATH.read_text(encoding="utf-8") == schema_text()
+        print(f"{SCHEMA_PATH}: {'up to date' if same else 'stale: run python -m harness.results'}")
+        return 0 if same else 1
+    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
