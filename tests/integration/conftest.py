@@ -41,9 +41,10 @@ def write_job(out: Path, task: str, root: Path, params: dict[str, Any], **extra:
     return path
 
 
-def run_python(job: Path) -> subprocess.CompletedProcess[str]:
+def run_python(job: Path, package: str = "oneshot_torch") -> subprocess.CompletedProcess[str]:
+    """A Python implementation (`oneshot_torch`, `oneshot_jax`) on a job, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "oneshot_torch", "run", str(job)],
+        [sys.executable, "-m", package, "run", str(job)],
         capture_output=True,
         text=True,
         check=False,

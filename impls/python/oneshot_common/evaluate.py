@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
 from oneshot_common.errors import TaskError
 from oneshot_common.evalparams import EvaluateParams, check_evaluate
 from oneshot_common.events import Events
