@@ -127,9 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import load_config
-    from harness.display import Display
-    from harness.experiment import default_run_dir, resume_experiment, run_experiment
+    from harness.run.config import load_config
+    from harness.run.display import Display
+    from harness.run.experiment import default_run_dir, resume_experiment, run_experiment
 
     # SIGTERM ends a run like Ctrl-C: the running job's process group is killed and
     # results.json keeps every finished job, marked `status: interrupted`.
@@ -189,7 +189,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import write_report
-    from harness.runs import load_run
+    from harness.report.stored_runs import load_run
 
     results = load_run(args.run_dir)
     for path in write_report(args.run_dir, results):
@@ -202,7 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from harness.diff import diff_runs, parse_figures, parse_threshold
+    from harness.report.diff import diff_runs, parse_figures, parse_threshold
 
     if args.skip_missing_base and not (args.base / "results.json").is_file():
         print(f"no base run at {args.base} (no results.json); nothing to diff")
@@ -218,7 +218,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.runs import RESULTS_ROOT, format_list
+    from harness.report.stored_runs import RESULTS_ROOT, format_list
 
     print(format_list(args.root or RESULTS_ROOT))
     return 0

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import HarnessError
-from harness.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
+from harness.process.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
 
 RESULTS_FORMAT_VERSION = 1
 SCHEMA_PATH = REPO_ROOT / "docs" / "schemas" / "results.schema.json"
@@ -141,7 +141,7 @@ class Implementation(_Model):
 
 
 class Check(_Model):
-    """An output check between the baseline and one other implementation (checks.py)."""
+    """An output check between the baseline and one other implementation (analysis/checks.py)."""
 
     name: str
     task_index: int
@@ -153,7 +153,7 @@ class Check(_Model):
 
 
 class Comparison(_Model):
-    """A figure of one implementation against the baseline's, as a ratio (comparisons.py)."""
+    """A figure of one implementation against the baseline's, as a ratio (analysis/ratios.py)."""
 
     task: str
     task_index: int
@@ -315,32 +315,6 @@ def throughput_of(task: str, run: Run | Mapping[str, Any]) -> float | None:
     metrics = run.metrics if isinstance(run, Run) else run.get("metrics") or {}
     value = metrics.get(metric)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def summarize_runs(task: str, runs: Sequence[Run | Mapping[str, Any]]) -> Summary | None:
-    """Medians and spreads of a measurement's measured runs; None while none succeeded."""
-    from harness.stats import summarize
-
-    typed = [r if isinstance(r, Run) else Run.model_validate(r) for r in runs]
-    ok = measured(typed)
-    if not ok:
-        return None
-    metric, unit = THROUGHPUT.get(task, ("", ""))
-    throughput = [v for v in (throughput_of(task, r) for r in ok) if v is not None]
-    startup = [r.startup_s for r in ok if r.startup_s is not None]
-    fields: dict[str, Any] = {
-        "runs": len(ok),
-        "failed_runs": sum(1 for r in typed if not r.ok),
-        "wall_s": summarize([r.wall_s for r in ok]),
-        "cpu_s": summarize([r.user_s + r.sys_s for r in ok]),
-        "peak_rss_bytes": summarize([r.peak_rss_bytes for r in ok]),
-        "throughput": {"metric": metric, "unit": unit, **summarize(throughput)}
-        if throughput
-        else None,
-    }
-    if startup:
-        fields["startup_s"] = summarize(startup)
-    return Summary.model_validate(fields)
 
 
 # --- the schema ------------------------------------------------------------------------------

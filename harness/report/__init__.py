@@ -24,7 +24,7 @@ def formats() -> dict[str, Renderer]:
 def write_report(run_dir: Path, results: dict[str, Any] | None = None) -> list[Path]:
     """Write every report format into the run folder; return the files written."""
     if results is None:
-        from harness.runs import load_run
+        from harness.report.stored_runs import load_run
 
         results = load_run(run_dir)
     written = []

@@ -23,8 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from harness.comparisons import values
-from harness.phases import read_samples
+from harness.analysis.phases import read_samples
+from harness.analysis.ratios import values
 from harness.results import by_task, measured_runs
 
 DPI = 100

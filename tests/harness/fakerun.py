@@ -9,10 +9,10 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.config import from_dict
-from harness.display import Display
-from harness.experiment import run_experiment
-from harness.impls import Implementation
+from harness.process.impls import Implementation
+from harness.run.config import from_dict
+from harness.run.display import Display
+from harness.run.experiment import run_experiment
 
 FAKE = str(Path(__file__).with_name("fake_impl.py"))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from harness.compare import (
+from harness.analysis.checks import (
     RunOutputs,
     accuracy_check,
     augment_check,

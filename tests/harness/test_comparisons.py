@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.comparisons import context, refusal, run_comparisons
+from harness.analysis.ratios import context, refusal, run_comparisons
 from tests.harness.fakerun import fake_run
 
 

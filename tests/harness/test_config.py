@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
 from harness.errors import HarnessError
+from harness.run.config import load_config
 
 GOOD = """\
 name: t

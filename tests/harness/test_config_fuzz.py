@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.config import TOP_KEYS, from_dict, parse_yaml
 from harness.errors import HarnessError
+from harness.run.config import TOP_KEYS, from_dict, parse_yaml
 
 scalars = st.one_of(
     st.none(),

@@ -14,14 +14,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness import impls
 from harness.cli import main
-from harness.config import from_dict, load_config
-from harness.diff import check_comparable
 from harness.errors import HarnessError
-from harness.experiment import run_experiment
-from harness.protocol import make_job, schema, write_job
+from harness.process import impls
+from harness.process.protocol import make_job, schema, write_job
+from harness.report.diff import check_comparable
 from harness.report.markdown import render
+from harness.run.config import from_dict, load_config
+from harness.run.experiment import run_experiment
 from tests.harness.fakerun import FAKE, fake, fake_run, quiet, tiny_dataset
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

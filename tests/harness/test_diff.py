@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.diff import IncomparableRuns, diff_results, parse_threshold
 from harness.errors import HarnessError
+from harness.report.diff import IncomparableRuns, diff_results, parse_threshold
 from tests.harness.fakerun import fake_run, tiny_dataset
 
 JITTER = ["--jitter", "0.03"]  # +-3% deterministic noise on every throughput figure

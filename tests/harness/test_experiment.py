@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.config import from_dict
-from harness.experiment import run_experiment
+from harness.run.config import from_dict
+from harness.run.experiment import run_experiment
 from tests.harness.fakerun import fake, quiet, tiny_dataset
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from harness.errors import HarnessError
-from harness.models import PRESETS, resolve_model
+from harness.run.presets import PRESETS, resolve_model
 
 
 def test_presets_match_the_python_implementation() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.monitor import Sample
-from harness.phases import attribute, intervals, read_samples
+from harness.analysis.phases import attribute, intervals, read_samples
+from harness.process.monitor import Sample
 from tests.harness.fakerun import fake_run
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from harness.cli import main
-from harness.runs import format_list
+from harness.report.stored_runs import format_list
 from tests.harness.fakerun import fake_run
 
 LOSS_RUN = {

@@ -10,6 +10,7 @@ import pytest
 
 from harness import results
 from harness.errors import HarnessError
+from harness.run.job import summarize_runs
 from tests.harness.fakerun import fake_run
 
 
@@ -66,5 +67,5 @@ def test_queries_measured_runs_groups_and_throughput(real_run: Path) -> None:
     groups = results.by_task(doc.measurements)
     assert [(i, [x.impl for x in g]) for i, g in groups] == [(0, ["a", "b"])]
     assert results.throughput_of("sample", runs[0]) == runs[0].metrics["pairs_per_s"]
-    summary = results.summarize_runs("sample", m.runs)
+    summary = summarize_runs("sample", m.runs)
     assert summary is not None and summary.dump() == m.dump()["summary"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import from_dict
+from harness.analysis.roofline import achieved, measure_peak, probe_env, wanted
 from harness.errors import HarnessError
-from harness.roofline import achieved, measure_peak, probe_env, wanted
+from harness.run.config import from_dict
 from tests.harness.fakerun import fake_run, tiny_dataset
 
 

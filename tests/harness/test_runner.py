@@ -10,8 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.impls import job_env
-from harness.runner import run_process
+from harness.process.impls import job_env
+from harness.process.runner import run_process
 
 FAKE = Path(__file__).with_name("fake_impl.py")
 

@@ -1,4 +1,4 @@
-"""Ratio intervals, the Mann-Whitney test and spread warnings (harness/stats.py)."""
+"""Ratio intervals, the Mann-Whitney test and spread warnings (harness/analysis/stats.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import stats
-from harness.stats import (
+from harness.analysis import stats
+from harness.analysis.stats import (
     bootstrap_ratio,
     compare_samples,
     mann_whitney_p,

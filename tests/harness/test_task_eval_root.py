@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import from_dict
 from harness.errors import HarnessError
-from harness.experiment import run_experiment
+from harness.run.config import from_dict
+from harness.run.experiment import run_experiment
 from tests.harness.fakerun import fake, quiet, tiny_dataset
 
 

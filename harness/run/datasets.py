@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, SyntheticConfig
-from harness.display import Display
 from harness.errors import HarnessError
-from harness.protocol import REPO_ROOT
+from harness.process.protocol import REPO_ROOT
+from harness.run.config import Config, SyntheticConfig
+from harness.run.display import Display
 
 DATA_CACHE = REPO_ROOT / "data"
 

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.protocol import DEVICES, REPO_ROOT
+from harness.process.protocol import DEVICES, REPO_ROOT
 
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.comparisons import compare_figure, context, figures_of, refusal, values
+from harness.analysis.ratios import compare_figure, context, figures_of, refusal, values
 from harness.errors import HarnessError
-from harness.protocol import THROUGHPUT
+from harness.process.protocol import THROUGHPUT
+from harness.report.stored_runs import load_run
 from harness.report.tables import num, verdict
-from harness.runs import load_run
 
 # Config keys that change how a run is measured, not what is measured.
 RUN_CONTROL_KEYS = (

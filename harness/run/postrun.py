@@ -2,7 +2,7 @@
 
 `analyse` adds to the results document (before its final save):
 - `runs[].phase_resources` and `measurements[].phase_summary` (phases.py);
-- `comparisons[]`: every implementation against the baseline (comparisons.py);
+- `comparisons[]`: every implementation against the baseline (analysis/ratios.py);
 - `machine.sgemm_gflops`, `machine.sgemm` and `roofline` (roofline.py): the SGEMM peak is
   measured once per run, in a subprocess, when a compute task ran (`roofline.measure: auto`)
   or when the config asks for it (`always`); a failed probe is recorded, never fatal.
@@ -14,15 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import comparisons, phases, roofline
-from harness.config import Config
-from harness.display import Display
+from harness.analysis import phases, ratios, roofline
 from harness.errors import HarnessError
+from harness.run.config import Config
+from harness.run.display import Display
 
 
 def analyse(results: dict[str, Any], config: Config, run_dir: Path, display: Display) -> None:
     phases.attribute_all(results, run_dir)
-    results["comparisons"] = comparisons.run_comparisons(
+    results["comparisons"] = ratios.run_comparisons(
         results, config.comparisons.baseline, config.comparisons.max_rel_iqr
     )
     results["roofline"] = measure_roofline(results, config, display)

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from harness.protocol import REPO_ROOT
+from harness.process.protocol import REPO_ROOT
 
 INTERESTING_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16")
 THREAD_VARS = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness import results as results_doc
 from harness.errors import HarnessError
-from harness.protocol import REPO_ROOT
+from harness.process.protocol import REPO_ROOT
 
 RESULTS_ROOT = REPO_ROOT / "results"
 

@@ -3,8 +3,9 @@
 `run_process` starts a command (an argument list, never a shell) in its own session, reads its
 JSON event lines from stdout as they come, samples its process tree, enforces the timeout by
 killing the whole process group, and takes the exact user and system seconds and the peak RSS of
-the child from the kernel (`wait4`). The child is forked from a tiny launcher (harness/launcher.c)
-so that its peak RSS does not include the harness's own pages. Nothing here knows what a task is.
+the child from the kernel (`wait4`). The child is forked from a tiny launcher
+(harness/process/launcher.c) so that its peak RSS does not include the harness's own pages.
+Nothing here knows what a task is.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from pathlib import Path
 
 import psutil
 
-from harness.launcher import launcher
-from harness.monitor import Sample, TreeSampler
-from harness.protocol import Event, parse_event
+from harness.process.launcher import launcher
+from harness.process.monitor import Sample, TreeSampler
+from harness.process.protocol import Event, parse_event
 
 STDERR_TAIL_LINES = 20
 

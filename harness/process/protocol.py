@@ -20,7 +20,7 @@ import jsonschema
 from harness.errors import HarnessError
 
 PROTOCOL_VERSION = 1
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO_ROOT / "docs" / "schemas"
 
 # Where a job computes (the job's optional `device`; absent means "cpu"). A manifest lists the

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.protocol import THROUGHPUT
+from harness.analysis.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
+from harness.process.protocol import THROUGHPUT
 from harness.results import by_task, measured_runs
-from harness.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
 
 
 @dataclass(frozen=True)

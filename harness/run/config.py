@@ -18,8 +18,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.models import resolve_model
-from harness.protocol import (
+from harness.process.protocol import (
     DEVICES,
     TASK_PARAMS_HARNESS_KEYS,
     TASK_PATH_PARAMS,
@@ -27,6 +26,7 @@ from harness.protocol import (
     validate_section,
     validate_task_params,
 )
+from harness.run.presets import resolve_model
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
 
@@ -62,7 +62,7 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class RooflineConfig:
-    """When to measure the SGEMM peak (harness/roofline.py) and how."""
+    """When to measure the SGEMM peak (harness/analysis/roofline.py) and how."""
 
     measure: str = "auto"  # auto: when a compute task runs; always; never
     unset_openblas_coretype: bool = False  # only in the probe subprocess, and recorded
@@ -342,7 +342,7 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
 
 
 def _tolerances(raw: Mapping[str, Any]) -> dict[str, float]:
-    from harness.compare import DEFAULT_TOLERANCES
+    from harness.analysis.checks import DEFAULT_TOLERANCES
 
     _reject_unknown(raw, tuple(DEFAULT_TOLERANCES), "tolerances.")
     return {k: _float(raw, k, f"tolerances.{k}", 0.0, 0.0, 1e9) for k in raw}

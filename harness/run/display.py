@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.protocol import Event
+from harness.process.protocol import Event
 
 
 def human_bytes(n: float) -> str:

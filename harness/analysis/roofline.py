@@ -1,10 +1,10 @@
 """The practical roofline: the machine's SGEMM rate, and each compute task's share of it.
 
-`measure_peak` runs this module as a fresh subprocess (`python -m harness.roofline --probe`)
-once per run. The probe times single-precision matrix products through numpy and through
-torch with the run's thread count, keeps the best of each, and reports which BLAS kernel ran
-(threadpoolctl: library, version, architecture, threads). `machine.sgemm_gflops` is the better
-of the two.
+`measure_peak` runs this module as a fresh subprocess
+(`python -m harness.analysis.roofline --probe`) once per run. The probe times single-precision
+matrix products through numpy and through torch with the run's thread count, keeps the best of
+each, and reports which BLAS kernel ran (threadpoolctl: library, version, architecture, threads).
+`machine.sgemm_gflops` is the better of the two.
 
 These machines set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE to an older kernel for safety, which
 roughly halves numpy's SGEMM. A benchmark config may set `roofline: {unset_openblas_coretype:
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.protocol import REPO_ROOT
+from harness.process.protocol import REPO_ROOT
 
 COMPUTE_TASKS = ("forward", "step", "train", "evaluate")
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -63,7 +63,7 @@ def measure_peak(
     cmd = [
         sys.executable,
         "-m",
-        "harness.roofline",
+        "harness.analysis.roofline",
         "--probe",
         f"--size={size}",
         f"--repeats={repeats}",
@@ -151,8 +151,8 @@ def wanted(measure: str, task_names: list[str]) -> bool:
 
 def achieved(results: Mapping[str, Any], peak_gflops: float | None) -> list[dict[str, Any]]:
     """Median achieved GFLOP/s of every compute measurement and its share of the peak."""
-    from harness.comparisons import values
-    from harness.stats import summarize
+    from harness.analysis.ratios import values
+    from harness.analysis.stats import summarize
 
     rows = []
     for m in results["measurements"]:

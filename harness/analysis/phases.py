@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.monitor import Sample
+from harness.process.monitor import Sample
 from harness.results import is_measured
 
 

@@ -1,6 +1,6 @@
 """The small launcher process that makes peak-RSS figures exact (see launcher.c).
 
-`launcher()` compiles harness/launcher.c once with the system C compiler into a cache folder
+`launcher()` compiles harness/process/launcher.c once with the system C compiler into a cache folder
 keyed by the source's hash. Without a compiler it returns None and the runner launches jobs
 directly; the run then records `peak_rss_method` saying that the figure includes the harness's
 pages inherited before exec.

@@ -1,0 +1,1 @@
+"""After the jobs: output checks, speed ratios, statistics, phases, roofline, machine facts."""

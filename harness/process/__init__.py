@@ -1,0 +1,1 @@
+"""The process boundary: job protocol, implementations, runner, launcher and monitor."""

@@ -1,0 +1,199 @@
+"""One job: write job.json, run the implementation under the monitor, record its `Run`.
+
+Also the measurement's summary over its measured runs (`summarize_runs`), rewritten after
+every job.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.process import impls
+from harness.process.protocol import THROUGHPUT, make_job, read_result, write_job
+from harness.process.runner import ProcessRecord, run_process
+from harness.results import Phase, Run, Summary, measured, measured_runs, throughput_of
+from harness.run.context import Context, find_measurement
+
+KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
+
+
+def trained_weights(ctx: Context, impl_id: str, index: int) -> Path:
+    for earlier in range(index - 1, -1, -1):
+        if ctx.config.tasks[earlier].name != "train":
+            continue
+        m = find_measurement(ctx.results, impl_id, earlier)
+        for run in measured_runs(m):
+            path = ctx.run_dir / str(run["dir"]) / "weights.safetensors"
+            if path.is_file():
+                return path
+        break
+    raise HarnessError(
+        f"tasks[{index}]: weights: trained, but {impl_id} has no successful earlier train task"
+    )
+
+
+def run_one(
+    ctx: Context,
+    impl: impls.Implementation,
+    index: int,
+    repeat: int,
+    warm: bool,
+    inputs: dict[str, Path],
+    label: str,
+) -> dict[str, Any]:
+    config = ctx.config
+    task = config.tasks[index]
+    weights = inputs.get("weights")
+    if task.weights == "trained":
+        weights = trained_weights(ctx, impl.id, index)
+    job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
+    shutil.rmtree(job_dir, ignore_errors=True)  # a job cut off before a resume starts afresh
+    job_dir.mkdir(parents=True)
+    job = make_job(
+        task=task.name,
+        seed=config.seed,
+        threads=config.threads,
+        out_dir=job_dir,
+        root=ctx.root,
+        eval_root=task.eval_root or ctx.eval_root,
+        params=task.params,
+        pairs=inputs.get("pairs"),
+        weights=weights,
+        model=config.model,
+        optimizer=config.optimizer,
+        augment=config.augment,
+        device=config.device,
+    )
+    write_job(job_dir / "job.json", job)
+    on_event: Callable[[Any], None] = ctx.display.start_job(label)
+    record = run_process(
+        impl.command(job_dir / "job.json"),
+        cwd=impl.folder,
+        env=impls.job_env(config.threads),
+        log_dir=job_dir,
+        timeout_s=config.timeout_s,
+        interval_s=config.sample_interval_ms / 1000,
+        on_event=on_event,
+        memory_limit_bytes=config.memory_limit_mb << 20 if config.memory_limit_mb else None,
+    )
+    ok, error, metrics, outputs = job_outcome(record, job_dir)
+    run = Run(
+        repeat=repeat,
+        warmup=warm,
+        dir=str(job_dir.relative_to(ctx.run_dir)),
+        wall_s=record.wall_s,
+        user_s=record.user_s,
+        sys_s=record.sys_s,
+        peak_rss_bytes=record.peak_rss_bytes,
+        sampled_peak_rss_bytes=max((s.rss_bytes for s in record.samples), default=0),
+        startup_s=record.startup_s,
+        exit_code=record.exit_code,
+        signal=record.signal,
+        timed_out=record.timed_out,
+        out_of_memory=record.out_of_memory_bytes is not None,
+        phases=[Phase.model_validate(p) for p in phases(record)],
+        ok=ok,
+        error=error,
+        metrics=metrics,
+        outputs=outputs,
+    ).dump()
+    ctx.display.end_job(label, run)
+    if not first_measured_ok(ctx, impl.id, index) or warm:
+        prune_outputs(job_dir, run["outputs"])
+    return run
+
+
+def job_outcome(
+    record: ProcessRecord, job_dir: Path
+) -> tuple[bool, str | None, dict[str, Any], dict[str, str]]:
+    """(ok, error, metrics, outputs) of a finished job: its result.json, or why there is none."""
+    if record.ok and record.bad_event_lines:
+        return (
+            False,
+            f"{record.bad_event_lines} malformed event line(s) on stdout, expected one JSON "
+            f"object per line (first: {record.first_bad_event_line!r})",
+            {},
+            {},
+        )
+    if not record.ok:
+        return False, describe_failure(record), {}, {}
+    try:
+        result = read_result(job_dir / "result.json")
+    except HarnessError as e:
+        return False, str(e), {}, {}
+    return bool(result["ok"]), result["error"], result["metrics"], result["outputs"]
+
+
+def first_measured_ok(ctx: Context, impl_id: str, index: int) -> bool:
+    """True while no earlier measured run of this (impl, task) kept its outputs."""
+    return not measured_runs(find_measurement(ctx.results, impl_id, index))
+
+
+def prune_outputs(job_dir: Path, outputs: dict[str, str]) -> None:
+    for name in outputs.values():
+        path = job_dir / name
+        if path.is_file() and path.stat().st_size > KEEP_OUTPUT_BYTES:
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def describe_failure(record: ProcessRecord) -> str:
+    if record.out_of_memory_bytes is not None:
+        why = (
+            f"out of memory: RSS {record.out_of_memory_bytes / 2**20:.0f} MiB exceeded the cap; "
+            "process group killed"
+        )
+    elif record.timed_out:
+        why = f"timed out after {record.wall_s:.1f} s; process group killed"
+    elif record.signal is not None:
+        why = f"killed by signal {record.signal}"
+    else:
+        why = f"exit code {record.exit_code}"
+    last = record.stderr_tail.strip().splitlines()[-1:] if record.stderr_tail.strip() else []
+    return why + (f": {last[0]}" if last else "")
+
+
+def phases(record: ProcessRecord) -> list[dict[str, Any]]:
+    """Phase intervals announced by the implementation, on the harness's clock."""
+    open_at: dict[str, float] = {}
+    out = []
+    for event in record.events:
+        if event.kind != "phase":
+            continue
+        name, state = str(event.data.get("name")), event.data.get("state")
+        if state == "begin":
+            open_at[name] = event.t_harness_s
+        elif state == "end" and name in open_at:
+            out.append({"name": name, "begin_s": open_at.pop(name), "end_s": event.t_harness_s})
+    return out
+
+
+def summarize_runs(task: str, runs: Sequence[Run | Mapping[str, Any]]) -> Summary | None:
+    """Medians and spreads of a measurement's measured runs; None while none succeeded."""
+    from harness.analysis.stats import summarize
+
+    typed = [r if isinstance(r, Run) else Run.model_validate(r) for r in runs]
+    ok = measured(typed)
+    if not ok:
+        return None
+    metric, unit = THROUGHPUT.get(task, ("", ""))
+    throughput = [v for v in (throughput_of(task, r) for r in ok) if v is not None]
+    startup = [r.startup_s for r in ok if r.startup_s is not None]
+    fields: dict[str, Any] = {
+        "runs": len(ok),
+        "failed_runs": sum(1 for r in typed if not r.ok),
+        "wall_s": summarize([r.wall_s for r in ok]),
+        "cpu_s": summarize([r.user_s + r.sys_s for r in ok]),
+        "peak_rss_bytes": summarize([r.peak_rss_bytes for r in ok]),
+        "throughput": {"metric": metric, "unit": unit, **summarize(throughput)}
+        if throughput
+        else None,
+    }
+    if startup:
+        fields["startup_s"] = summarize(startup)
+    return Summary.model_validate(fields)

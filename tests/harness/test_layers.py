@@ -1,0 +1,116 @@
+"""The harness's import graph: no cycles, and no layer imports a layer above it.
+
+Layers, bottom to top: errors; data sets (harness/data) and the process boundary
+(harness/process: protocol, runner, launcher, monitor, implementations); the results document
+(harness/results.py); analysis (checks, ratios, stats, phases, roofline, machine); report and
+export; run (config, experiment, builds, inputs, one job, post-run); the command line.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+HARNESS = Path(__file__).resolve().parents[2] / "harness"
+
+LAYERS = {  # module or package prefix -> rank; a module may import only ranks <= its own
+    "harness": 0,
+    "harness.errors": 0,
+    "harness.data": 1,
+    "harness.process": 1,
+    "harness.results": 2,
+    "harness.analysis": 3,
+    "harness.report": 4,
+    "harness.export": 4,
+    "harness.run": 5,
+    "harness.cli": 6,
+    "harness.__main__": 6,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(HARNESS.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the harness modules it imports (anywhere in the file, lazy imports too)."""
+    modules = {module_name(p): p for p in HARNESS.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                    base = f"{base}.{node.module}" if node.module else base
+                targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            for t in targets:
+                while t and t not in modules:
+                    t = t.rpartition(".")[0]
+                if t.startswith("harness") and t != name:
+                    deps.add(t)
+        graph[name] = deps
+    return graph
+
+
+def rank(module: str) -> int:
+    key = max((k for k in LAYERS if module == k or module.startswith(k + ".")), key=len)
+    return LAYERS[key]
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def test_graph_is_read() -> None:
+    graph = import_graph()
+    assert "harness.run.experiment" in graph
+    assert "harness.process.runner" in graph["harness.run.job"]
+
+
+def test_the_harness_has_no_import_cycles() -> None:
+    assert find_cycle(import_graph()) == []
+
+
+def test_no_layer_imports_a_higher_one() -> None:
+    wrong = [
+        f"{module} ({rank(module)}) imports {dep} ({rank(dep)})"
+        for module, deps in sorted(import_graph().items())
+        for dep in sorted(deps)
+        if rank(dep) > rank(module)
+    ]
+    assert wrong == []
+
+
+def test_every_module_has_a_layer_and_a_docstring() -> None:
+    for path in HARNESS.rglob("*.py"):
+        name = module_name(path)
+        assert rank(name) >= 0
+        if path.name != "__init__.py":
+            assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), name
