@@ -1,18 +1,20 @@
 """Exports of results.json to other tools' formats: `harness run --export FORMAT`.
 
-Each format is a module with `export(results) -> dict` and a file name; `EXPORTERS` lists them.
+Each format is a module with `export(results: Results) -> dict` (it reads the typed document of
+harness/results.py) and a file name; `exporters()` lists them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.results import Results, parse
 
-Exporter = Callable[[dict[str, Any]], dict[str, Any]]
+Exporter = Callable[[Results], dict[str, Any]]
 
 
 def exporters() -> dict[str, tuple[str, Exporter]]:
@@ -21,11 +23,12 @@ def exporters() -> dict[str, tuple[str, Exporter]]:
     return {"pytest-benchmark": (pytest_benchmark.FILE_NAME, pytest_benchmark.export)}
 
 
-def write_export(fmt: str, results: dict[str, Any], run_dir: Path) -> Path:
+def write_export(fmt: str, results: Results | Mapping[str, Any], run_dir: Path) -> Path:
     known = exporters()
     if fmt not in known:
         raise HarnessError(f"--export {fmt}: unknown format; expected one of {', '.join(known)}")
     name, fn = known[fmt]
     path = run_dir / name
-    path.write_text(json.dumps(fn(results), indent=2) + "\n", encoding="utf-8")
+    doc = results if isinstance(results, Results) else parse(results, str(run_dir / "results.json"))
+    path.write_text(json.dumps(fn(doc), indent=2) + "\n", encoding="utf-8")
     return path

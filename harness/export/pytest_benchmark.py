@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from harness.results import measured_runs
+from harness.results import Results, measured_runs
 
 FILE_NAME = "pytest-benchmark.json"
 FORMAT_VERSION = "5.1.0"  # the pytest-benchmark version whose file layout this follows
@@ -69,60 +69,59 @@ def stats(data: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def machine_info(results: dict[str, Any]) -> dict[str, Any]:
-    mach = results.get("machine") or {}
+def machine_info(results: Results) -> dict[str, Any]:
+    mach = results.machine
     return {
         "node": None,
-        "processor": mach.get("cpu_model"),
+        "processor": mach.cpu_model,
         "machine": None,
         "python_implementation": "CPython",
-        "python_version": mach.get("python"),
-        "system": mach.get("os"),
+        "python_version": mach.python,
+        "system": mach.os,
         "release": None,
         "cpu": {
-            "brand_raw": mach.get("cpu_model"),
-            "count": mach.get("logical_cores"),
-            "flags": mach.get("cpu_flags") or [],
+            "brand_raw": mach.cpu_model,
+            "count": mach.logical_cores,
+            "flags": mach.cpu_flags or [],
         },
-        "sgemm_gflops": mach.get("sgemm_gflops"),
+        "sgemm_gflops": mach.sgemm_gflops,
     }
 
 
-def commit_info(results: dict[str, Any]) -> dict[str, Any]:
-    mach = results.get("machine") or {}
+def commit_info(results: Results) -> dict[str, Any]:
+    mach = results.machine
     return {
-        "id": mach.get("git_commit") or "unversioned",
+        "id": mach.git_commit or "unversioned",
         "time": None,
         "author_time": None,
-        "dirty": bool(mach.get("git_dirty")),
+        "dirty": bool(mach.git_dirty),
         "project": "oneshot-bench",
         "branch": None,
     }
 
 
-def export(results: dict[str, Any]) -> dict[str, Any]:
+def export(results: Results) -> dict[str, Any]:
     benchmarks = []
-    for m in results["measurements"]:
+    for m in results.measurements:
         runs = measured_runs(m)
-        if not runs:
+        if not runs or m.summary is None:
             continue
-        name = f"{m['task']}[{m['impl']}]"
-        summary = m.get("summary") or {}
-        tp = summary.get("throughput")
+        name = f"{m.task}[{m.impl}]"
+        tp = m.summary.throughput
         benchmarks.append(
             {
-                "group": f"{results.get('name')}: task {m['task_index']} {m['task']}",
+                "group": f"{results.name}: task {m.task_index} {m.task}",
                 "name": name,
-                "fullname": f"{results.get('name')}::t{m['task_index']:02d}::{name}",
-                "params": {"impl": m["impl"], "task": m["task"], **(m.get("params") or {})},
-                "param": m["impl"],
+                "fullname": f"{results.name}::t{m.task_index:02d}::{name}",
+                "params": {"impl": m.impl, "task": m.task, **m.params},
+                "param": m.impl,
                 "extra_info": {
-                    "throughput_metric": tp["metric"] if tp else None,
-                    "throughput_unit": tp["unit"] if tp else None,
-                    "throughput_median": tp["median"] if tp else None,
-                    "peak_rss_bytes_median": summary["peak_rss_bytes"]["median"],
-                    "warmup_runs": sum(1 for r in m["runs"] if r["warmup"]),
-                    "failed_runs": summary.get("failed_runs", 0),
+                    "throughput_metric": tp.metric if tp else None,
+                    "throughput_unit": tp.unit if tp else None,
+                    "throughput_median": tp.median if tp else None,
+                    "peak_rss_bytes_median": m.summary.peak_rss_bytes.median,
+                    "warmup_runs": sum(1 for r in m.runs if r.warmup),
+                    "failed_runs": m.summary.failed_runs,
                 },
                 "options": {
                     "disable_gc": False,
@@ -130,15 +129,15 @@ def export(results: dict[str, Any]) -> dict[str, Any]:
                     "min_rounds": len(runs),
                     "max_time": None,
                     "min_time": None,
-                    "warmup": bool(results.get("config", {}).get("warmup")),
+                    "warmup": bool(results.config.get("warmup")),
                 },
-                "stats": stats([float(r["wall_s"]) for r in runs]),
+                "stats": stats([float(r.wall_s) for r in runs]),
             }
         )
     return {
         "machine_info": machine_info(results),
         "commit_info": commit_info(results),
         "benchmarks": benchmarks,
-        "datetime": results.get("finished_utc") or results.get("started_utc"),
+        "datetime": results.finished_utc or results.started_utc,
         "version": FORMAT_VERSION,
     }
