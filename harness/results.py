@@ -288,7 +288,7 @@ def measured(runs: Iterable[RunT]) -> list[RunT]:
     return [r for r in runs if is_measured(r)]
 
 
-def measured_runs(m: MeasurementT) -> list[Any]:
+def measured_runs(m: Measurement | Mapping[str, Any]) -> list[Any]:
     """The measured runs of a measurement (Run models of a Measurement, dicts of a dict)."""
     return measured(m.runs if isinstance(m, Measurement) else m["runs"])
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.analysis.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
 from harness.process.protocol import THROUGHPUT
-from harness.results import by_task, measured_runs
+from harness.results import Measurement, Run, by_task, measured_runs
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ def figures_of(task: str) -> list[Figure]:
     return out
 
 
-def run_value(run: Mapping[str, Any], figure: str) -> float | None:
+def run_value(run: Run | Mapping[str, Any], figure: str) -> float | None:
     """A figure of one run: harness-measured resources, else the implementation's metric."""
+    run = run.dump() if isinstance(run, Run) else run
     if figure == "cpu_s":
         return float(run["user_s"]) + float(run["sys_s"])
     if figure in ("wall_s", "peak_rss_bytes", "startup_s"):
@@ -59,13 +60,13 @@ def run_value(run: Mapping[str, Any], figure: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def values(measurement: Mapping[str, Any], figure: str) -> dict[int, float]:
+def values(measurement: Measurement | Mapping[str, Any], figure: str) -> dict[int, float]:
     """Figure values of the measured runs, keyed by repeat index."""
     out: dict[int, float] = {}
     for run in measured_runs(measurement):
         v = run_value(run, figure)
         if v is not None:
-            out[int(run["repeat"])] = v
+            out[run.repeat if isinstance(run, Run) else int(run["repeat"])] = v
     return out
 
 

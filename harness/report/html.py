@@ -4,12 +4,14 @@ to fetch), so it can be archived as a CI artifact and opened anywhere."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from harness.report.plots import Plot, all_plots
 from harness.report.tables import Table, all_tables
+from harness.results import Results, parse
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -49,18 +51,19 @@ def figure(p: Plot) -> str:
     )
 
 
-def render(results: dict[str, Any], run_dir: Path) -> str:
+def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
+    results = results if isinstance(results, Results) else parse(results)
     tables = all_tables(results)
     plots = all_plots(results, run_dir)
-    name = escape(str(results.get("name")))
+    name = escape(results.name)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>oneshot-bench run {name}</title><style>{STYLE}</style></head><body>",
         f"<h1>Run <code>{name}</code></h1>",
         f'<p class="note">Folder {escape(str(run_dir))}; started '
-        f"{escape(str(results.get('started_utc')))} UTC; "
-        f"device {escape(str(results.get('device', 'cpu')))}.</p>",
+        f"{escape(results.started_utc)} UTC; "
+        f"device {escape(results.device)}.</p>",
     ]
     tp = next(p for p in tables if p.id == "throughput")
     parts.append(table(tp))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.report.tables import Table, all_tables
+from harness.results import Results, parse
 
 
 def cell(text: str) -> str:
@@ -21,12 +23,13 @@ def table(t: Table) -> str:
     return "\n".join(lines)
 
 
-def render(results: dict[str, Any], run_dir: Path) -> str:
+def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
+    results = results if isinstance(results, Results) else parse(results)
     parts = [
-        f"# Run `{results.get('name')}`",
+        f"# Run `{results.name}`",
         "",
-        f"Folder `{run_dir}`; started {results.get('started_utc')} UTC; "
-        f"device {results.get('device', 'cpu')}. "
+        f"Folder `{run_dir}`; started {results.started_utc} UTC; "
+        f"device {results.device}. "
         "Plots (throughput, RSS and CPU timelines, loss curves) are in `report.html`.",
     ]
     for t in all_tables(results):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import matplotlib.pyplot as plt
 
 from harness.analysis.phases import read_samples
 from harness.analysis.ratios import values
-from harness.results import by_task, measured_runs
+from harness.results import Measurement, Results, Run, by_task, measured_runs, parse
 
 DPI = 100
 
@@ -45,16 +46,16 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def throughput(results: dict[str, Any]) -> list[Plot]:
+def throughput(results: Results) -> list[Plot]:
     panels = []
-    for index, group in by_task(results["measurements"]):
+    for index, group in by_task(results.measurements):
         rows = []
         for m in group:
-            tp = (m.get("summary") or {}).get("throughput")
+            tp = m.summary.throughput if m.summary else None
             if tp:
-                rows.append((m["impl"], list(values(m, tp["metric"]).values()), tp))
+                rows.append((m.impl, list(values(m, tp.metric).values()), tp))
         if rows:
-            panels.append((f"{index}: {group[0]['task']}", rows))
+            panels.append((f"{index}: {group[0].task}", rows))
     if not panels:
         return []
     height = 1.2 + 1.1 * sum(len(r) for _, r in panels)
@@ -62,39 +63,39 @@ def throughput(results: dict[str, Any]) -> list[Plot]:
     axes = [axes] if len(panels) == 1 else list(axes)
     for ax, (title, rows) in zip(axes, panels, strict=True):
         for y, (_impl, vals, tp) in enumerate(rows):
-            ax.barh(y, tp["median"], color=f"C{y}", alpha=0.6)
+            ax.barh(y, tp.median, color=f"C{y}", alpha=0.6)
             ax.errorbar(
-                tp["median"],
+                tp.median,
                 y,
-                xerr=[[tp["median"] - tp["min"]], [tp["max"] - tp["median"]]],
+                xerr=[[tp.median - tp.min], [tp.max - tp.median]],
                 color="black",
                 capsize=4,
             )
             ax.plot(vals, [y] * len(vals), "o", color="black", markersize=3)
         ax.set_yticks(range(len(rows)), [r[0] for r in rows])
-        ax.set_xlabel(rows[0][2]["unit"])
+        ax.set_xlabel(rows[0][2].unit)
         ax.set_title(f"task {title}: throughput (median, min-max, runs)", fontsize=10)
         ax.set_xlim(left=0)
     alt = "Throughput per implementation and task: median bars with min-max whiskers"
     return [Plot("Throughput", _png(fig), alt)]
 
 
-def _first_run(m: dict[str, Any]) -> dict[str, Any] | None:
-    runs = measured_runs(m)
+def _first_run(m: Measurement) -> Run | None:
+    runs: list[Run] = measured_runs(m)
     return runs[0] if runs else None
 
 
-def timelines(results: dict[str, Any], run_dir: Path) -> list[Plot]:
+def timelines(results: Results, run_dir: Path) -> list[Plot]:
     plots = []
-    for index, group in by_task(results["measurements"]):
+    for index, group in by_task(results.measurements):
         series = []
         for m in group:
             run = _first_run(m)
             if run is None:
                 continue
-            samples = read_samples(run_dir / str(run["dir"]) / "samples.csv")
+            samples = read_samples(run_dir / run.dir / "samples.csv")
             if samples:
-                series.append((m["impl"], run, samples))
+                series.append((m.impl, run, samples))
         if not series:
             continue
         fig, (ax_rss, ax_cpu) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True)
@@ -102,16 +103,16 @@ def timelines(results: dict[str, Any], run_dir: Path) -> list[Plot]:
             t = [s.t_s for s in samples]
             ax_rss.plot(t, [s.rss_bytes / 2**20 for s in samples], color=f"C{i}", label=impl)
             ax_cpu.plot(t, [s.cpu_percent for s in samples], color=f"C{i}", label=impl)
-            for p in run.get("phases") or []:
-                ax_rss.axvspan(p["begin_s"], p["end_s"], color=f"C{i}", alpha=0.08)
-                ax_rss.text(p["begin_s"], 0, p["name"], fontsize=7, color=f"C{i}", va="bottom")
+            for p in run.phases:
+                ax_rss.axvspan(p.begin_s, p.end_s, color=f"C{i}", alpha=0.08)
+                ax_rss.text(p.begin_s, 0, p.name, fontsize=7, color=f"C{i}", va="bottom")
         ax_rss.set_ylabel("RSS (MiB)")
         ax_rss.set_ylim(bottom=0)
         ax_cpu.set_ylabel("CPU (%)")
         ax_cpu.set_xlabel("seconds since launch")
         ax_cpu.set_ylim(bottom=0)
         ax_rss.legend(fontsize=8)
-        title = f"task {index}: {group[0]['task']}: RSS and CPU of the first measured run"
+        title = f"task {index}: {group[0].task}: RSS and CPU of the first measured run"
         ax_rss.set_title(title, fontsize=10)
         plots.append(Plot(f"Timeline {index}", _png(fig), f"RSS and CPU timelines, {title}"))
     return plots
@@ -137,16 +138,16 @@ def read_losses(path: Path) -> list[tuple[float, float]]:
     return out
 
 
-def loss_curves(results: dict[str, Any], run_dir: Path) -> list[Plot]:
+def loss_curves(results: Results, run_dir: Path) -> list[Plot]:
     plots = []
-    for index, group in by_task(results["measurements"]):
+    for index, group in by_task(results.measurements):
         curves = []
         for m in group:
             run = _first_run(m)
             if run is not None:
-                losses = read_losses(run_dir / str(run["dir"]) / "events.jsonl")
+                losses = read_losses(run_dir / run.dir / "events.jsonl")
                 if losses:
-                    curves.append((m["impl"], losses))
+                    curves.append((m.impl, losses))
         if not curves:
             continue
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -157,11 +158,13 @@ def loss_curves(results: dict[str, Any], run_dir: Path) -> list[Plot]:
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.legend(fontsize=8)
-        title = f"task {index}: {group[0]['task']}: loss of the first measured run"
+        title = f"task {index}: {group[0].task}: loss of the first measured run"
         ax.set_title(title, fontsize=10)
         plots.append(Plot(f"Loss {index}", _png(fig), f"Loss curves overlaid, {title}"))
     return plots
 
 
-def all_plots(results: dict[str, Any], run_dir: Path) -> list[Plot]:
+def all_plots(results: Results | Mapping[str, Any], run_dir: Path) -> list[Plot]:
+    """Every plot of the report; a results dict is validated into the model first."""
+    results = results if isinstance(results, Results) else parse(results)
     return [*throughput(results), *loss_curves(results, run_dir), *timelines(results, run_dir)]

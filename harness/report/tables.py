@@ -1,4 +1,4 @@
-"""The report's tables, built once from results.json and rendered by every format.
+"""The report's tables, built once from the typed results document and rendered by every format.
 
 Each table is a `Table(title, headers, rows, note)` of plain strings, so markdown.py and html.py
 only lay them out: throughput per implementation and task (median, IQR, range, ratio to the
@@ -8,10 +8,11 @@ and the machine and software facts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results import measured_runs
+from harness.results import Comparison, Measurement, Results, measured_runs, parse
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,16 @@ def mib(x: float | None) -> str:
     return "" if x is None else f"{x / 2**20:,.1f} MiB"
 
 
-def ratio_text(c: dict[str, Any]) -> str:
+def ratio_text(c: Comparison | Mapping[str, Any]) -> str:
+    """The ratio and its interval; takes a Comparison or a compare_figure dict (harness diff)."""
+    c = c.dump() if isinstance(c, Comparison) else c
     if c.get("ratio") is None:
         return "refused"
     return f"{c['ratio']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
 
 
-def verdict(c: dict[str, Any]) -> str:
+def verdict(c: Comparison | Mapping[str, Any]) -> str:
+    c = c.dump() if isinstance(c, Comparison) else c
     if c.get("ratio") is None:
         return f"not compared: {c.get('refused', '')}"
     if not c.get("significant"):
@@ -53,12 +57,10 @@ def verdict(c: dict[str, Any]) -> str:
     return "faster" if better else "slower"
 
 
-def metric_median(m: dict[str, Any], name: str) -> float | None:
+def metric_median(m: Measurement, name: str) -> float | None:
     """Median of a scalar metric over the measured runs of a measurement; None when absent."""
     values = sorted(
-        float(v)
-        for r in measured_runs(m)
-        if isinstance(v := (r.get("metrics") or {}).get(name), int | float)
+        float(v) for r in measured_runs(m) if isinstance(v := r.metrics.get(name), int | float)
     )
     if not values:
         return None
@@ -66,7 +68,7 @@ def metric_median(m: dict[str, Any], name: str) -> float | None:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def cold_start(m: dict[str, Any]) -> tuple[str, str]:
+def cold_start(m: Measurement) -> tuple[str, str]:
     """The first iteration's latency and the compile time, as table cells ('' when absent)."""
     first, compile_s = metric_median(m, "first_batch_s"), metric_median(m, "compile_s")
     return (
@@ -75,35 +77,33 @@ def cold_start(m: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def throughput(results: dict[str, Any]) -> Table:
+def throughput(results: Results) -> Table:
     comps = {
-        (c["task_index"], c["impl"]): c
-        for c in results.get("comparisons") or []
-        if c["metric"] not in ("wall_s", "cpu_s", "peak_rss_bytes", "gflop_per_s")
+        (c.task_index, c.impl): c
+        for c in results.comparisons or []
+        if c.metric not in ("wall_s", "cpu_s", "peak_rss_bytes", "gflop_per_s")
     }
     rows = []
-    for m in results["measurements"]:
-        s = m.get("summary")
-        label = f"{m['task_index']}: {m['task']}"
+    for m in results.measurements:
+        s = m.summary
+        label = f"{m.task_index}: {m.task}"
         if not s:
-            rows.append(
-                [label, m["impl"], "failed", "", "", "", "", "", "", "", f"0/{len(m['runs'])}"]
-            )
+            rows.append([label, m.impl, "failed", "", "", "", "", "", "", "", f"0/{len(m.runs)}"])
             continue
-        tp = s.get("throughput")
-        c = comps.get((m["task_index"], m["impl"]))
+        tp = s.throughput
+        c = comps.get((m.task_index, m.impl))
         rows.append(
             [
                 label,
-                m["impl"],
-                f"{num(tp['median'])} {tp['unit']}" if tp else "",
-                num(tp["iqr"]) if tp else "",
-                f"{num(tp['min'])} - {num(tp['max'])}" if tp else "",
+                m.impl,
+                f"{num(tp.median)} {tp.unit}" if tp else "",
+                num(tp.iqr) if tp else "",
+                f"{num(tp.min)} - {num(tp.max)}" if tp else "",
                 ratio_text(c) if c else ("baseline" if tp else ""),
                 *cold_start(m),
-                num(s["wall_s"]["median"]),
-                mib(s["peak_rss_bytes"]["median"]),
-                str(s["runs"]),
+                num(s.wall_s.median),
+                mib(s.peak_rss_bytes.median),
+                str(s.runs),
             ]
         )
     return Table(
@@ -119,18 +119,18 @@ def throughput(results: dict[str, Any]) -> Table:
     )  # fmt: skip
 
 
-def comparisons(results: dict[str, Any]) -> Table:
+def comparisons(results: Results) -> Table:
     rows = [
         [
-            f"{c['task_index']}: {c['task']}",
-            f"{c['impl']} / {c['baseline']}",
-            c["metric"],
+            f"{c.task_index}: {c.task}",
+            f"{c.impl} / {c.baseline}",
+            c.metric,
             ratio_text(c),
-            "" if c.get("p_value") is None else f"{c['p_value']:.3f}",
+            "" if c.p_value is None else f"{c.p_value:.3f}",
             verdict(c),
-            c.get("warning") or "",
+            c.warning or "",
         ]
-        for c in results.get("comparisons") or []
+        for c in results.comparisons or []
     ]
     return Table(
         "Comparisons",
@@ -141,27 +141,27 @@ def comparisons(results: dict[str, Any]) -> Table:
     )
 
 
-def checks(results: dict[str, Any]) -> Table:
+def checks(results: Results) -> Table:
     rows = [
         [
-            c["name"],
-            " vs ".join(c["impls"]),
-            "" if c.get("value") is None else num(float(c["value"]), 4),
-            num(float(c.get("tolerance") or 0.0), 4),
-            "ok" if c["ok"] else "FAIL",
-            str(c.get("detail", "")),
+            c.name,
+            " vs ".join(c.impls),
+            "" if c.value is None else num(float(c.value), 4),
+            num(float(c.tolerance or 0.0), 4),
+            "ok" if c.ok else "FAIL",
+            c.detail,
         ]
-        for c in results.get("checks") or []
+        for c in results.checks
     ]
     return Table(
         "Checks", ["check", "impls", "value", "tolerance", "verdict", "detail"], rows, "", "checks"
     )
 
 
-def roofline(results: dict[str, Any]) -> Table:
-    roof = results.get("roofline") or {}
-    sgemm = (results.get("machine") or {}).get("sgemm") or {}
-    peak = (results.get("machine") or {}).get("sgemm_gflops")
+def roofline(results: Results) -> Table:
+    roof = results.roofline.dump() if results.roofline else {}
+    sgemm = results.machine.sgemm or {}
+    peak = results.machine.sgemm_gflops
     rows = [
         [f"{t['task_index']}: {t['task']}", t["impl"], num(t["gflop_per_s"]),
          "" if t["share_of_peak"] is None else f"{100 * t['share_of_peak']:.1f}%"]
@@ -184,12 +184,12 @@ def roofline(results: dict[str, Any]) -> Table:
     return Table("Roofline", ["task", "impl", "GFLOP/s", "share of peak"], rows, note, "roofline")
 
 
-def phases(results: dict[str, Any]) -> Table:
+def phases(results: Results) -> Table:
     rows = []
-    for m in results["measurements"]:
-        for p in m.get("phase_summary") or []:
+    for m in results.measurements:
+        for p in m.phase_summary or []:
             rows.append(
-                [f"{m['task_index']}: {m['task']}", m["impl"], p["name"], num(p["wall_s"]),
+                [f"{m.task_index}: {m.task}", m.impl, p["name"], num(p["wall_s"]),
                  mib(p["peak_rss_bytes"])]
             )  # fmt: skip
     return Table(
@@ -201,47 +201,44 @@ def phases(results: dict[str, Any]) -> Table:
     )
 
 
-def accuracy(results: dict[str, Any]) -> Table:
+def accuracy(results: Results) -> Table:
     rows = []
-    for m in results["measurements"]:
+    for m in results.measurements:
         runs = measured_runs(m)
-        names = sorted({k for r in runs for k in r["metrics"] if "accuracy" in k})
+        names = sorted({k for r in runs for k in r.metrics if "accuracy" in k})
         for name in names:
             vals = sorted(
-                float(r["metrics"][name])
-                for r in runs
-                if isinstance(r["metrics"].get(name), int | float)
+                float(r.metrics[name]) for r in runs if isinstance(r.metrics.get(name), int | float)
             )
             if vals:
                 rows.append(
-                    [f"{m['task_index']}: {m['task']}", m["impl"], name,
+                    [f"{m.task_index}: {m.task}", m.impl, name,
                      num(vals[len(vals) // 2], 4), str(len(vals))]
                 )  # fmt: skip
     return Table("Accuracy", ["task", "impl", "metric", "median", "runs"], rows, "", "accuracy")
 
 
-def machine(results: dict[str, Any]) -> Table:
-    mach = results.get("machine") or {}
-    ds = results.get("dataset") or {}
+def machine(results: Results) -> Table:
+    mach, ds = results.machine, results.dataset
     rows = [
-        ["CPU", f"{mach.get('cpu_model')} ({', '.join(mach.get('cpu_flags') or [])})"],
-        ["cores", f"{mach.get('logical_cores')} logical, {mach.get('physical_cores')} physical"],
-        ["memory", mib(mach.get("memory_bytes"))],
-        ["OS", str(mach.get("os"))],
-        ["Python", str(mach.get("python"))],
-        ["rustc", str(mach.get("rustc"))],
-        ["git", f"{mach.get('git_commit')}{' (dirty)' if mach.get('git_dirty') else ''}"],
-        ["load average (1 min)", str(mach.get("load_avg_1m"))],
-        ["SGEMM peak", f"{num(mach.get('sgemm_gflops'))} GFLOP/s"],
+        ["CPU", f"{mach.cpu_model} ({', '.join(mach.cpu_flags or [])})"],
+        ["cores", f"{mach.logical_cores} logical, {mach.physical_cores} physical"],
+        ["memory", mib(mach.memory_bytes)],
+        ["OS", str(mach.os)],
+        ["Python", str(mach.python)],
+        ["rustc", str(mach.rustc)],
+        ["git", f"{mach.git_commit}{' (dirty)' if mach.git_dirty else ''}"],
+        ["load average (1 min)", str(mach.load_avg_1m)],
+        ["SGEMM peak", f"{num(mach.sgemm_gflops)} GFLOP/s"],
     ]
-    for var, value in (mach.get("env") or {}).items():
+    for var, value in (mach.env or {}).items():
         rows.append([var, "(unset)" if value is None else str(value)])
-    rows.append(["data set", f"{ds.get('source')} {ds.get('root')}, {ds.get('images')} images"])
-    rows.append(["data set sha256", str(ds.get("sha256"))])
-    for impl, info in (results.get("implementations") or {}).items():
-        versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
-        rows.append([f"{impl} ({info.get('language')})", versions])
-    config = results.get("config") or {}
+    rows.append(["data set", f"{ds.source} {ds.root}, {ds.images} images"])
+    rows.append(["data set sha256", ds.sha256])
+    for impl, info in results.implementations.items():
+        versions = ", ".join(f"{k} {v}" for k, v in info.versions.items())
+        rows.append([f"{impl} ({info.language})", versions])
+    config = results.config
     settings = ", ".join(
         f"{key} {config.get(key, default)}"
         for key, default in (
@@ -252,13 +249,15 @@ def machine(results: dict[str, Any]) -> Table:
             ("repeats", 3),
         )
     )
-    rows.append(["run", f"{results.get('name')}: {settings}"])
-    rows.append(["started / finished (UTC)", f"{results.get('started_utc')} / "
-                 f"{results.get('finished_utc')}"])  # fmt: skip
+    rows.append(["run", f"{results.name}: {settings}"])
+    rows.append(["started / finished (UTC)", f"{results.started_utc} / "
+                 f"{results.finished_utc}"])  # fmt: skip
     return Table("Machine and software", ["fact", "value"], rows, "", "machine")
 
 
-def all_tables(results: dict[str, Any]) -> list[Table]:
+def all_tables(results: Results | Mapping[str, Any]) -> list[Table]:
+    """Every table of the report, in order; a results dict is validated into the model first."""
+    results = results if isinstance(results, Results) else parse(results)
     return [
         throughput(results),
         comparisons(results),
