@@ -30,7 +30,8 @@ from harness.run.config import Config
 from harness.run.context import Context, find_measurement, save
 from harness.run.display import Display
 from harness.run.inputs import prepare_inputs
-from harness.run.job import run_one, summarize_runs
+from harness.run.job import run_one
+from harness.run.summary import summarize_runs
 
 
 def default_run_dir(config: Config) -> Path:

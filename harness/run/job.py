@@ -1,21 +1,17 @@
-"""One job: write job.json, run the implementation under the monitor, record its `Run`.
-
-Also the measurement's summary over its measured runs (`summarize_runs`), rewritten after
-every job.
-"""
+"""One job: write job.json, run the implementation under the monitor, record its `Run`."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.process import impls
-from harness.process.protocol import THROUGHPUT, make_job, read_result, write_job
+from harness.process.protocol import make_job, read_result, write_job
 from harness.process.runner import ProcessRecord, run_process
-from harness.results import Phase, Run, Summary, measured, measured_runs, throughput_of
+from harness.results import Phase, Run, measured_runs
 from harness.run.context import Context, find_measurement
 
 KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
@@ -171,29 +167,3 @@ def phases(record: ProcessRecord) -> list[dict[str, Any]]:
         elif state == "end" and name in open_at:
             out.append({"name": name, "begin_s": open_at.pop(name), "end_s": event.t_harness_s})
     return out
-
-
-def summarize_runs(task: str, runs: Sequence[Run | Mapping[str, Any]]) -> Summary | None:
-    """Medians and spreads of a measurement's measured runs; None while none succeeded."""
-    from harness.analysis.stats import summarize
-
-    typed = [r if isinstance(r, Run) else Run.model_validate(r) for r in runs]
-    ok = measured(typed)
-    if not ok:
-        return None
-    metric, unit = THROUGHPUT.get(task, ("", ""))
-    throughput = [v for v in (throughput_of(task, r) for r in ok) if v is not None]
-    startup = [r.startup_s for r in ok if r.startup_s is not None]
-    fields: dict[str, Any] = {
-        "runs": len(ok),
-        "failed_runs": sum(1 for r in typed if not r.ok),
-        "wall_s": summarize([r.wall_s for r in ok]),
-        "cpu_s": summarize([r.user_s + r.sys_s for r in ok]),
-        "peak_rss_bytes": summarize([r.peak_rss_bytes for r in ok]),
-        "throughput": {"metric": metric, "unit": unit, **summarize(throughput)}
-        if throughput
-        else None,
-    }
-    if startup:
-        fields["startup_s"] = summarize(startup)
-    return Summary.model_validate(fields)

@@ -2,7 +2,7 @@
 
 The harness resolves a preset into the job's `model` section (docs/protocol.md), so an
 implementation only ever sees explicit sizes. The table matches the Python implementation's
-presets (tests/harness/test_models.py checks that).
+presets (tests/harness/test_presets.py checks that).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from harness import results
 from harness.errors import HarnessError
-from harness.run.job import summarize_runs
+from harness.run.summary import summarize_runs
 from tests.harness.fakerun import fake_run
 
 
