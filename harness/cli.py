@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.results import parse as parse_results
     from harness.run.config import load_config
     from harness.run.display import Display
     from harness.run.experiment import default_run_dir, resume_experiment, run_experiment
@@ -154,12 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from harness.export import write_export
 
         print(f"export: {write_export(args.export, results, run_dir)}")
-    failed = [
-        f"{m['task']}/{m['impl']}"
-        for m in results["measurements"]
-        if any(not r["ok"] for r in m["runs"])
-    ]
-    bad_checks = [c["name"] for c in results["checks"] if not c["ok"]]
+    doc = parse_results(results)
+    failed = [f"{m.task}/{m.impl}" for m in doc.measurements if any(not r.ok for r in m.runs)]
+    bad_checks = [c.name for c in doc.checks if not c.ok]
     if failed:
         print(f"error: failed jobs: {', '.join(failed)}", file=sys.stderr)
     if bad_checks:

@@ -8,12 +8,14 @@ its jobs and checks, whether it finished, and its folder.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness import results as results_doc
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
+from harness.results import Results
 
 RESULTS_ROOT = REPO_ROOT / "results"
 
@@ -44,17 +46,18 @@ def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | No
     return out
 
 
-def describe(results: dict[str, Any]) -> dict[str, str]:
-    runs = [r for m in results["measurements"] for r in m["runs"]]
-    failed = sum(1 for r in runs if not r["ok"])
-    checks = results.get("checks") or []
-    ok_checks = sum(1 for c in checks if c.get("ok"))
-    impls = sorted({str(m["impl"]) for m in results["measurements"]})
-    tasks = sorted({str(m["task"]) for m in results["measurements"]})
+def describe(results: Results | Mapping[str, Any]) -> dict[str, str]:
+    results = results if isinstance(results, Results) else results_doc.parse(results)
+    runs = [r for m in results.measurements for r in m.runs]
+    failed = sum(1 for r in runs if not r.ok)
+    checks = results.checks
+    ok_checks = sum(1 for c in checks if c.ok)
+    impls = sorted({m.impl for m in results.measurements})
+    tasks = sorted({m.task for m in results.measurements})
     return {
-        "started": str(results.get("started_utc") or "?"),
-        "name": str(results.get("name") or "?"),
-        "state": "finished" if results.get("finished_utc") else "incomplete",
+        "started": results.started_utc or "?",
+        "name": results.name or "?",
+        "state": "finished" if results.finished_utc else "incomplete",
         "jobs": f"{len(runs) - failed}/{len(runs)} ok",
         "checks": f"{ok_checks}/{len(checks)} ok",
         "impls": ",".join(impls),

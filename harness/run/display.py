@@ -7,13 +7,14 @@ events. Elsewhere (CI logs, pipes): one plain line per job.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.process.protocol import Event
+from harness.results import Results, parse
 
 
 def human_bytes(n: float) -> str:
@@ -63,27 +64,28 @@ class Display:
         else:
             self.line(f"{label}: FAILED: {run['error']}")
 
-    def summary(self, results: dict[str, Any]) -> None:
-        table = Table(title=f"{results['name']}: medians of measured runs")
+    def summary(self, results: Results | Mapping[str, Any]) -> None:
+        results = results if isinstance(results, Results) else parse(results)
+        table = Table(title=f"{results.name}: medians of measured runs")
         for col in ("task", "impl", "throughput", "wall s", "peak RSS", "start-up s", "runs"):
             table.add_column(col, justify="left" if col in ("task", "impl") else "right")
-        for m in results["measurements"]:
-            s = m["summary"]
+        for m in results.measurements:
+            s = m.summary
             if s is None:
-                table.add_row(m["task"], m["impl"], "failed", "", "", "", f"0/{len(m['runs'])}")
+                table.add_row(m.task, m.impl, "failed", "", "", "", f"0/{len(m.runs)}")
                 continue
-            tp = s["throughput"]
+            tp = s.throughput
             table.add_row(
-                m["task"],
-                m["impl"],
-                f"{tp['median']:,.0f} {tp['unit']}" if tp else "",
-                f"{s['wall_s']['median']:.3f}",
-                human_bytes(s["peak_rss_bytes"]["median"]),
-                f"{s['startup_s']['median']:.3f}" if "startup_s" in s else "",
-                f"{s['runs']}",
+                m.task,
+                m.impl,
+                f"{tp.median:,.0f} {tp.unit}" if tp else "",
+                f"{s.wall_s.median:.3f}",
+                human_bytes(s.peak_rss_bytes.median),
+                f"{s.startup_s.median:.3f}" if s.startup_s is not None else "",
+                f"{s.runs}",
             )
         out = Console(file=sys.stdout, highlight=False, width=max(self.console.width, 100))
         out.print(table)
-        for c in results["checks"]:
-            verdict = "ok" if c["ok"] else "FAIL"
-            out.print(f"check {c['name']} {' vs '.join(c['impls'])}: {verdict} ({c['detail']})")
+        for c in results.checks:
+            verdict = "ok" if c.ok else "FAIL"
+            out.print(f"check {c.name} {' vs '.join(c.impls)}: {verdict} ({c.detail})")
