@@ -28,8 +28,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.models import resolve_model  # noqa: E402
-from harness.stats import compare_samples  # noqa: E402
+from harness.analysis.stats import compare_samples  # noqa: E402
+from harness.run.presets import resolve_model  # noqa: E402
 
 WARMUP, TIMED = 2, 5
 MEASUREMENTS = (("step", 32), ("step", 128), ("forward", 64))
