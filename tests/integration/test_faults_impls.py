@@ -1,10 +1,10 @@
 """Bad input to the real implementations: one `error:` line naming the culprit, exit code 2.
 
 Each case builds a small valid data set, breaks one thing, runs the same job through
-`python -m oneshot_torch`, `python -m oneshot_jax` and the Rust binary, and checks the exit
-code, that stderr is one line starting with `error:` that names the file, folder or key, and
-that nothing crashed (no Python traceback, no Rust panic). The two Python implementations must
-print the very same line.
+`python -m oneshot_torch`, `python -m oneshot_torch.compiled`, `python -m oneshot_jax` and the
+Rust binary, and checks the exit code, that stderr is one line starting with `error:` that
+names the file, folder or key, and that nothing crashed (no Python traceback, no Rust panic).
+The three Python implementations must print the very same line.
 """
 
 from __future__ import annotations
@@ -164,13 +164,15 @@ def test_bad_input_is_one_error_line_in_every_implementation(
     root = dataset(tmp_path / "data")
     extra = breaker(root)
     lines_of: dict[str, str] = {}
-    for side in ("python", "jax", "rust"):
+    packages = {
+        "python": "oneshot_torch",
+        "compile": "oneshot_torch.compiled",
+        "jax": "oneshot_jax",
+    }
+    for side in ("python", "compile", "jax", "rust"):
         out = tmp_path / side
         job = write_job(out, task, root, params, **extra)
-        if side == "rust":
-            proc = run_rust(rust_bin, job)
-        else:
-            proc = run_python(job, "oneshot_torch" if side == "python" else "oneshot_jax")
+        proc = run_rust(rust_bin, job) if side == "rust" else run_python(job, packages[side])
         err = proc.stderr.strip()
         assert proc.returncode == 2, f"{side}: exit {proc.returncode}: {err}"
         assert "Traceback" not in err and "panicked" not in err, f"{side}: {err}"
@@ -178,7 +180,7 @@ def test_bad_input_is_one_error_line_in_every_implementation(
         assert len(lines) == 1 and lines[0].startswith("error: "), f"{side}: {err}"
         assert must_name in lines[0], f"{side}: {lines[0]!r} does not name {must_name!r}"
         lines_of[side] = lines[0].replace(str(tmp_path / side), "OUT")
-    assert lines_of["jax"] == lines_of["python"]
+    assert lines_of["jax"] == lines_of["python"] == lines_of["compile"]
 
 
 def test_the_suite_covers_what_the_readme_says() -> None:

@@ -3,7 +3,7 @@ gradients and updated weights (SGD and Adam), the input pooling, the layouts and
 
 Both frameworks run in this process (jax with its default threads: threads.py only matters in
 the program). Tolerances are float32 rounding: 1e-5 relative (norm-wise, max|a-b| / max|a|,
-as harness/compare.py measures) for outputs and gradients, a little more after an update.
+as harness/analysis/checks.py measures) for outputs and gradients, a little more after an update.
 """
 
 from __future__ import annotations
