@@ -73,7 +73,7 @@ class SiameseNet(nn.Module):
         self.out = nn.Linear(shape.embedding, 1)
         # The conv weights in channels_last too, like the activations: with OIHW weights oneDNN
         # reorders them on every call, forward and backward (README, "Python at its best").
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Embeddings [N, E] of images [N, 1, input, input] (float, ink 1.0)."""

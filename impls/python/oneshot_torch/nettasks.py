@@ -133,6 +133,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
             {"emb1": emb1, "emb2": emb2, "logits": logits}, os.path.join(job.out_dir, OUTPUTS_FILE)
         )
     pairs_per_s = n / forward_s
+    first_batch_s = first_batch_s if first_batch_s is not None else forward_s  # one call ran
     return Outcome(
         metrics={
             "pairs": n,
@@ -142,7 +143,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
             "first_batch_s": first_batch_s,
             "warmup_batches": params.warmup_batches,
             "torch_threads": torch.get_num_threads(),
-            **compile_metrics(first_batch_s or 0.0, forward_s / math.ceil(n / params.batch)),
+            **compile_metrics(first_batch_s, forward_s / math.ceil(n / params.batch)),
         },
         outputs={"outputs": OUTPUTS_FILE},
     )
