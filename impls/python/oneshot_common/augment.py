@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from oneshot_common.errors import InputError, TaskError
 from oneshot_common.events import Events
 from oneshot_common.job import Job
@@ -141,9 +142,10 @@ def format_params(distortions: Distortions, index: int, side: str, row: int) -> 
 
 def run_augment(job: Job, events: Events) -> Outcome:
     """`augment`: distort every image of `inputs.pairs`, pair by pair, left then right."""
+    from safetensors.numpy import save_file
+
     from oneshot_common.data import load_pairs, pack_bits, unpack_bits
     from oneshot_common.sampling import read_pairs
-    from safetensors.numpy import save_file
 
     task_start = time.perf_counter()
     spec = job.augment if isinstance(job.augment, AugmentSpec) else AugmentSpec()

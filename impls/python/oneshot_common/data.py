@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from PIL import PngImagePlugin
+
 from oneshot_common.errors import InputError
 from oneshot_common.sampling import Dataset, Pair
-from PIL import PngImagePlugin
 
 IMAGE_SIZE = 105
 PIXELS = IMAGE_SIZE * IMAGE_SIZE

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from oneshot_common.data import IMAGE_SIZE, unpack_bits
 
 Floats = npt.NDArray[np.float64]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
 from oneshot_common.data import load_dataset, load_pairs
 from oneshot_common.errors import InputError
 from oneshot_common.job import Job

@@ -88,9 +88,10 @@ def run_sample(job: Job, events: Events) -> Outcome:
 def run_load(job: Job, events: Events) -> Outcome:
     """`load`: decode `inputs.pairs` or every image of `dataset.root`, write images.safetensors."""
     import numpy as np
+    from safetensors.numpy import save_file
+
     from oneshot_common.data import distinct_paths, load_dataset, load_pairs
     from oneshot_common.sampling import read_pairs, scan_dataset
-    from safetensors.numpy import save_file
 
     params: LoadParams = job.params
     task_start = time.perf_counter()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from oneshot_common.data import Progress, load_images
 from oneshot_common.errors import InputError
 from oneshot_common.rng import Rng
