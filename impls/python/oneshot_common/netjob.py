@@ -102,3 +102,35 @@ class PairSource:
         left = np.array([self.index[a] for a, _, _ in pairs], dtype=np.intp)
         right = np.array([self.index[b] for _, b, _ in pairs], dtype=np.intp)
         return left, right, np.array([y for _, _, y in pairs], dtype=np.uint8)
+
+
+class StepClock:
+    """The timing of a training loop's steps in steady state (docs/protocol.md, "Steady state
+    and cold start"): step 0's seconds, and the rate over the steps after the first `warmup`
+    steps, or over every step when the run has no more than that."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.steps, self.total_s, self.pairs = 0, 0.0, 0
+        self.warmup_s, self.warmup_pairs, self.first_s = 0.0, 0, 0.0
+
+    def add(self, elapsed_s: float, pairs: int) -> None:
+        """One step that trained `pairs` pairs in `elapsed_s` seconds."""
+        if self.steps == 0:
+            self.first_s = elapsed_s
+        if self.steps < self.warmup:
+            self.warmup_s += elapsed_s
+            self.warmup_pairs += pairs
+        self.steps += 1
+        self.total_s += elapsed_s
+        self.pairs += pairs
+
+    def steady(self) -> tuple[float, int, int]:
+        """(seconds, pairs, steps) of the timed steps."""
+        if self.steps > self.warmup:
+            return (
+                self.total_s - self.warmup_s,
+                self.pairs - self.warmup_pairs,
+                self.steps - self.warmup,
+            )
+        return self.total_s, self.pairs, self.steps

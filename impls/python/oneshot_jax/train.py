@@ -33,7 +33,13 @@ from oneshot_common.evaluate import evaluate_one_shot
 from oneshot_common.events import Events
 from oneshot_common.flops import train_pair_flop
 from oneshot_common.job import Job
-from oneshot_common.netjob import WEIGHTS_FILE, PairSource, check_train, optimizer_spec
+from oneshot_common.netjob import (
+    WEIGHTS_FILE,
+    PairSource,
+    StepClock,
+    check_train,
+    optimizer_spec,
+)
 from oneshot_common.netparams import TrainParams
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import scan_dataset
@@ -86,8 +92,8 @@ def run_train(job: Job, events: Events) -> Outcome:
         if trials is not None:
             scorer.prepare(len(trials.images))
 
-    step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
-    warmup_s, warmup_pairs, first_batch_s = 0.0, 0, 0.0  # the first warmup_steps steps
+    step, pairs_seen, validation_s = 0, 0, 0.0
+    clock = StepClock(params.warmup_steps)
     best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
     epochs_run, stop, epoch_losses = 0, "", []
     passes = 1 + (augment.copies if augment is not None else 0)
@@ -154,13 +160,8 @@ def run_train(job: Job, events: Events) -> Outcome:
                             f"epoch {epoch} step {step}: loss is {value}, training stopped; "
                             f"{WEIGHTS_FILE} holds the last good weights (lower the learning rate?)"
                         )
-                    train_s += elapsed
                     pairs_seen += len(labels_np[rows])
-                    if step == 0:
-                        first_batch_s = elapsed
-                    if step < params.warmup_steps:
-                        warmup_s += elapsed
-                        warmup_pairs += len(labels_np[rows])
+                    clock.add(elapsed, len(labels_np[rows]))
                     step += 1
                     losses.append(value)
                     window.append(value)
@@ -190,10 +191,7 @@ def run_train(job: Job, events: Events) -> Outcome:
     with events.phase("write"):
         if trials is None:
             save(weights["params"])
-    if step > params.warmup_steps:  # steady state: the warm-up steps left out (docs/protocol.md)
-        train_s, timed_pairs = train_s - warmup_s, pairs_seen - warmup_pairs
-    else:
-        timed_pairs = pairs_seen
+    train_s, timed_pairs, _ = clock.steady()  # warm-up steps left out
     pairs_per_s = timed_pairs / train_s if train_s > 0 else 0.0
     metrics: dict[str, Any] = {
         "epochs_run": epochs_run,
@@ -203,7 +201,7 @@ def run_train(job: Job, events: Events) -> Outcome:
         "validation_s": validation_s,
         "wall_s": time.perf_counter() - data_start,
         "train_pairs_per_s": pairs_per_s,
-        "first_batch_s": first_batch_s,
+        "first_batch_s": clock.first_s,
         "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
         "epoch_losses": epoch_losses,
         "compile_s": network.compile_s,

@@ -35,7 +35,13 @@ from oneshot_common.evaluate import evaluate_one_shot
 from oneshot_common.events import Events
 from oneshot_common.flops import train_pair_flop
 from oneshot_common.job import Job
-from oneshot_common.netjob import WEIGHTS_FILE, PairSource, check_train, optimizer_spec
+from oneshot_common.netjob import (
+    WEIGHTS_FILE,
+    PairSource,
+    StepClock,
+    check_train,
+    optimizer_spec,
+)
 from oneshot_common.netparams import TrainParams
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import scan_dataset
@@ -83,8 +89,8 @@ def run_train(job: Job, events: Events) -> Outcome:
             scorer = SiameseScorer(net)
         source = PairSource(job, params)
 
-    step, train_s, pairs_seen, validation_s = 0, 0.0, 0, 0.0
-    warmup_s, warmup_pairs, first_batch_s = 0.0, 0, 0.0  # the first warmup_steps steps
+    step, pairs_seen, validation_s = 0, 0, 0.0
+    clock = StepClock(params.warmup_steps)
     best, last_accuracy, stale, time_to_accuracy_s = -1.0, None, 0, None
     epochs_run, stop, epoch_losses = 0, "", []
     passes = 1 + (augment.copies if augment is not None else 0)
@@ -155,13 +161,8 @@ def run_train(job: Job, events: Events) -> Outcome:
                     optimizer.step()
                     synchronize(device)
                     elapsed = time.perf_counter() - began
-                    train_s += elapsed
                     pairs_seen += len(labels)
-                    if step == 0:
-                        first_batch_s = elapsed
-                    if step < params.warmup_steps:
-                        warmup_s += elapsed
-                        warmup_pairs += len(labels)
+                    clock.add(elapsed, len(labels))
                     step += 1
                     losses.append(value)
                     window.append(value)
@@ -191,11 +192,7 @@ def run_train(job: Job, events: Events) -> Outcome:
     with events.phase("write"):
         if trials is None:
             save_weights(net, weights_path)
-    if step > params.warmup_steps:  # steady state: the warm-up steps left out (docs/protocol.md)
-        train_s, timed_pairs = train_s - warmup_s, pairs_seen - warmup_pairs
-        timed_steps = step - params.warmup_steps
-    else:
-        timed_pairs, timed_steps = pairs_seen, step
+    train_s, timed_pairs, timed_steps = clock.steady()  # warm-up steps left out
     pairs_per_s = timed_pairs / train_s if train_s > 0 else 0.0
     metrics: dict[str, Any] = {
         "epochs_run": epochs_run,
@@ -205,8 +202,8 @@ def run_train(job: Job, events: Events) -> Outcome:
         "validation_s": validation_s,
         "wall_s": time.perf_counter() - data_start,
         "train_pairs_per_s": pairs_per_s,
-        "first_batch_s": first_batch_s,
-        **compile_metrics(first_batch_s, train_s / max(1, timed_steps)),
+        "first_batch_s": clock.first_s,
+        **compile_metrics(clock.first_s, train_s / max(1, timed_steps)),
         "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
         "epoch_losses": epoch_losses,
         "torch_threads": torch.get_num_threads(),
