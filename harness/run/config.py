@@ -1,52 +1,98 @@
-"""Experiment configs: YAML -> validated, frozen dataclasses.
+"""Experiment configs: YAML -> validated, frozen pydantic models.
 
-`load_config(path, overrides)` reads a YAML experiment, applies `--set a.b=value` overrides,
-rejects unknown keys (suggesting a close match) and wrong types by their key path, and checks each
-task's parameters against the job schema before any work starts. Every problem is one
-`HarnessError` line such as
-`configs/x.yaml: tasks[0].sample.pairs: -3 is less than the minimum of 1`.
+`load_config(path, overrides)` reads a YAML experiment, applies `--set a.b=value` overrides and
+validates it with the models below (pydantic v2, strict: no coercion, unknown keys forbidden).
+Each task's parameters and the `optimizer` and `augment` sections are checked against the job
+schema (docs/schemas/job.schema.json) before any work starts. Every problem is one
+`HarnessError` line naming the key path and what was expected, such as
+`configs/x.yaml: tasks[0].sample.pairs: -3 is less than the minimum of 1` or
+`configs/x.yaml: repeets: unknown key (did you mean `repeats`?); expected one of ...`:
+`_one_line` turns pydantic's first error, in the order the keys are listed here, into it.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
+from annotated_types import Ge, Le
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from harness.errors import HarnessError
 from harness.process.protocol import (
-    DEVICES,
     TASK_PARAMS_HARNESS_KEYS,
     TASK_PATH_PARAMS,
     uses_network,
     validate_section,
     validate_task_params,
 )
-from harness.run.presets import resolve_model
+from harness.run.presets import PRESETS, resolve_model
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_IMPLS = ("python-torch", "rust-native")
 
 
-@dataclass(frozen=True)
-class SyntheticConfig:
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _fail(message: str, rank: str | None = None) -> PydanticCustomError:
+    """A finished one-line message; `rank`: report it as if it were checked just before that key."""
+    return PydanticCustomError("harness", "{message}", {"message": message, "rank": rank})
+
+
+def _empty_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+class SyntheticConfig(_Model):
     """Arguments of the embedded synthetic data set used when `dataset.root` is not set."""
 
-    alphabets: int = 5
-    characters: int = 10
-    drawers: int = 20
-    seed: int = 0
-    eval_alphabets: int = 3
+    alphabets: Annotated[int, Field(ge=2, le=1000)] = 5
+    characters: Annotated[int, Field(ge=2, le=1000)] = 10
+    drawers: Annotated[int, Field(ge=2, le=100)] = 20
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    eval_alphabets: Annotated[int, Field(ge=1, le=1000)] = 3
 
 
-@dataclass(frozen=True)
-class DatasetConfig:
-    root: Path | None = None
+def _resolve_path(value: str | None, info: ValidationInfo) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    base: Path = (info.context or {}).get("base", Path("."))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+class DatasetConfig(_Model):
+    synthetic: SyntheticConfig = SyntheticConfig()  # checked first, listed last
+    root: Path | None = None  # relative paths are resolved against the current folder
     eval_root: Path | None = None
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    _none_is_empty = field_validator("synthetic", mode="before")(_empty_if_none)
+
+    @field_validator("root", "eval_root", mode="plain")
+    @classmethod
+    def _path(cls, value: Any, info: ValidationInfo) -> Path | None:
+        if value is not None and not isinstance(value, str):
+            raise PydanticCustomError("string_type", "")
+        return _resolve_path(value, info)
 
 
 @dataclass(frozen=True)
@@ -60,47 +106,164 @@ class TaskConfig:
     eval_root: Path | None = None  # this task's evaluation alphabets instead of dataset.eval_root
 
 
-@dataclass(frozen=True)
-class RooflineConfig:
+class MonitorConfig(_Model):
+    interval_ms: Annotated[int, Field(ge=5, le=60_000)] = 50  # psutil sampling interval
+
+
+class RooflineConfig(_Model):
     """When to measure the SGEMM peak (harness/analysis/roofline.py) and how."""
 
-    measure: str = "auto"  # auto: when a compute task runs; always; never
+    # auto: when a compute task runs; always; never
+    measure: Annotated[
+        Literal["auto", "always", "never"],
+        Field(json_schema_extra={"expected": "auto, always or never"}),
+    ] = "auto"
     unset_openblas_coretype: bool = False  # only in the probe subprocess, and recorded
-    size: int = 1024
+    size: Annotated[int, Field(ge=64, le=16384)] = 1024
 
 
-@dataclass(frozen=True)
-class ComparisonsConfig:
+class ComparisonsConfig(_Model):
     """The baseline of `comparisons[]` (default: the first implementation) and the spread limit."""
 
     baseline: str | None = None
-    max_rel_iqr: float = 0.10
+    max_rel_iqr: Annotated[float, Field(ge=0.0, le=10.0)] = 0.10
+
+    @field_validator("baseline")
+    @classmethod
+    def _listed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        impls = (info.context or {}).get("implementations", [])
+        if value is not None and value not in impls:
+            raise _fail(
+                f"comparisons.baseline: {value!r} is not one of the implementations {list(impls)}"
+            )
+        return value
 
 
-@dataclass(frozen=True)
-class Config:
-    name: str
-    seed: int
-    threads: int
-    repeats: int
-    warmup: int
-    implementations: tuple[str, ...]
-    dataset: DatasetConfig
-    tasks: tuple[TaskConfig, ...]
+class Config(_Model):
+    """A validated experiment; fields are checked in this order, listed in `TOP_KEYS` order."""
+
+    name: str = Field(default=None, validate_default=True)
+    seed: Annotated[int, Field(ge=0, le=2**64 - 1)] = 0
+    threads: Annotated[int, Field(ge=1, le=1024)] = 2
+    repeats: Annotated[int, Field(ge=1, le=1000)] = 3
+    warmup: Annotated[int, Field(ge=0, le=100)] = 1
+    timeout_s: Annotated[float, Field(ge=0.1, le=365 * 24 * 3600.0)] = 1800.0
+    implementations: tuple[str, ...] = DEFAULT_IMPLS
+    monitor: MonitorConfig = MonitorConfig()
     model: Mapping[str, Any] | None = None  # resolved: filters, kernels, embedding, input
     optimizer: Mapping[str, Any] | None = None  # passed to network jobs as is (schema-checked)
     augment: Mapping[str, Any] | None = None
-    sample_interval_ms: int = 50
-    timeout_s: float = 1800.0
-    memory_limit_mb: int | None = None
-    tolerances: Mapping[str, float] = field(default_factory=dict)
-    init: str = "paper"  # initialisation of the shared weights: paper | he (docs/protocol.md)
-    device: str = "cpu"  # where network jobs compute: cpu | cuda (the job's `device`)
-    roofline: RooflineConfig = field(default_factory=RooflineConfig)
-    comparisons: ComparisonsConfig = field(default_factory=ComparisonsConfig)
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    tasks: tuple[TaskConfig, ...] = Field(default=None, validate_default=True)
+    dataset: DatasetConfig = DatasetConfig()
+    memory_limit_mb: Annotated[int | None, Field(ge=0, le=2**24)] = None  # 0 or absent: none
+    tolerances: Mapping[str, float] = Field(default_factory=dict)
+    init: Literal["paper", "he"] = "paper"  # initialisation of the shared weights (protocol.md)
+    device: Literal["cpu", "cuda"] = "cpu"  # where network jobs compute (the job's `device`)
+    roofline: RooflineConfig = RooflineConfig()
+    comparisons: ComparisonsConfig = ComparisonsConfig()
+
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    _none_is_empty = field_validator(
+        "monitor", "dataset", "roofline", "comparisons", mode="before"
+    )(_empty_if_none)
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The config as read (after `--set`), recorded in results.json and config.yaml."""
+        return self._raw
+
+    @property
+    def sample_interval_ms(self) -> int:
+        return self.monitor.interval_ms
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _name(cls, name: Any) -> str:
+        if name is not None and not isinstance(name, str):
+            raise PydanticCustomError("string_type", "")
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise _fail(
+                f"name: expected a non-empty name of letters, digits, '-', '_' or '.', got {name!r}"
+            )
+        return name
+
+    @field_validator("implementations", mode="plain")
+    @classmethod
+    def _implementations(cls, ids: Any) -> tuple[str, ...]:
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise _fail(
+                f"implementations: expected a list of implementation ids ({KNOWN_IMPLS_HINT}), "
+                f"got {ids!r}"
+            )
+        if len(set(ids)) != len(ids):
+            raise _fail(f"implementations: duplicate ids in {ids!r}")
+        return tuple(ids)
+
+    @field_validator("model", mode="plain")
+    @classmethod
+    def _model(cls, model: Any) -> dict[str, Any] | None:
+        if model is not None and not isinstance(model, dict):
+            raise PydanticCustomError("dict_type", "")
+        try:
+            return resolve_model(model)
+        except HarnessError as e:  # reported as if after `dataset`, where it was always checked
+            raise _fail(str(e), rank="memory_limit_mb") from None
+
+    @field_validator("optimizer", "augment", mode="plain")
+    @classmethod
+    def _section(cls, value: Any, info: ValidationInfo) -> Mapping[str, Any] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise PydanticCustomError("dict_type", "")
+        try:
+            validate_section(str(info.field_name), value)
+        except HarnessError as e:
+            raise _fail(str(e)) from None
+        return value
+
+    @field_validator("tasks", mode="plain")
+    @classmethod
+    def _tasks(cls, raw: Any, info: ValidationInfo) -> tuple[TaskConfig, ...]:
+        try:
+            tasks = _tasks(raw)
+        except HarnessError as e:
+            raise _fail(str(e)) from None
+        if "model" in info.data and info.data["model"] is None:
+            for i, task in enumerate(tasks):
+                if uses_network(task.name, task.params):
+                    raise _fail(
+                        f"tasks[{i}].{task.name}: needs the network shape: "
+                        "add `model: {preset: cpu}` "
+                        f"(presets: {', '.join(PRESETS)}) or explicit filters, kernels, "
+                        "embedding, input"
+                    )
+        return tasks
+
+    @field_validator("memory_limit_mb", mode="before")
+    @classmethod
+    def _memory_limit(cls, value: Any) -> Any:
+        if value is None:  # written `memory_limit_mb: null`: not an integer
+            raise PydanticCustomError("int_type", "")
+        return value
+
+    @field_validator("memory_limit_mb", mode="after")
+    @classmethod
+    def _zero_is_none(cls, value: int | None) -> int | None:
+        return value or None
+
+    @field_validator("tolerances", mode="plain")
+    @classmethod
+    def _tolerances(cls, value: Any) -> dict[str, float]:
+        value = _empty_if_none(value)
+        if not isinstance(value, dict):
+            raise PydanticCustomError("dict_type", "")
+        checked = validate(_tolerances_model(), value, ("tolerances",))
+        return dict(checked.model_dump(exclude_unset=True))
 
 
+# The top-level keys as error messages list them (the fields above are in checking order).
 TOP_KEYS = (
     "name",
     "seed",
@@ -122,6 +285,21 @@ TOP_KEYS = (
     "roofline",
     "comparisons",
 )
+LISTED_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
+    Config: TOP_KEYS,
+    DatasetConfig: ("root", "eval_root", "synthetic"),
+}
+
+
+@cache
+def _tolerances_model() -> type[BaseModel]:
+    """`tolerances`: one optional number per check of harness/analysis/checks.py."""
+    from harness.analysis.checks import DEFAULT_TOLERANCES
+
+    fields: dict[str, Any] = {
+        key: (Annotated[float, Field(ge=0.0, le=1e9)], 0.0) for key in DEFAULT_TOLERANCES
+    }
+    return create_model("TolerancesConfig", __base__=_Model, **fields)
 
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> Config:
@@ -189,112 +367,106 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
-    _reject_unknown(raw, TOP_KEYS, "")
-    name = _str(raw, "name", "name", default=None)
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise HarnessError(
-            f"name: expected a non-empty name of letters, digits, '-', '_' or '.', got {name!r}"
-        )
-    seed = _int(raw, "seed", "seed", 0, 0, 2**64 - 1)
-    threads = _int(raw, "threads", "threads", 2, 1, 1024)
-    repeats = _int(raw, "repeats", "repeats", 3, 1, 1000)
-    warmup = _int(raw, "warmup", "warmup", 1, 0, 100)
-    timeout_s = _float(raw, "timeout_s", "timeout_s", 1800.0, 0.1, 365 * 24 * 3600.0)
-    impls_raw = raw.get("implementations", ["python-torch", "rust-native"])
-    if (
-        not isinstance(impls_raw, list)
-        or not impls_raw
-        or not all(isinstance(i, str) and i for i in impls_raw)
+    """Validate a decoded config; relative paths are resolved against `base`."""
+    if not isinstance(raw, Mapping):
+        raise HarnessError(f"expected a mapping of config keys, got {_kind(raw)}")
+    impls = raw.get("implementations", list(DEFAULT_IMPLS))
+    context = {"base": base, "implementations": impls if isinstance(impls, list) else []}
+    config = validate(Config, raw, (), context)
+    config._raw = dict(raw)
+    return config
+
+
+def validate(
+    model: type[M], raw: Any, where: tuple[str, ...], context: Mapping[str, Any] | None = None
+) -> M:
+    """`model.model_validate(raw)`, its first problem raised as one line (see `_one_line`)."""
+    try:
+        return model.model_validate(raw, context=context)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        first = min(errors, key=lambda err: _rank(model, err))
+        message = _one_line(model, first, where)
+    if where:  # inside another model's validator: passed through as a finished message
+        raise _fail(message)
+    raise HarnessError(message)
+
+
+def _field_model(info: FieldInfo) -> type[BaseModel] | None:
+    """The model a field holds (`X` or `X | None`), if any."""
+    for kind in (info.annotation, *get_args(info.annotation)):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+    return None
+
+
+def _rank(model: type[BaseModel], err: ErrorDetails) -> tuple[tuple[float, ...], ...]:
+    """Where an error sorts: unknown keys first, then by the order of the fields, level by level."""
+    key: list[tuple[float, ...]] = []
+    current: type[BaseModel] | None = model
+    loc = err["loc"]
+    for depth, part in enumerate(loc):
+        if current is None:
+            break
+        fields = list(current.model_fields)
+        if depth == len(loc) - 1 and err["type"] == "extra_forbidden":
+            key.append((0,))
+            break
+        if part not in fields:
+            break
+        index = float(fields.index(str(part)))
+        ctx = err.get("ctx") or {}
+        rank = ctx.get("rank") if depth == len(loc) - 1 else None
+        if rank is not None:
+            index = fields.index(rank) - 0.5
+        key.append((1, index))
+        current = _field_model(current.model_fields[str(part)])
+    return tuple(key)
+
+
+def _one_line(model: type[BaseModel], err: ErrorDetails, where: tuple[str, ...]) -> str:
+    """A pydantic error as the harness's one line: key path, what was expected, what was got."""
+    ctx = err.get("ctx") or {}
+    if err["type"] == "harness":
+        return str(ctx["message"])
+    loc = [str(p) for p in err["loc"]]
+    current = model
+    for part in loc[:-1]:
+        inner = _field_model(current.model_fields[part])
+        assert inner is not None, f"no model at {loc}"
+        current = inner
+    path = ".".join([*where, *loc])
+    key, value = loc[-1], err["input"]
+    if err["type"] == "extra_forbidden":
+        prefix = ".".join([*where, *loc[:-1]])
+        prefix = f"{prefix}." if prefix else ""
+        known = LISTED_KEYS.get(current, tuple(current.model_fields))
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean `{prefix}{close[0]}`?)" if close else ""
+        return f"{path}: unknown key{hint}; expected one of {', '.join(known)}"
+    info = current.model_fields[key]
+    kinds = [info.annotation, *get_args(info.annotation)]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if "expected" in extra:
+        return f"{path}: expected {extra['expected']}, got {value!r}"
+    if _field_model(info) is not None or any(
+        get_origin(k) is Mapping or k in (dict, Mapping) for k in kinds
     ):
-        raise HarnessError(
-            f"implementations: expected a list of implementation ids ({KNOWN_IMPLS_HINT}), "
-            f"got {impls_raw!r}"
-        )
-    if len(set(impls_raw)) != len(impls_raw):
-        raise HarnessError(f"implementations: duplicate ids in {impls_raw!r}")
-    monitor = _mapping(raw, "monitor", "monitor")
-    _reject_unknown(monitor, ("interval_ms",), "monitor.")
-    interval = _int(monitor, "interval_ms", "monitor.interval_ms", 50, 5, 60_000)
-    model = raw.get("model")
-    if model is not None and not isinstance(model, dict):
-        raise HarnessError(f"model: expected a mapping, got {_kind(model)}")
-    sections = {key: _section(raw, key) for key in ("optimizer", "augment")}
-    tasks = _tasks(raw.get("tasks"))
-    if model is None:
-        for i, task in enumerate(tasks):
-            if uses_network(task.name, task.params):
-                raise HarnessError(
-                    f"tasks[{i}].{task.name}: needs the network shape: "
-                    "add `model: {preset: cpu}` "
-                    "(presets: paper, cpu, tiny) or explicit filters, kernels, embedding, input"
-                )
-    return Config(
-        name=name,
-        seed=seed,
-        threads=threads,
-        repeats=repeats,
-        warmup=warmup,
-        implementations=tuple(impls_raw),
-        dataset=_dataset(_mapping(raw, "dataset", "dataset"), base),
-        tasks=tasks,
-        model=resolve_model(model),
-        optimizer=sections["optimizer"],
-        augment=sections["augment"],
-        sample_interval_ms=interval,
-        timeout_s=timeout_s,
-        memory_limit_mb=_int(raw, "memory_limit_mb", "memory_limit_mb", 0, 0, 2**24) or None,
-        tolerances=_tolerances(_mapping(raw, "tolerances", "tolerances")),
-        init=_choice(raw, "init", ("paper", "he"), "paper"),
-        device=_choice(raw, "device", DEVICES, "cpu"),
-        roofline=_roofline(_mapping(raw, "roofline", "roofline")),
-        comparisons=_comparisons(_mapping(raw, "comparisons", "comparisons"), impls_raw),
-        raw=dict(raw),
-    )
-
-
-def _dataset(raw: Mapping[str, Any], base: Path) -> DatasetConfig:
-    _reject_unknown(raw, ("root", "eval_root", "synthetic"), "dataset.")
-    syn = _mapping(raw, "synthetic", "dataset.synthetic")
-    _reject_unknown(
-        syn, ("alphabets", "characters", "drawers", "seed", "eval_alphabets"), "dataset.synthetic."
-    )
-    synthetic = SyntheticConfig(
-        alphabets=_int(syn, "alphabets", "dataset.synthetic.alphabets", 5, 2, 1000),
-        characters=_int(syn, "characters", "dataset.synthetic.characters", 10, 2, 1000),
-        drawers=_int(syn, "drawers", "dataset.synthetic.drawers", 20, 2, 100),
-        seed=_int(syn, "seed", "dataset.synthetic.seed", 0, 0, 2**32 - 1),
-        eval_alphabets=_int(syn, "eval_alphabets", "dataset.synthetic.eval_alphabets", 3, 1, 1000),
-    )
-    return DatasetConfig(
-        root=_path(raw, "root", "dataset.root", base),
-        eval_root=_path(raw, "eval_root", "dataset.eval_root", base),
-        synthetic=synthetic,
-    )
-
-
-def _roofline(raw: Mapping[str, Any]) -> RooflineConfig:
-    _reject_unknown(raw, ("measure", "unset_openblas_coretype", "size"), "roofline.")
-    measure = raw.get("measure", "auto")
-    if measure not in ("auto", "always", "never"):
-        raise HarnessError(f"roofline.measure: expected auto, always or never, got {measure!r}")
-    unset = raw.get("unset_openblas_coretype", False)
-    if not isinstance(unset, bool):
-        raise HarnessError(
-            f"roofline.unset_openblas_coretype: expected true or false, got {unset!r}"
-        )
-    size = _int(raw, "size", "roofline.size", 1024, 64, 16384)
-    return RooflineConfig(measure=measure, unset_openblas_coretype=unset, size=size)
-
-
-def _comparisons(raw: Mapping[str, Any], impls: Sequence[str]) -> ComparisonsConfig:
-    _reject_unknown(raw, ("baseline", "max_rel_iqr"), "comparisons.")
-    baseline = _str(raw, "baseline", "comparisons.baseline", None)
-    if baseline is not None and baseline not in impls:
-        raise HarnessError(
-            f"comparisons.baseline: {baseline!r} is not one of the implementations {list(impls)}"
-        )
-    limit = _float(raw, "max_rel_iqr", "comparisons.max_rel_iqr", 0.10, 0.0, 10.0)
-    return ComparisonsConfig(baseline=baseline, max_rel_iqr=limit)
+        return f"{path}: expected a mapping, got {_kind(value)}"
+    lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+    hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+    if bool in kinds:
+        return f"{path}: expected true or false, got {value!r}"
+    if int in kinds:
+        return f"{path}: expected an integer in [{lo}, {hi}], got {value!r}"
+    if float in kinds:
+        return f"{path}: expected a number in [{lo}, {hi}], got {value!r}"
+    for kind in kinds:
+        if get_origin(kind) is Literal:
+            return f"{path}: expected one of {', '.join(get_args(kind))}, got {value!r}"
+    if str in kinds or Path in kinds:
+        return f"{path}: expected a string, got {_kind(value)}"
+    raise AssertionError(f"no one-line message for {err}")  # a field type not handled above
 
 
 def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
@@ -303,116 +475,51 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
             f"tasks: expected a non-empty list such as [{{sample: {{pairs: 1000}}}}], "
             f"got {_kind(raw)}"
         )
-    tasks = []
-    for i, item in enumerate(raw):
-        where = f"tasks[{i}]"
-        if not isinstance(item, dict) or len(item) != 1:
-            raise HarnessError(
-                f"{where}: expected one task name mapping to its parameters, "
-                f"e.g. `- sample: {{pairs: 1000}}`, got {item!r}"
-            )
-        ((name, params),) = item.items()
-        params = {} if params is None else params
-        if not isinstance(params, dict):
-            raise HarnessError(f"{where}.{name}: expected a mapping of parameters, got {params!r}")
-        job_params = {k: v for k, v in params.items() if k not in TASK_PARAMS_HARNESS_KEYS}
-        for key in TASK_PATH_PARAMS.get(str(name), ()):
-            if isinstance(job_params.get(key), str):  # programs run in their own folder
-                job_params[key] = str(Path(job_params[key]).expanduser().resolve())
-        validate_task_params(str(name), job_params, f"{where}.{name}")
-        input_pairs = _int(params, "input_pairs", f"{where}.{name}.input_pairs", 0, 0, 10**8)
-        weights = _str(params, "weights", f"{where}.{name}.weights", None)
-        if weights not in (None, "trained"):
-            weights = str(Path(str(weights)).expanduser().resolve())
-            if not Path(weights).is_file():
-                raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
-        eval_root = _str(params, "eval_root", f"{where}.{name}.eval_root", None)
-        if eval_root is not None:  # checked with the data set, before any job (datasets.py)
-            eval_root = str(Path(eval_root).expanduser().resolve())
-        tasks.append(
-            TaskConfig(
-                name=str(name),
-                params=job_params,
-                input_pairs=input_pairs or None,
-                weights=weights,
-                eval_root=Path(eval_root) if eval_root is not None else None,
-            )
+    return tuple(_task(f"tasks[{i}]", item) for i, item in enumerate(raw))
+
+
+class _HarnessKeys(_Model):
+    """A task's keys that the harness consumes itself (docs/configs.md)."""
+
+    input_pairs: Annotated[int, Field(ge=0, le=10**8)] = 0
+    weights: str | None = None
+    eval_root: str | None = None
+
+
+def _task(where: str, item: Any) -> TaskConfig:
+    if not isinstance(item, dict) or len(item) != 1:
+        raise HarnessError(
+            f"{where}: expected one task name mapping to its parameters, "
+            f"e.g. `- sample: {{pairs: 1000}}`, got {item!r}"
         )
-    return tuple(tasks)
-
-
-def _tolerances(raw: Mapping[str, Any]) -> dict[str, float]:
-    from harness.analysis.checks import DEFAULT_TOLERANCES
-
-    _reject_unknown(raw, tuple(DEFAULT_TOLERANCES), "tolerances.")
-    return {k: _float(raw, k, f"tolerances.{k}", 0.0, 0.0, 1e9) for k in raw}
-
-
-def _choice(raw: Mapping[str, Any], key: str, choices: Sequence[str], default: str) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise HarnessError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
-    return str(value)
-
-
-def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise HarnessError(f"{key}: expected a mapping, got {_kind(value)}")
-    validate_section(key, value)
-    return value
-
-
-def _reject_unknown(raw: Mapping[str, Any], known: Sequence[str], prefix: str) -> None:
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f" (did you mean `{prefix}{close[0]}`?)" if close else ""
-            raise HarnessError(
-                f"{prefix}{key}: unknown key{hint}; expected one of {', '.join(known)}"
-            )
-
-
-def _mapping(raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise HarnessError(f"{path}: expected a mapping, got {_kind(value)}")
-    return value
-
-
-def _int(raw: Mapping[str, Any], key: str, path: str, default: int, lo: int, hi: int) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise HarnessError(f"{path}: expected an integer in [{lo}, {hi}], got {value!r}")
-    return value
-
-
-def _float(
-    raw: Mapping[str, Any], key: str, path: str, default: float, lo: float, hi: float
-) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise HarnessError(f"{path}: expected a number in [{lo}, {hi}], got {value!r}")
-    return float(value)
-
-
-def _str(raw: Mapping[str, Any], key: str, path: str, default: str | None) -> str | None:
-    value = raw.get(key, default)
-    if value is not None and not isinstance(value, str):
-        raise HarnessError(f"{path}: expected a string, got {_kind(value)}")
-    return value
-
-
-def _path(raw: Mapping[str, Any], key: str, path: str, base: Path) -> Path | None:
-    value = _str(raw, key, path, None)
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+    ((name, params),) = item.items()
+    params = {} if params is None else params
+    if not isinstance(params, dict):
+        raise HarnessError(f"{where}.{name}: expected a mapping of parameters, got {params!r}")
+    job_params = {k: v for k, v in params.items() if k not in TASK_PARAMS_HARNESS_KEYS}
+    for key in TASK_PATH_PARAMS.get(str(name), ()):
+        if isinstance(job_params.get(key), str):  # programs run in their own folder
+            job_params[key] = str(Path(job_params[key]).expanduser().resolve())
+    validate_task_params(str(name), job_params, f"{where}.{name}")
+    own = {k: v for k, v in params.items() if k in TASK_PARAMS_HARNESS_KEYS}
+    try:
+        keys = validate(_HarnessKeys, own, ())
+    except HarnessError as e:
+        raise HarnessError(f"{where}.{name}.{e}") from None
+    weights = keys.weights
+    if weights not in (None, "trained"):
+        weights = str(Path(weights).expanduser().resolve())
+        if not Path(weights).is_file():
+            raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
+    # eval_root is checked with the data set, before any job (datasets.py)
+    eval_root = None if keys.eval_root is None else Path(keys.eval_root).expanduser().resolve()
+    return TaskConfig(
+        name=str(name),
+        params=job_params,
+        input_pairs=keys.input_pairs or None,
+        weights=weights,
+        eval_root=eval_root,
+    )
 
 
 def _kind(value: Any) -> str:

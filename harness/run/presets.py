@@ -50,7 +50,7 @@ def resolve_model(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
             f"model.{unknown[0]}: unknown key; expected preset, filters, kernels, embedding, input"
         )
     preset = raw.get("preset")
-    if preset is not None and preset not in PRESETS:
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
         raise HarnessError(
             f"model.preset: unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
         )

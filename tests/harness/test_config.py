@@ -103,3 +103,14 @@ def test_every_shipped_config_is_valid() -> None:
 def test_init_of_the_shared_weights_is_checked(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, GOOD + "init: he\n")).init == "he"
     assert "init: expected one of paper, he" in error_of(tmp_path, GOOD + "init: xavier\n")
+
+
+def test_the_listed_top_keys_are_the_config_fields() -> None:
+    from harness.run.config import TOP_KEYS, Config
+
+    assert sorted(TOP_KEYS) == sorted(Config.model_fields)
+
+
+def test_a_preset_that_is_not_a_name_is_one_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD + "model: {preset: [cpu]}\n")
+    assert "model.preset: unknown preset ['cpu']" in message
