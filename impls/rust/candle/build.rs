@@ -1,0 +1,5 @@
+include!("../core/build_support.rs");
+
+fn main() {
+    emit(&[]);
+}

@@ -1,0 +1,46 @@
+// Build facts for `oneshot version` and result.json, shared by every Rust binary's build.rs
+// through `include!("../core/build_support.rs")`: the rustc version, the build profile and the
+// versions of the named crates as resolved in the workspace's Cargo.lock.
+
+/// Emit `ONESHOT_RUSTC_VERSION`, `ONESHOT_PROFILE` and `ONESHOT_CRATES` (`name=version,...`).
+pub fn emit(crates: &[&str]) {
+    use std::process::Command;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=ONESHOT_RUSTC_VERSION={version}");
+    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".into());
+    println!("cargo:rustc-env=ONESHOT_PROFILE={profile}");
+    // The package's own folder is the workspace root (rust-tch) or one below it.
+    let lock_path = ["Cargo.lock", "../Cargo.lock"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("Cargo.lock");
+    let lock = std::fs::read_to_string(lock_path).unwrap_or_default();
+    let found: Vec<String> = crates
+        .iter()
+        .map(|krate| {
+            let v = locked_version(&lock, krate).unwrap_or_else(|| "unknown".into());
+            format!("{krate}={v}")
+        })
+        .collect();
+    println!("cargo:rustc-env=ONESHOT_CRATES={}", found.join(","));
+    println!("cargo:rerun-if-changed={lock_path}");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=../core/build_support.rs");
+}
+
+/// The version of `name` in Cargo.lock (`name = "x"` followed by `version = "y"`).
+fn locked_version(lock: &str, name: &str) -> Option<String> {
+    let mut lines = lock.lines();
+    let wanted = format!("name = \"{name}\"");
+    lines.find(|line| line.trim() == wanted)?;
+    let line = lines.next()?.trim();
+    let version = line.strip_prefix("version = \"")?.strip_suffix('"')?;
+    Some(version.to_owned())
+}

@@ -1,0 +1,99 @@
+//! [`NativeNet`]: the hand-written network as the `rust-native` back-end of the core's
+//! [`Network`] trait: a [`SiameseNet`] with its [`Workspace`], updated in place by the core's
+//! fused optimiser pass over the flat parameter buffer.
+
+use oneshot_core::error::{Error, Result};
+use oneshot_core::network::optim::Optimizer;
+use oneshot_core::network::params::{Params, OUT_WEIGHT};
+use oneshot_core::network::{Network, Shape};
+use serde_json::{Map, Value};
+
+use crate::nn::model::{SiameseNet, Workspace};
+
+/// The rust-native network and its workspace.
+pub struct NativeNet {
+    net: SiameseNet,
+    ws: Workspace,
+}
+
+impl NativeNet {
+    fn check_capacity(&self, images: usize) -> Result<()> {
+        let capacity = self.ws.capacity();
+        if images > capacity {
+            return Err(Error::Runtime(format!(
+                "a call of {images} images exceeds the network's capacity of {capacity}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Network for NativeNet {
+    const ID: &'static str = "rust-native";
+
+    fn versions() -> Map<String, Value> {
+        Map::new()
+    }
+
+    fn build(params: Params, capacity: usize, threads: usize, train: bool) -> Result<Self> {
+        let net = SiameseNet::new(params)?;
+        let ws = net.workspace(capacity.max(1), threads, train);
+        Ok(NativeNet { net, ws })
+    }
+
+    fn shape(&self) -> Shape {
+        self.net.shape()
+    }
+
+    fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {
+        self.check_capacity(left.len() + right.len())?;
+        self.net.set_inputs(&mut self.ws, left, right);
+        Ok(())
+    }
+
+    fn embed(&mut self, images: usize, out: &mut [f32]) -> Result<()> {
+        self.check_capacity(images)?;
+        self.net.embed(&mut self.ws, images);
+        out.copy_from_slice(self.net.embeddings(&self.ws, images));
+        Ok(())
+    }
+
+    fn forward_pairs(&mut self, pairs: usize, emb: &mut [f32], logits: &mut [f32]) -> Result<()> {
+        self.check_capacity(2 * pairs)?;
+        self.net.forward_pairs(&mut self.ws, pairs);
+        emb.copy_from_slice(self.net.embeddings(&self.ws, 2 * pairs));
+        logits.copy_from_slice(self.net.logits(&self.ws, pairs));
+        Ok(())
+    }
+
+    fn train_batch(&mut self, labels: &[f32]) -> Result<f64> {
+        self.check_capacity(2 * labels.len())?;
+        if self.ws.grads.is_empty() {
+            return Err(Error::Runtime(
+                "the network was built for inference, not training".into(),
+            ));
+        }
+        Ok(self.net.train_batch(&mut self.ws, labels))
+    }
+
+    fn gradients(&self) -> Result<Vec<f32>> {
+        Ok(self.ws.grads.clone())
+    }
+
+    fn update(&mut self, optimizer: &mut Optimizer) -> Result<()> {
+        optimizer.step(&mut self.net.params, &self.ws.grads);
+        Ok(())
+    }
+
+    fn params(&self) -> Result<Params> {
+        Ok(self.net.params.clone())
+    }
+
+    fn head(&self) -> Result<(Vec<f32>, f32)> {
+        let params = &self.net.params;
+        Ok((
+            params.tensor(OUT_WEIGHT).to_vec(),
+            params.tensor(OUT_WEIGHT + 1)[0],
+        ))
+    }
+}
