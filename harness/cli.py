@@ -17,6 +17,7 @@ regression beyond the threshold and 2 when the runs cannot be compared.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs = verbs.add_parser("list", help="list the stored runs")
     runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
 
+    effort = verbs.add_parser(
+        "effort", help="what each implementation costs to write and ship (LOC, dependencies)"
+    )
+    effort.add_argument("impls", nargs="*", metavar="IMPL", help="ids (default: every one)")
+    effort.add_argument(
+        "--clean-build", action="store_true", help="also time a release build from clean (slow)"
+    )
+    effort.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     data = verbs.add_parser("data", help="write or fetch a data set")
     kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
     syn = kinds.add_parser("synthetic", help="write the deterministic synthetic data set")
@@ -113,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_diff(args)
         if args.verb == "list":
             return cmd_list(args)
+        if args.verb == "effort":
+            return cmd_effort(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -219,4 +231,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     from harness.report.stored_runs import RESULTS_ROOT, format_list
 
     print(format_list(args.root or RESULTS_ROOT))
+    return 0
+
+
+def cmd_effort(args: argparse.Namespace) -> int:
+    from harness.analysis.effort import effort_table, measure
+    from harness.process.impls import discover, select
+
+    available = discover()
+    chosen = select(args.impls, available) if args.impls else list(available.values())
+    rows = [measure(impl, impl.effort, args.clean_build) for impl in chosen if impl.effort]
+    if args.json:
+        print(json.dumps([r.dump() for r in rows], indent=2))
+        return 0
+    table = effort_table(rows)
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return 0

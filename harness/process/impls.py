@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from harness.process.protocol import DEVICES, REPO_ROOT
 
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
+MANIFEST_KEYS = ("id", "language", "build", "run", "version", "devices", "effort")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Implementation:
     build: tuple[str, ...] | None = None
     version: tuple[str, ...] | None = None
     devices: tuple[str, ...] = ("cpu",)  # the job `device`s it supports (manifest `devices:`)
+    # What it costs to write and ship (manifest `effort:`, harness/analysis/effort.py).
+    effort: Mapping[str, Any] = field(default_factory=dict)
 
     def command(self, job: Path) -> list[str]:
         """The one command line that runs a job (argument list; no shell)."""
@@ -69,11 +72,11 @@ def load_manifest(path: Path) -> Implementation:
         raise HarnessError(f"{path}: cannot read implementation manifest: {e}") from None
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: expected a mapping with id, language, run")
-    unknown = set(raw) - {"id", "language", "build", "run", "version", "devices"}
+    unknown = set(raw) - set(MANIFEST_KEYS)
     if unknown:
         raise HarnessError(
             f"{path}: unknown manifest key {sorted(unknown)[0]!r}; "
-            "expected id, language, build, run, version, devices"
+            f"expected {', '.join(MANIFEST_KEYS)}"
         )
 
     def command(key: str, required: bool) -> tuple[str, ...] | None:
@@ -96,7 +99,31 @@ def load_manifest(path: Path) -> Implementation:
         build=command("build", False),
         version=command("version", False),
         devices=manifest_devices(path, raw.get("devices", ["cpu"])),
+        effort=manifest_effort(path, raw.get("effort", {})),
     )
+
+
+def manifest_effort(path: Path, value: Any) -> dict[str, Any]:
+    """The manifest's `effort:` mapping: `network` globs, then `cargo` or `python`."""
+    if value == {}:
+        return {}
+    ok = (
+        isinstance(value, dict)
+        and set(value) <= {"network", "cargo", "python"}
+        and isinstance(value.get("network"), list)
+        and all(isinstance(g, str) for g in value["network"])
+    )
+    cargo, python = value.get("cargo") if ok else None, value.get("python") if ok else None
+    if ok and cargo is not None:
+        ok = isinstance(cargo, dict) and set(cargo) == {"manifest", "package"}
+    if ok and python is not None:
+        ok = isinstance(python, list) and all(isinstance(n, str) for n in python)
+    if not ok:
+        raise HarnessError(
+            f"{path}: effort: {value!r}, expected {{network: [globs], cargo: {{manifest: PATH, "
+            "package: NAME}} or {network: [globs], python: [distributions]}"
+        )
+    return dict(value)
 
 
 def manifest_devices(path: Path, value: Any) -> tuple[str, ...]:
