@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 import torch
-from oneshot_common.netparams import OptimizerSpec
+from oneshot_common.params import OptimizerSpec
 from oneshot_common.shape import PRESETS, Shape, tensor_shapes
 from oneshot_jax import model, optim
 from oneshot_jax.network import Network, put

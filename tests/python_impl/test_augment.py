@@ -21,7 +21,7 @@ from oneshot_common.augment import (
     inverse_matrices,
 )
 from oneshot_common.data import decode_png, unpack_bits
-from oneshot_common.netparams import AugmentSpec
+from oneshot_common.params import AugmentSpec
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import read_pairs
 from oneshot_torch.augment import distort_batch

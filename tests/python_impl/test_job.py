@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from oneshot_common.errors import InputError
-from oneshot_common.job import LoadParams, ModelSpec, SampleParams, parse_job
+from oneshot_common.job import parse_job
+from oneshot_common.params import LoadParams, ModelSpec, SampleParams
 
 VALID: dict[str, Any] = {
     "format_version": 1,

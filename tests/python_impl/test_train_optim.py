@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from oneshot_common.netparams import LayerOptim, LayersOptim, OptimizerSpec
+from oneshot_common.params import LayerOptim, LayersOptim, OptimizerSpec
 from oneshot_torch.model import PRESETS, SiameseNet, init_he
 from oneshot_torch.optim import Schedule, build_optimizer
 

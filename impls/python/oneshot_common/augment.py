@@ -28,7 +28,7 @@ import numpy.typing as npt
 from oneshot_common.errors import InputError, TaskError
 from oneshot_common.events import Events
 from oneshot_common.job import Job
-from oneshot_common.netparams import AugmentSpec
+from oneshot_common.params import AugmentSpec
 from oneshot_common.rng import Rng
 from oneshot_common.tasks import IMAGES_FILE, Outcome
 

@@ -28,10 +28,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from oneshot_common.errors import TaskError
-from oneshot_common.evalparams import EvaluateParams, check_evaluate
+from oneshot_common.errors import InputError, TaskError
 from oneshot_common.events import Events
 from oneshot_common.job import Job
+from oneshot_common.params import EvaluateParams
 from oneshot_common.tasks import Outcome
 from oneshot_common.trials import TrialSet
 
@@ -138,6 +138,23 @@ def format_predictions(trials: TrialSet, outcome: OneShotOutcome) -> str:
         query = paths[trials.queries[t]]
         lines.append(f"{t}\t{query}\t{predicted}\t{answer}\t{int(outcome.correct[t])}")
     return "\n".join(lines) + "\n"
+
+
+def check_evaluate(job: Job) -> EvaluateParams:
+    """The cross-field checks of `evaluate`; returns its params."""
+    params: EvaluateParams = job.params
+    if params.protocol == "koch" and job.dataset.eval_root is None:
+        raise InputError(
+            "dataset.eval_root: null, expected the evaluation alphabets' folder for protocol: koch"
+        )
+    if params.protocol == "lake" and params.runs is None:
+        raise InputError("params.runs: missing, expected the all_runs folder for protocol: lake")
+    if params.scorer == "siamese":
+        if job.model is None:
+            raise InputError("model: null, expected the network shape for scorer: siamese")
+        if job.inputs.weights is None:
+            raise InputError("inputs.weights: null, expected a weights file for scorer: siamese")
+    return params
 
 
 def build_trials(job: Job, params: EvaluateParams, events: Events) -> TrialSet:

@@ -4,19 +4,8 @@
 the field path on an unknown field, a missing field, a wrong type, an out-of-range value or a
 `format_version` other than 1. `from_dict` is a small generic reader: it follows the dataclass's
 type hints (int, float, str, bool, Literal, `X | None`, `tuple[int, ...]`, nested dataclasses)
-and the bounds given as field metadata (`bounds(minimum, maximum)`).
-
-Adding a task's parameters (e.g. for the network tasks) is one dataclass and one line:
-
-    @dataclass(frozen=True)
-    class TrainParams:
-        epochs: int = field(metadata=bounds(1))
-        batch: int = field(default=32, metadata=bounds(1))
-
-    PARAMS["train"] = TrainParams        # or add it to the PARAMS literal below
-
-Define such dataclasses in a module that does not import torch (job parsing must stay cheap),
-and register the task's function in `tasks.TASKS`.
+and the bounds the job schema gives each field (`params.field_meta`). The dataclasses of every
+section and task are in params.py; this module reads a job with them.
 """
 
 from __future__ import annotations
@@ -24,72 +13,41 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from oneshot_common.errors import InputError
+from oneshot_common.params import (
+    PARAMS,
+    AugmentSpec,
+    DatasetSpec,
+    Inputs,
+    ModelSpec,
+    OptimizerSpec,
+    check_optimizer,
+    field_meta,
+    schema_node,
+)
 
 FORMAT_VERSION = 1
-U64_MAX = (1 << 64) - 1
+SECTIONS = ("optimizer", "augment")  # read after the task's params, as their own objects
 
 
-def bounds(minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
-    """Field metadata: inclusive numeric bounds checked by `from_dict`."""
-    return {"minimum": minimum, "maximum": maximum}
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    root: str = field(metadata={"non_empty": True})
-    eval_root: str | None = None
-
-
-@dataclass(frozen=True)
-class Inputs:
-    pairs: str | None = None
-    weights: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The resolved network shape: four conv widths and kernels, embedding size, input size."""
-
-    filters: tuple[int, ...] = field(metadata={**bounds(1), "length": 4})
-    kernels: tuple[int, ...] = field(metadata={**bounds(1), "length": 4})
-    embedding: int = field(metadata=bounds(1))
-    input: int = field(metadata=bounds(8))
-
-
-@dataclass(frozen=True)
-class SampleParams:
-    pairs: int = field(metadata=bounds(1))
-    same_alphabet: float = field(default=0.5, metadata=bounds(0.0, 1.0))
-
-
-@dataclass(frozen=True)
-class LoadParams:
-    source: Literal["pairs", "dataset"]
-
-
-# Task name -> dataclass of its `params`. Register new tasks here (see the module docstring).
-PARAMS: dict[str, type] = {"sample": SampleParams, "load": LoadParams}
-
-
+@schema_node()
 @dataclass(frozen=True)
 class Job:
     format_version: int
     task: str
-    seed: int = field(metadata=bounds(0, U64_MAX))
-    threads: int = field(metadata=bounds(1, 1024))
-    out_dir: str = field(metadata={"non_empty": True})
+    seed: int
+    threads: int
+    out_dir: str
     dataset: DatasetSpec
     inputs: Inputs
-    params: Any
+    params: Any  # the task's dataclass of params.PARAMS
     model: ModelSpec | None = None
     device: Literal["cpu", "cuda"] = "cpu"  # where the network computes (device.py)
-    # Network tasks' sections, parsed by netparams.parse_sections (OptimizerSpec, AugmentSpec).
-    optimizer: Any = None
-    augment: Any = None
+    optimizer: OptimizerSpec | None = None  # the network tasks' sections
+    augment: AugmentSpec | None = None
 
 
 def _describe(value: object) -> str:
@@ -186,15 +144,18 @@ def from_dict(cls: type, raw: object, path: str = "") -> Any:
             if no_default and spec.default_factory is dataclasses.MISSING:
                 raise InputError(f"{_join(path, name)}: missing required field")
             continue
-        values[name] = _convert(hints[name], raw[name], _join(path, name), spec.metadata)
+        meta = field_meta(cls, name, _is_float(hints[name]))
+        values[name] = _convert(hints[name], raw[name], _join(path, name), meta)
     return cls(**values)
+
+
+def _is_float(hint: Any) -> bool:
+    """Whether a field holds floats (its schema bounds are then shown as floats)."""
+    return hint is float or any(_is_float(arg) for arg in typing.get_args(hint))
 
 
 def parse_job(raw: object) -> Job:
     """Validate a decoded job JSON and return a `Job` whose `params` is the task's dataclass."""
-    # Late import: netparams and evalparams build on this module and register their tasks.
-    from oneshot_common import evalparams, netparams  # noqa: F401
-
     if not isinstance(raw, dict):
         raise InputError(f"job: got {_describe(raw)}, expected an object")
     version = raw.get("format_version")
@@ -206,6 +167,15 @@ def parse_job(raw: object) -> Job:
     if not isinstance(task, str) or task not in PARAMS:
         known = ", ".join(sorted(PARAMS))
         raise InputError(f"task: got {_describe(task)}, expected one of {known}")
-    job: Job = from_dict(Job, raw)
+    job: Job = from_dict(Job, {k: v for k, v in raw.items() if k not in SECTIONS})
     params = from_dict(PARAMS[job.task], job.params, "params")
-    return netparams.parse_sections(dataclasses.replace(job, params=params))
+    optimizer, augment = raw.get("optimizer"), raw.get("augment")
+    if optimizer is not None:
+        optimizer = from_dict(OptimizerSpec, optimizer, "optimizer")
+        check_optimizer(optimizer)
+    if augment is not None:
+        augment = from_dict(AugmentSpec, augment, "augment")
+        low, high = augment.scale
+        if low > high:
+            raise InputError(f"augment.scale: [{low}, {high}], expected lo <= hi")
+    return dataclasses.replace(job, params=params, optimizer=optimizer, augment=augment)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from oneshot_common.data import load_dataset, load_pairs
 from oneshot_common.errors import InputError
 from oneshot_common.job import Job
-from oneshot_common.netparams import AugmentSpec, OptimizerSpec, TrainParams, check_optimizer
+from oneshot_common.params import AugmentSpec, OptimizerSpec, TrainParams, check_optimizer
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import check_can_sample, read_pairs, sample_pairs, scan_dataset
 

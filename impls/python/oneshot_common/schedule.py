@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oneshot_common.netparams import LayerOptim, OptimizerSpec
+from oneshot_common.params import LayerOptim, OptimizerSpec
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ relative to `out_dir`). The data tasks here and `augment` (augment.py) are share
 Python implementation points its table at them.
 
 Adding a task (e.g. a new network task) is one line in each table plus its params dataclass
-in `job.PARAMS`:
+and `PARAMS` entry in params.py:
 
     TASKS["train"] = "oneshot_torch.train:run_train"   # def run_train(job, events) -> Outcome
 """
@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from oneshot_common.errors import InputError, TaskError
 from oneshot_common.events import Events
-from oneshot_common.job import Job, LoadParams, SampleParams
+from oneshot_common.job import Job
+from oneshot_common.params import LoadParams, SampleParams
 from oneshot_common.result import Metric
 
 PAIRS_FILE = "pairs.tsv"

@@ -17,10 +17,10 @@ import jax
 import numpy as np
 import numpy.typing as npt
 from oneshot_common import evaluate
-from oneshot_common.evalparams import EvaluateParams
 from oneshot_common.evaluate import Index, Scorer, Scores
 from oneshot_common.events import Events
 from oneshot_common.job import Job
+from oneshot_common.params import EvaluateParams
 from oneshot_common.shape import Shape, network_shape
 from oneshot_common.tasks import Outcome
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from oneshot_common.netparams import OptimizerSpec
+from oneshot_common.params import OptimizerSpec
 from oneshot_common.shape import Shape
 
 from oneshot_jax import model, optim

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from oneshot_common.netparams import OptimizerSpec
+from oneshot_common.params import OptimizerSpec
 from oneshot_common.schedule import layer_settings, lr_at, momentum_at
 from oneshot_common.shape import Shape, tensor_shapes
 

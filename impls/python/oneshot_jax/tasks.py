@@ -17,7 +17,7 @@ from oneshot_common.tasks import DATA_TASKS, Outcome, resolve
 
 from oneshot_jax import threads
 
-# Task name -> "module:function". Keep it in step with job.PARAMS.
+# Task name -> "module:function". Keep it in step with oneshot_common.params.PARAMS.
 TASKS: dict[str, str] = {
     **DATA_TASKS,
     "init": "oneshot_jax.nettasks:run_init",

@@ -40,7 +40,7 @@ from oneshot_common.netjob import (
     check_train,
     optimizer_spec,
 )
-from oneshot_common.netparams import TrainParams
+from oneshot_common.params import TrainParams
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import scan_dataset
 from oneshot_common.shape import network_shape

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from oneshot_common import augment
-from oneshot_common.netparams import AugmentSpec
+from oneshot_common.params import AugmentSpec
 from oneshot_common.rng import Rng
 
 

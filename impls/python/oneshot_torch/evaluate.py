@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 from oneshot_common import evaluate
-from oneshot_common.evalparams import EvaluateParams
 from oneshot_common.evaluate import Index, Scorer, Scores
 from oneshot_common.events import Events
 from oneshot_common.job import Job
+from oneshot_common.params import EvaluateParams
 from oneshot_common.tasks import Outcome
 
 from oneshot_torch.compiling import compile_metrics, pad_batch

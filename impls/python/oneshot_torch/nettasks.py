@@ -33,7 +33,7 @@ from oneshot_common.netjob import (
     read_pair_images,
     wrap_indices,
 )
-from oneshot_common.netparams import ForwardParams, StepParams
+from oneshot_common.params import ForwardParams, StepParams
 from oneshot_common.shape import Shape, network_shape
 from oneshot_common.tasks import Outcome
 

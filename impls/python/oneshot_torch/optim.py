@@ -18,7 +18,7 @@ v = g). Both optimisers use torch's fused CPU kernels when available (faster tha
 from __future__ import annotations
 
 import torch
-from oneshot_common.netparams import OptimizerSpec
+from oneshot_common.params import OptimizerSpec
 from oneshot_common.schedule import layer_settings, lr_at, momentum_at
 
 from oneshot_torch.model import SiameseNet

@@ -18,7 +18,7 @@ from oneshot_common.events import Events
 from oneshot_common.job import Job
 from oneshot_common.tasks import DATA_TASKS, Outcome, resolve
 
-# Task name -> "module:function". Keep it in step with job.PARAMS.
+# Task name -> "module:function". Keep it in step with oneshot_common.params.PARAMS.
 TASKS: dict[str, str] = {
     **DATA_TASKS,
     "init": "oneshot_torch.nettasks:run_init",
