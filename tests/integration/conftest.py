@@ -11,15 +11,29 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-RUST_DIR = REPO / "impls" / "rust"
-RUST_BIN = RUST_DIR / "target" / "release" / "oneshot"
 
 
 @pytest.fixture(scope="session")
 def rust_bin() -> Path:
-    """The release binary, built once per session exactly as the harness builds it."""
-    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=RUST_DIR, check=True)
-    return RUST_BIN
+    """The rust-native release binary, built once per session as the harness builds it."""
+    return build_rust("rust-native")
+
+
+def rust_ids() -> list[str]:
+    """The ids of every Rust implementation (rust-native, rust-tch, rust-burn, rust-candle)."""
+    from harness.process.impls import discover
+
+    return [impl.id for impl in discover(REPO / "impls").values() if impl.language == "rust"]
+
+
+def build_rust(impl_id: str) -> Path:
+    """Build a Rust implementation with its manifest's own build command; its binary."""
+    from harness.process.impls import discover
+
+    impl = discover(REPO / "impls")[impl_id]
+    assert impl.build is not None, f"{impl_id}: its manifest has no build command"
+    subprocess.run([impl.expand(a) for a in impl.build], cwd=impl.folder, check=True)
+    return (impl.folder / impl.run[0]).resolve()
 
 
 def write_job(out: Path, task: str, root: Path, params: dict[str, Any], **extra: Any) -> Path:

@@ -1,10 +1,11 @@
 """Bad input to the real implementations: one `error:` line naming the culprit, exit code 2.
 
 Each case builds a small valid data set, breaks one thing, runs the same job through
-`python -m oneshot_torch`, `python -m oneshot_torch.compiled`, `python -m oneshot_jax` and the
-Rust binary, and checks the exit code, that stderr is one line starting with `error:` that
-names the file, folder or key, and that nothing crashed (no Python traceback, no Rust panic).
-The three Python implementations must print the very same line.
+`python -m oneshot_torch`, `python -m oneshot_torch.compiled`, `python -m oneshot_jax` and
+every Rust binary (rust-native and the framework back-ends), and checks the exit code, that
+stderr is one line starting with `error:` that names the file, folder or key, and that nothing
+crashed (no Python traceback, no Rust panic). The three Python implementations must print the
+very same line, and so must the Rust ones (one core reads every job).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from PIL import Image
 from safetensors.numpy import save_file
 
-from tests.integration.conftest import run_python, run_rust, write_job
+from tests.integration.conftest import build_rust, run_python, run_rust, rust_ids, write_job
 
 pytestmark = pytest.mark.slow
 
@@ -156,9 +157,15 @@ CASES: dict[str, Case] = {
 }
 
 
+@pytest.fixture(scope="module")
+def rust_bins() -> dict[str, Path]:
+    """Every Rust implementation's release binary, built as the harness builds it."""
+    return {impl_id: build_rust(impl_id) for impl_id in rust_ids()}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_one_error_line_in_every_implementation(
-    case: str, rust_bin: Path, tmp_path: Path
+    case: str, rust_bins: dict[str, Path], tmp_path: Path
 ) -> None:
     breaker, task, params, must_name = CASES[case]
     root = dataset(tmp_path / "data")
@@ -169,10 +176,12 @@ def test_bad_input_is_one_error_line_in_every_implementation(
         "compile": "oneshot_torch.compiled",
         "jax": "oneshot_jax",
     }
-    for side in ("python", "compile", "jax", "rust"):
+    for side in ("python", "compile", "jax", *rust_bins):
         out = tmp_path / side
         job = write_job(out, task, root, params, **extra)
-        proc = run_rust(rust_bin, job) if side == "rust" else run_python(job, packages[side])
+        proc = (
+            run_rust(rust_bins[side], job) if side in rust_bins else run_python(job, packages[side])
+        )
         err = proc.stderr.strip()
         assert proc.returncode == 2, f"{side}: exit {proc.returncode}: {err}"
         assert "Traceback" not in err and "panicked" not in err, f"{side}: {err}"
@@ -181,6 +190,8 @@ def test_bad_input_is_one_error_line_in_every_implementation(
         assert must_name in lines[0], f"{side}: {lines[0]!r} does not name {must_name!r}"
         lines_of[side] = lines[0].replace(str(tmp_path / side), "OUT")
     assert lines_of["jax"] == lines_of["python"] == lines_of["compile"]
+    rust_lines = {lines_of[impl_id] for impl_id in rust_bins}
+    assert len(rust_lines) == 1, f"the Rust binaries disagree: {rust_lines}"
 
 
 def test_the_suite_covers_what_the_readme_says() -> None:
