@@ -2,7 +2,7 @@
 
 xoshiro256** seeded through SplitMix64 from a 64-bit seed and a stream name, plus Lemire's
 unbiased integer draw in [0, n) and a 53-bit float in [0, 1). The Rust implementation
-(impls/rust/src/rng.rs) is bit-for-bit the same; tests/vectors/rng.json pins both.
+(impls/rust/core/src/rng.rs) is bit-for-bit the same; tests/vectors/rng.json pins both.
 """
 
 from __future__ import annotations
