@@ -1,0 +1,29 @@
+//! Records build facts for `oneshot version` and result.json (core/build_support.rs), and puts
+//! the libtorch that torch-sys linked (the one inside the installed torch wheel) on the binary's
+//! rpath, so that it runs without `LD_LIBRARY_PATH`.
+
+include!("../core/build_support.rs");
+
+fn main() {
+    // Not safetensors: tch pulls in 0.3 beside the core's 0.7, and the lock look-up finds the first.
+    emit(&["tch", "torch-sys", "png", "rayon"]);
+    // torch-sys (`links = "tch"`) passes its libtorch lib folder to direct dependents.
+    if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        let version = std::fs::read_to_string(std::path::Path::new(&lib).join("../version.py"))
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|l| {
+                    l.strip_prefix("__version__ = ")
+                        .map(|v| v.trim_matches(['\'', '"']).to_owned())
+                })
+            })
+            .unwrap_or_else(|| "unknown".into());
+        println!("cargo:rustc-env=ONESHOT_LIBTORCH_VERSION={version}");
+        println!("cargo:rustc-env=ONESHOT_LIBTORCH_LIB={lib}");
+    } else {
+        println!("cargo:rustc-env=ONESHOT_LIBTORCH_VERSION=unknown");
+        println!("cargo:rustc-env=ONESHOT_LIBTORCH_LIB=unknown");
+    }
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+}
