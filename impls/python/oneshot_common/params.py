@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from oneshot_common.errors import InputError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "schemas" / "job.schema.json"
+SCHEMA = Path("docs") / "schemas" / "job.schema.json"  # in the repository, above this package
 
 # Dataclass -> (task or None, keys): its schema node is under that task's `params` (the schema's
 # `allOf` branch of the task), or under the job's top level, then down `properties` by keys.
@@ -48,8 +48,18 @@ def schema_node(*keys: str, task: str | None = None) -> Callable[[C], C]:
 
 
 @cache
+def schema_path() -> Path:
+    """docs/schemas/job.schema.json of the checkout this package lies in."""
+    here = Path(__file__).resolve().parent
+    for folder in here.parents:
+        if (folder / SCHEMA).is_file():
+            return folder / SCHEMA
+    raise FileNotFoundError(f"{SCHEMA} not found in any folder above {here}")
+
+
+@cache
 def job_schema() -> dict[str, Any]:
-    with SCHEMA_PATH.open(encoding="utf-8") as f:
+    with schema_path().open(encoding="utf-8") as f:
         schema: dict[str, Any] = json.load(f)
     return schema
 
