@@ -241,6 +241,8 @@ impl Network for CandleNet {
     fn versions() -> Map<String, Value> {
         let mut map = Map::new();
         map.insert("threads".into(), Value::from(THREADS));
+        // This crate's own `gemm` dependency unifies the feature into candle-core's.
+        map.insert("gemm_features".into(), Value::from("std,rayon,x86-v4"));
         map
     }
 
