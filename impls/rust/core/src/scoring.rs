@@ -92,6 +92,7 @@ pub enum Scorer<'a, N: Network> {
 /// One embedding call: unpack `rows` and embed them into `out`; its seconds.
 fn embed_call<N: Network>(net: &mut N, rows: &[&[u8]], out: &mut [f32]) -> Result<f64> {
     let began = Instant::now();
+    crate::extra_work::run();
     net.set_inputs(rows, &[])?;
     net.embed(rows.len(), out)?;
     Ok(began.elapsed().as_secs_f64())

@@ -32,6 +32,7 @@ pub fn run(job: &Job, _params: &AugmentParams, events: &Events) -> Result<Outcom
     let mut drawn: Vec<Distortion> = Vec::with_capacity(2 * n);
     let began = Instant::now();
     events.phase("augment", || {
+        crate::extra_work::run();
         let mut rng = Rng::new(job.seed, "augment");
         drawn.extend((0..2 * n).map(|_| draw(&mut rng, &spec)));
         let sides = [(&images.left, &mut left, 0), (&images.right, &mut right, 1)];

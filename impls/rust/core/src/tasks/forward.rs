@@ -45,6 +45,7 @@ pub fn run<N: Network>(job: &Job, params: &ForwardParams, events: &Events) -> Re
             )?;
             for _ in 0..params.warmup_batches {
                 let began = Instant::now();
+                crate::extra_work::run();
                 net.forward_pairs(batch, &mut emb, &mut batch_logits)?;
                 let seconds = began.elapsed().as_secs_f64();
                 first_batch_s.get_or_insert(seconds);
@@ -58,6 +59,7 @@ pub fn run<N: Network>(job: &Job, params: &ForwardParams, events: &Events) -> Re
                 &rows(&images.right, start, stop),
             )?;
             let began = Instant::now();
+            crate::extra_work::run();
             net.forward_pairs(m, &mut emb[..2 * m * e], &mut batch_logits[..m])?;
             let seconds = began.elapsed().as_secs_f64();
             forward_s += seconds;

@@ -40,6 +40,7 @@ pub fn run(job: &Job, params: &LoadParams, events: &Events) -> Result<Outcome> {
             })?;
             let list = read_pairs(pairs_file, root)?;
             let decode_start = Instant::now();
+            crate::extra_work::run();
             let loaded = load_pairs(root, &list, &mut progress)?;
             let decode_s = decode_start.elapsed().as_secs_f64();
             let n = loaded.labels.len();
@@ -53,6 +54,7 @@ pub fn run(job: &Job, params: &LoadParams, events: &Events) -> Result<Outcome> {
         LoadSource::Dataset => {
             let dataset = Dataset::scan(root)?;
             let decode_start = Instant::now();
+            crate::extra_work::run();
             let images = load_dataset(&dataset, &mut progress)?;
             let decode_s = decode_start.elapsed().as_secs_f64();
             let m = dataset.num_images();

@@ -20,6 +20,7 @@ pub fn run(job: &Job, params: &SampleParams, events: &Events) -> Result<Outcome>
     let task_start = Instant::now();
     let (scan_start, dataset, pairs) = events.phase("sample", || {
         let scan_start = Instant::now();
+        crate::extra_work::run();
         let dataset = Dataset::scan(&job.dataset.root)?;
         let mut rng = Rng::new(job.seed, "pairs");
         let pairs = sample_pairs(&dataset, params.pairs, params.same_alphabet, &mut rng)?;

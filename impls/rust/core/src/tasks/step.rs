@@ -54,6 +54,7 @@ pub fn run<N: Network>(job: &Job, params: &StepParams, events: &Events) -> Resul
             }
             net.set_inputs(&left, &right)?;
             let began = Instant::now();
+            crate::extra_work::run();
             let loss = net.train_batch(&labels)?;
             if !loss.is_finite() {
                 return Err(Error::Runtime(format!(

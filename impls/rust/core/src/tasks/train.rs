@@ -199,6 +199,7 @@ pub fn run<N: Network>(job: &Job, params: &TrainParams, events: &Events) -> Resu
                         *label = f32::from(y);
                     }
                     let began = Instant::now();
+                    crate::extra_work::run();
                     let loss = net.train_batch(&labels[..m])?;
                     if !loss.is_finite() {
                         if validation.as_ref().is_none_or(|v| v.best < 0.0) {
