@@ -6,6 +6,8 @@
     python -m harness report RUN_DIR [--export pytest-benchmark]
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
     python -m harness list [--root results]
+    python -m harness gate ratios RUN_DIR [--update] [--factor 1.5] [--reference PATH]
+    python -m harness gate instructions [--update] [--impls rust-native] [--tolerance 2%]
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
 
@@ -76,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 with a note when BASE_DIR has no results.json (CI before a reference exists)",
     )
 
+    gate = verbs.add_parser("gate", help="CI benchmark gates that can fail (docs/reports.md)")
+    gates = gate.add_subparsers(dest="gate", required=True, metavar="GATE")
+    add_gate_parsers(gates)
+
     runs = verbs.add_parser("list", help="list the stored runs")
     runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
 
@@ -125,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.verb == "effort":
             return cmd_effort(args)
+        if args.verb == "gate":
+            return cmd_gate(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -254,3 +262,54 @@ def cmd_effort(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def add_gate_parsers(gates: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rat = gates.add_parser(
+        "ratios", help="same-run ratios of a bench-ci run against results/reference/ratios.json"
+    )
+    rat.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    rat.add_argument("--reference", type=Path, help="default results/reference/ratios.json")
+    rat.add_argument("--factor", type=float, help="trip beyond this factor (default 1.5)")
+    rat.add_argument("--update", action="store_true", help="write RUN_DIR's ratios as reference")
+    rat.add_argument(
+        "--aa", action="store_true", help="A/A spread of unchanged runs: every pair of RUN_DIRs"
+    )
+    ins = gates.add_parser(
+        "instructions",
+        help="callgrind instruction counts of the Rust binaries against "
+        "results/reference/instructions.json",
+    )
+    ins.add_argument("--reference", type=Path, help="default results/reference/instructions.json")
+    ins.add_argument("--impls", help="comma-separated ids (default rust-native)")
+    ins.add_argument("--tolerance", help="trip when a count rises by more (default 2%%)")
+    ins.add_argument("--repeats", type=int, default=1, help="runs of each job (their spread)")
+    ins.add_argument("--update", action="store_true", help="write the counts as reference")
+    ins.add_argument("--work", type=Path, help="keep the jobs and callgrind files here")
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    if args.gate == "ratios":
+        from harness.gate import ratios
+
+        if args.aa:
+            return ratios.main_aa(args.run_dirs)
+        if len(args.run_dirs) != 1:
+            print("error: gate ratios: one RUN_DIR (several only with --aa)", file=sys.stderr)
+            return 2
+        return ratios.main(
+            args.run_dirs[0],
+            args.reference or ratios.REFERENCE_PATH,
+            args.factor or ratios.DEFAULT_FACTOR,
+            args.update,
+        )
+    from harness.gate import instructions
+
+    return instructions.main(
+        args.impls.split(",") if args.impls else list(instructions.DEFAULT_IMPLS),
+        args.reference or instructions.REFERENCE_PATH,
+        args.tolerance,
+        args.update,
+        max(1, args.repeats),
+        args.work,
+    )

@@ -1,0 +1,495 @@
+"""The same-run ratio gate: `python -m harness gate ratios RUN_DIR [--update]`.
+
+A bench-ci run (configs/bench-ci.yaml) measures every implementation beside the baseline,
+interleaved A B A B. The gate takes, per task and implementation, the throughput ratio
+impl / baseline of the medians (the figure `comparisons[]` holds) and compares it with the
+same ratio in `results/reference/ratios.json`. Absolute speed is never compared, so a faster
+or slower CI machine cancels out; a change that slows one implementation does not.
+
+The rule (asv's: a factor and significance). `q = ratio now / reference ratio` gets a 95%
+bootstrap interval: the run's repeats are resampled in pairs (same repeat index), the
+reference's pairs independently of them (its per-repeat values are in the file), and the
+quotient of the two ratios of medians is taken each time. Then, for a throughput (higher is
+better):
+
+- an implementation is **slower** when the whole interval lies below `1 / factor`;
+- the **baseline is slower** when every other implementation of a task lies above `factor` at
+  once (with one other implementation that is also what it looks like when that one got
+  faster by the factor: either way the reference is stale);
+- an interval wholly above `factor` for one implementation is an improvement: noted, not a
+  failure (refresh the reference to keep the gate tight).
+
+The factor comes from A/A runs (the unchanged build against itself) on the busy 2-core CI
+machine: see docs/reports.md, "Gates", for the spreads measured and why `DEFAULT_FACTOR`.
+
+Exit 0: passed; 1: tripped (a `TRIPPED:` line per figure with the value and the reference);
+2: cannot compare (no results.json, another config or data set, a task or implementation the
+reference has and the run lacks, a failed measurement).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.ratios import values
+from harness.errors import HarnessError
+from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, markdown_table, utc_now
+from harness.process.protocol import REPO_ROOT, THROUGHPUT
+from harness.results import Results, by_task, load
+
+REFERENCE_PATH = REPO_ROOT / "results" / "reference" / "ratios.json"
+REFERENCE_FORMAT = 1
+# Chosen from the A/A spread (docs/reports.md, "Gates"): the widest A/A quotient seen was
+# well inside [1/1.5, 1.5] at the interval's edge, and the deliberate slowdown of
+# tests/gate/ lands far outside it.
+DEFAULT_FACTOR = 1.5
+RESAMPLES = 2000
+SEED = 0
+# Config keys that only change how a run is measured, not what (as `harness diff` ignores them).
+UNCOMPARED_CONFIG_KEYS = (
+    "name",
+    "repeats",
+    "warmup",
+    "monitor",
+    "timeout_s",
+    "memory_limit_mb",
+    "implementations",
+    "roofline",
+    "comparisons",
+)
+UPDATE_COMMAND = "python -m harness gate ratios RUN_DIR --update"
+
+
+def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What must be equal between a run and its reference: the config without how it was
+    measured, and without where the data set lives (its checksum is compared separately)."""
+    out = {k: v for k, v in config.items() if k not in UNCOMPARED_CONFIG_KEYS}
+    dataset = dict(out.get("dataset") or {})
+    dataset.pop("root", None)
+    dataset.pop("eval_root", None)
+    out["dataset"] = dataset
+    return out
+
+
+def first_difference(a: Any, b: Any, at: str = "config") -> str:
+    """'' when equal, else the first differing key as `key: A vs B`."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for key in sorted(set(a) | set(b)):
+            why = first_difference(a.get(key), b.get(key), f"{at}.{key}")
+            if why:
+                return why
+        return ""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            why = first_difference(x, y, f"{at}.{i}")
+            if why:
+                return why
+        return ""
+    return "" if a == b else f"{at}: {json.dumps(a)} vs {json.dumps(b)}"
+
+
+# --- the reference file ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Per-repeat values of the baseline and one implementation (same repeat index)."""
+
+    baseline: tuple[float, ...]
+    impl: tuple[float, ...]
+
+    @property
+    def ratio(self) -> float:
+        return float(np.median(self.impl) / np.median(self.baseline))
+
+
+def paired_values(results: Results, task_index: int, impl: str, baseline: str) -> Paired:
+    """The throughput of `impl` and `baseline` on one task, keyed by repeat, repeats in both."""
+    group = dict(by_task(results.measurements)).get(task_index, [])
+    found = {m.impl: m for m in group}
+    for who in (baseline, impl):
+        if who not in found:
+            raise HarnessError(f"task {task_index}: the run has no measurement of {who}")
+    task = found[baseline].task
+    metric = THROUGHPUT[task][0]
+    a, b = values(found[baseline], metric), values(found[impl], metric)
+    keys = sorted(set(a) & set(b))
+    if len(keys) < 2:
+        raise HarnessError(
+            f"task {task_index} ({task}): {len(keys)} measured repeats of both {baseline} and "
+            f"{impl}; at least 2 are needed (did a job fail?)"
+        )
+    return Paired(tuple(a[k] for k in keys), tuple(b[k] for k in keys))
+
+
+def make_reference(results: Results, run_dir: Path) -> dict[str, Any]:
+    """The reference document of a run: its ratios with every per-repeat value behind them."""
+    bad = [f"{m.task}/{m.impl}" for m in results.measurements if any(not r.ok for r in m.runs)]
+    if bad:
+        raise HarnessError(f"{run_dir}: failed jobs ({', '.join(bad)}): not a reference")
+    config = results.config
+    baseline_id = (config.get("comparisons") or {}).get("baseline")
+    figures: list[dict[str, Any]] = []
+    for index, group in by_task(results.measurements):
+        ids = [m.impl for m in group]
+        baseline = str(baseline_id if baseline_id in ids else ids[0])
+        task = group[0].task
+        if task not in THROUGHPUT:
+            continue
+        for impl in ids:
+            if impl == baseline:
+                continue
+            p = paired_values(results, index, impl, baseline)
+            figures.append(
+                {
+                    "task": task,
+                    "task_index": index,
+                    "impl": impl,
+                    "baseline": baseline,
+                    "metric": THROUGHPUT[task][0],
+                    "ratio": round(p.ratio, 4),
+                    "baseline_values": [_sig(v) for v in p.baseline],
+                    "impl_values": [_sig(v) for v in p.impl],
+                }
+            )
+    machine = results.machine
+    return {
+        "format_version": REFERENCE_FORMAT,
+        "what": "same-run throughput ratios impl/baseline of a bench-ci run (harness/gate)",
+        "made_by": (
+            f"python -m harness run configs/{results.name}.yaml --out {run_dir} && "
+            f"python -m harness gate ratios {run_dir} --update"
+        ),
+        "made_utc": utc_now(),
+        "run": {
+            "name": results.name,
+            "started_utc": results.started_utc,
+            "git_commit": machine.git_commit,
+            "git_dirty": machine.git_dirty,
+        },
+        "machine": {
+            "cpu_model": machine.cpu_model,
+            "cpu_flags": machine.cpu_flags,
+            "logical_cores": machine.logical_cores,
+            "os": machine.os,
+            "python": machine.python,
+            "rustc": machine.rustc,
+            "load_avg_1m": machine.load_avg_1m,
+            "sgemm_gflops": machine.sgemm_gflops,
+        },
+        "dataset_sha256": results.dataset.sha256,
+        "config": comparable_config(config),
+        "figures": figures,
+    }
+
+
+def _sig(v: float) -> float:
+    """Four significant digits: enough for the bootstrap, short enough to read in a diff."""
+    return float(f"{v:.4g}")
+
+
+def write_reference(doc: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=2)
+    # One figure's values on one line each, so a refreshed reference reads as a short diff.
+    path.write_text(_compact_lists(text) + "\n", encoding="utf-8")
+
+
+def _compact_lists(text: str) -> str:
+    import re
+
+    return re.sub(
+        r"\[\s+([-0-9.e+,\s\"a-z_0-9]*?)\s+\]",
+        lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
+        text,
+    )
+
+
+def read_reference(path: Path) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(
+            f"{path}: no ratio reference; make one with `{UPDATE_COMMAND}`"
+        ) from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise HarnessError(f"{path}: unreadable ratio reference ({e})") from None
+    if doc.get("format_version") != REFERENCE_FORMAT or not isinstance(doc.get("figures"), list):
+        raise HarnessError(
+            f"{path}: not a ratio reference of format {REFERENCE_FORMAT}; remake it with "
+            f"`{UPDATE_COMMAND}`"
+        )
+    return doc
+
+
+# --- the rule --------------------------------------------------------------------------------
+
+
+def quotient_interval(
+    now: Paired, ref: Paired, resamples: int = RESAMPLES, seed: int = SEED
+) -> tuple[float, float, float]:
+    """ratio now / ratio ref and its 95% percentile bootstrap interval (seeded)."""
+    rng = np.random.default_rng(seed)
+
+    def boot(p: Paired) -> np.ndarray:
+        a, b = np.asarray(p.baseline), np.asarray(p.impl)
+        idx = rng.integers(0, len(a), size=(resamples, len(a)))
+        out: np.ndarray = np.median(b[idx], axis=1) / np.median(a[idx], axis=1)
+        return out
+
+    q = boot(now) / boot(ref)
+    lo, hi = np.quantile(q, [0.025, 0.975])
+    return now.ratio / ref.ratio, float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    task_index: int
+    impl: str
+    baseline: str
+    metric: str
+    ref_ratio: float
+    now_ratio: float
+    q: float
+    q_low: float
+    q_high: float
+    verdict: str  # ok | slower | faster | baseline slower
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows: list[Row]
+    tripped: list[str]
+    notes: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_TRIPPED if self.tripped else EXIT_PASS
+
+
+def evaluate(results: Results, reference: Mapping[str, Any], factor: float) -> Outcome:
+    """Compare a run's ratios with the reference's; HarnessError when they cannot be compared."""
+    if factor <= 1.0:
+        raise HarnessError(f"--factor {factor}: expected a factor above 1 (e.g. 1.5)")
+    why = first_difference(reference.get("config"), comparable_config(results.config))
+    if why:
+        raise HarnessError(
+            f"the run's config differs from the reference's ({why}); run the reference's config "
+            f"or make a new reference with `{UPDATE_COMMAND}`"
+        )
+    if reference.get("dataset_sha256") != results.dataset.sha256:
+        raise HarnessError(
+            "the run's data set checksum differs from the reference's; "
+            f"make a new reference with `{UPDATE_COMMAND}`"
+        )
+    notes: list[str] = []
+    ref_cpu = (reference.get("machine") or {}).get("cpu_model")
+    if ref_cpu != results.machine.cpu_model:
+        notes.append(
+            f"note: reference made on {ref_cpu}, this run on {results.machine.cpu_model}: "
+            "ratios can shift between CPU models"
+        )
+    rows: list[Row] = []
+    for fig in reference["figures"]:
+        ref = Paired(tuple(fig["baseline_values"]), tuple(fig["impl_values"]))
+        try:
+            now = paired_values(results, int(fig["task_index"]), fig["impl"], fig["baseline"])
+        except HarnessError as e:
+            raise HarnessError(f"{e}; the reference has it ({fig['task']}/{fig['impl']})") from None
+        q, lo, hi = quotient_interval(now, ref)
+        verdict = "slower" if hi < 1 / factor else ("faster" if lo > factor else "ok")
+        rows.append(
+            Row(
+                fig["task"],
+                int(fig["task_index"]),
+                fig["impl"],
+                fig["baseline"],
+                fig["metric"],
+                ref.ratio,
+                now.ratio,
+                q,
+                lo,
+                hi,
+                verdict,
+            )
+        )
+    known = {(f["task_index"], f["impl"]) for f in reference["figures"]}
+    for index, group in by_task(results.measurements):
+        for m in group:
+            if (index, m.impl) not in known and m.impl != _baseline_of(reference, index):
+                notes.append(
+                    f"note: {m.task}/{m.impl} has no reference figure (not gated); add it "
+                    f"with `{UPDATE_COMMAND}`"
+                )
+    tripped: list[str] = []
+    by_index: dict[int, list[Row]] = {}
+    for row in rows:
+        by_index.setdefault(row.task_index, []).append(row)
+    final: list[Row] = []
+    for _, task_rows in sorted(by_index.items()):
+        if all(r.verdict == "faster" for r in task_rows):
+            task_rows = [_with(r, "baseline slower") for r in task_rows]
+            r0 = task_rows[0]
+            others = ", ".join(
+                f"{r.impl} {r.q:.2f}x [{r.q_low:.2f}, {r.q_high:.2f}]" for r in task_rows
+            )
+            tripped.append(
+                f"TRIPPED: {r0.task} (task {r0.task_index}): the baseline {r0.baseline} is "
+                f"slower: every other implementation's {r0.metric} ratio rose beyond "
+                f"{factor:g}x at once (now/reference: {others}); if instead they all got "
+                f"faster, refresh the reference with `{UPDATE_COMMAND}`"
+            )
+        for r in task_rows:
+            if r.verdict == "slower":
+                tripped.append(
+                    f"TRIPPED: {r.task} (task {r.task_index}) {r.impl}: {r.metric} ratio to "
+                    f"{r.baseline} is {r.now_ratio:.4g}x, reference {r.ref_ratio:.4g}x: "
+                    f"now/reference {r.q:.3f} [{r.q_low:.3f}, {r.q_high:.3f}], wholly below "
+                    f"1/{factor:g} = {1 / factor:.3f}"
+                )
+            elif r.verdict == "faster":
+                notes.append(
+                    f"note: {r.task}/{r.impl} is faster than the reference by more than "
+                    f"{factor:g}x; refresh the reference to keep the gate tight"
+                )
+        final.extend(task_rows)
+    return Outcome(final, tripped, notes)
+
+
+def _baseline_of(reference: Mapping[str, Any], index: int) -> str | None:
+    for f in reference["figures"]:
+        if f["task_index"] == index:
+            return str(f["baseline"])
+    return None
+
+
+def _with(row: Row, verdict: str) -> Row:
+    from dataclasses import replace
+
+    return replace(row, verdict=verdict)
+
+
+def render(outcome: Outcome, factor: float, reference_path: Path) -> str:
+    header = [
+        "task",
+        "impl",
+        "figure",
+        "reference ratio",
+        "ratio now",
+        "now / reference [95% CI]",
+        "verdict",
+    ]
+    rows = [
+        [
+            f"{r.task} ({r.task_index})",
+            r.impl,
+            f"{r.metric} / {r.baseline}",
+            f"{r.ref_ratio:.4g}x",
+            f"{r.now_ratio:.4g}x",
+            f"{r.q:.3f} [{r.q_low:.3f}, {r.q_high:.3f}]",
+            r.verdict,
+        ]
+        for r in outcome.rows
+    ]
+    head = (
+        f"ratio gate: {len(outcome.rows)} figures against {reference_path}; trips when the "
+        f"interval lies wholly below 1/{factor:g} (or, for every implementation of a task, "
+        f"above {factor:g}: the baseline slowed)\n\n"
+    )
+    tail = "".join(f"{line}\n" for line in [*outcome.notes, *outcome.tripped])
+    verdict = (
+        f"ratio gate: TRIPPED ({len(outcome.tripped)})\n"
+        if outcome.tripped
+        else "ratio gate: passed\n"
+    )
+    return head + markdown_table(header, rows) + ("\n" + tail if tail else "") + verdict
+
+
+def main(run_dir: Path, reference: Path, factor: float, update: bool) -> int:
+    """The verb: print the table and return the exit code (2 with one line when refused)."""
+    import sys
+
+    try:
+        results = load(run_dir / "results.json")
+        if update:
+            doc = make_reference(results, run_dir)
+            write_reference(doc, reference)
+            print(f"wrote {reference}: {len(doc['figures'])} ratios of {run_dir}")
+            return EXIT_PASS
+        outcome = evaluate(results, read_reference(reference), factor)
+    except HarnessError as e:
+        print(f"error: ratio gate: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(render(outcome, factor, reference), end="")
+    return outcome.exit_code
+
+
+def spread(runs: Sequence[Results]) -> list[dict[str, Any]]:
+    """A/A calibration: every ordered pair (reference i, current j != i) of unchanged runs,
+    the quotient and its interval per figure (docs/reports.md, "Gates")."""
+    out: list[dict[str, Any]] = []
+    for i, ref_run in enumerate(runs):
+        ref_doc = make_reference(ref_run, Path(f"run{i}"))
+        for j, now_run in enumerate(runs):
+            if i == j:
+                continue
+            for row in evaluate(now_run, ref_doc, DEFAULT_FACTOR).rows:
+                out.append(
+                    {
+                        "ref": i,
+                        "now": j,
+                        "task": row.task,
+                        "impl": row.impl,
+                        "q": row.q,
+                        "q_low": row.q_low,
+                        "q_high": row.q_high,
+                    }
+                )
+    return out
+
+
+def main_aa(run_dirs: Sequence[Path]) -> int:
+    """Print the A/A spread of unchanged runs: per figure, the range of now/reference over
+    every ordered pair of runs, and the widest interval edges (what the factor must cover)."""
+    import sys
+
+    if len(run_dirs) < 2:
+        print("error: ratio gate: --aa needs at least two runs", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        runs = [load(d / "results.json") for d in run_dirs]
+        pairs = spread(runs)
+    except HarnessError as e:
+        print(f"error: ratio gate: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    figures: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in pairs:
+        figures.setdefault((p["task"], p["impl"]), []).append(p)
+    rows = []
+    for (task, impl), ps in figures.items():
+        qs = [p["q"] for p in ps]
+        rows.append(
+            [
+                task,
+                impl,
+                str(len(ps)),
+                f"{min(qs):.3f} .. {max(qs):.3f}",
+                f"{min(p['q_high'] for p in ps):.3f}",
+                f"{max(p['q_low'] for p in ps):.3f}",
+            ]
+        )
+    header = ["task", "impl", "pairs", "now/ref", "lowest CI high", "highest CI low"]
+    print(f"A/A spread of {len(runs)} unchanged runs (every ordered pair as reference, now)")
+    print(
+        "a false trip needs a CI high below 1/factor (a false slowdown) or a CI low above the "
+        "factor (a false baseline slowdown)\n"
+    )
+    print(markdown_table(header, rows), end="")
+    return EXIT_PASS
