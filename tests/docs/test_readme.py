@@ -1,0 +1,123 @@
+"""The README stays true: every repository path it names exists, every command it shows parses.
+
+Paths: every link target and every word of code spans and code blocks that is a path under one
+of the checkout's top-level entries (`harness/run/`, `impls/python/oneshot_torch`,
+`configs/quickstart.yaml`; placeholders like `results/<run>`, the folders runs make, `data/` and
+`results/`, and paths outside the checkout like `../shared/...` are left out).
+Commands: `python -m harness ...` parses with the harness's own argument parser and the
+configs it names load with the config loader (with their `--set` overrides); `python3 -m tox`
+names environments of tox.ini; a script it runs exists and takes the options shown (`--help`);
+`pip install -e .` has a pyproject.toml; the table's implementation ids are the manifests'.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cli import build_parser
+from harness.process.impls import discover
+from harness.run.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```\w*\n(.*?)```", README, flags=re.S)
+SH_BLOCKS = re.findall(r"```(?:sh|bash)\n(.*?)```", README, flags=re.S)
+TOP = {p.name for p in REPO.iterdir()} - {"data", "results"}  # those two are made by runs
+PROSE = re.sub(r"```.*?```", "", README, flags=re.S)
+SPANS = re.findall(r"`([^`\n]+)`", PROSE)
+LINKS = re.findall(r"\]\(([^)#\s]+)\)", PROSE)
+PATHLIKE = re.compile(r"^[\w.-]+(/[\w.*-]+)*/?$")
+
+
+def path_words() -> Iterator[str]:
+    words = [*LINKS, *(w for text in [*SPANS, *BLOCKS] for w in text.split())]
+    for word in words:
+        word = word.strip("`'\",;:()")
+        if word.startswith(("http", "~", "..", "-", "$")) or "<" in word or "=" in word:
+            continue
+        if not PATHLIKE.match(word) or word.startswith(("python", "cargo")):
+            continue
+        if word in LINKS or ("/" in word and word.split("/")[0] in TOP):
+            yield word
+
+
+def commands() -> Iterator[list[str]]:
+    """Every command of the code blocks and of code spans that start with python."""
+    lines = [line for block in SH_BLOCKS for line in block.splitlines()]
+    lines += [span for span in SPANS if span.startswith(("python ", "python3 "))]
+    for line in lines:
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        for part in line.split("&&"):
+            yield shlex.split(part)
+
+
+def test_the_readme_names_paths_and_commands() -> None:
+    assert len(list(path_words())) > 10 and len(list(commands())) > 5
+
+
+@pytest.mark.parametrize("path", sorted(set(path_words())))
+def test_every_path_the_readme_names_exists(path: str) -> None:
+    matches = list(REPO.glob(path.rstrip("/"))) if "*" in path else [REPO / path]
+    assert matches and all(m.exists() for m in matches), f"README names {path}: not in the repo"
+
+
+def harness_argv(argv: list[str]) -> list[str] | None:
+    for i in range(len(argv) - 2):
+        if argv[i].endswith(("python", "python3")) and argv[i + 1 : i + 3] == ["-m", "harness"]:
+            return argv[i + 3 :]
+    return None
+
+
+@pytest.mark.parametrize("argv", list(commands()), ids=lambda a: " ".join(a)[:60])
+def test_every_command_the_readme_shows_parses(argv: list[str]) -> None:
+    args = harness_argv(argv)
+    if args is not None:
+        try:
+            parsed = build_parser().parse_args(args)
+        except SystemExit:
+            pytest.fail(f"README command does not parse: {' '.join(argv)}")
+        config = getattr(parsed, "config", None)
+        if config is not None and not getattr(parsed, "resume", None):
+            load_config(REPO / config, parsed.overrides)
+        return
+    if argv[:3] in (["python3", "-m", "tox"], ["python", "-m", "tox"]):
+        tox = configparser.ConfigParser()
+        tox.read(REPO / "tox.ini")
+        envs = {s.removeprefix("testenv:") for s in tox.sections() if s.startswith("testenv:")}
+        listed = [e.strip() for e in tox["tox"]["envlist"].split(",")]
+        assert set(listed) <= envs | {"py"}
+        wanted = argv[argv.index("-e") + 1].split(",") if "-e" in argv else []
+        assert set(wanted) <= envs | set(listed), f"tox envs {wanted} not in tox.ini"
+        return
+    if "pip" in " ".join(argv[:4]) and "install" in argv:
+        if "-e" in argv:
+            assert (REPO / argv[argv.index("-e") + 1] / "pyproject.toml").is_file()
+        return
+    if argv[0] in ("python", "python3") and argv[1].endswith(".py"):
+        script = REPO / argv[1]
+        assert script.is_file(), f"README runs {argv[1]}: not in the repo"
+        shown = subprocess.run(
+            [sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=REPO
+        )
+        assert shown.returncode == 0, shown.stderr
+        for option in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
+            assert option in shown.stdout, f"{argv[1]} has no option {option}"
+        return
+    if argv[0] == "python3" and argv[1:3] == ["-m", "venv"]:
+        return
+    pytest.fail(f"README command of a kind this test does not check: {' '.join(argv)}")
+
+
+def test_the_implementation_ids_of_the_table_are_the_manifests() -> None:
+    ids = re.findall(r"^\| `([\w-]+)` \|", README, flags=re.M)
+    assert ids and set(ids) <= set(discover()), f"README ids {ids} not among the manifests"
