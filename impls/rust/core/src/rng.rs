@@ -92,7 +92,10 @@ mod tests {
     use serde_json::Value;
 
     fn vectors() -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../tests/vectors/rng.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../tests/vectors/rng.json"
+        );
         let text = std::fs::read_to_string(path).expect("tests/vectors/rng.json is readable");
         serde_json::from_str(&text).expect("rng.json is JSON")
     }
