@@ -152,7 +152,8 @@ impl CandleNet {
             .vars
             .iter()
             .map(|v| match store.get(v.as_tensor()) {
-                Some(g) => Ok(g.clone()),
+                // Detached: a gradient's graph holds this step's activations.
+                Some(g) => Ok(g.detach()),
                 None => v.as_tensor().zeros_like(),
             })
             .collect::<candle_core::Result<_>>()?;
@@ -163,7 +164,8 @@ impl CandleNet {
         let step = optimizer.begin_step();
         for (i, var) in self.vars.iter().enumerate() {
             let c = optimizer.current(i);
-            let (w, g) = (var.as_tensor(), &self.grads[i]);
+            // Detached: ops on a `Var` record a graph, and the buffers would chain every step's.
+            let (w, g) = (&var.as_tensor().detach(), &self.grads[i]);
             // Coupled L2 on weights: g' = g + l2 * w (l2 is 0 for biases).
             let g = if c.l2 != 0.0 {
                 (g + w.affine(f64::from(c.l2), 0.0)?)?
