@@ -35,12 +35,36 @@ pub fn emit(crates: &[&str]) {
     println!("cargo:rerun-if-changed=../core/build_support.rs");
 }
 
-/// The version of `name` in Cargo.lock (`name = "x"` followed by `version = "y"`).
+/// The version of `name` this binary links, from Cargo.lock: the one that its own package or
+/// `oneshot-core` depends on (the lockfile writes `"name x.y.z"` there when it holds several
+/// versions), else every version the lockfile holds, joined by `/`.
 fn locked_version(lock: &str, name: &str) -> Option<String> {
-    let mut lines = lock.lines();
-    let wanted = format!("name = \"{name}\"");
-    lines.find(|line| line.trim() == wanted)?;
-    let line = lines.next()?.trim();
-    let version = line.strip_prefix("version = \"")?.strip_suffix('"')?;
-    Some(version.to_owned())
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let entries: Vec<&str> = lock.split("[[package]]").collect();
+    let field = |entry: &str, key: &str| {
+        let prefix = format!("{key} = \"");
+        entry.lines().find_map(|l| {
+            Some(l.trim().strip_prefix(&prefix)?.strip_suffix('"')?.to_owned())
+        })
+    };
+    let versions: Vec<String> = entries
+        .iter()
+        .filter(|e| field(e, "name").as_deref() == Some(name))
+        .filter_map(|e| field(e, "version"))
+        .collect();
+    for owner in [package.as_str(), "oneshot-core"] {
+        let Some(entry) = entries.iter().find(|e| field(e, "name").as_deref() == Some(owner))
+        else {
+            continue;
+        };
+        for dep in entry.lines().map(|l| l.trim().trim_end_matches(',').trim_matches('"')) {
+            if dep == name && versions.len() == 1 {
+                return Some(versions[0].clone());
+            }
+            if let Some(version) = dep.strip_prefix(&format!("{name} ")) {
+                return Some(version.to_owned());
+            }
+        }
+    }
+    (!versions.is_empty()).then(|| versions.join("/"))
 }

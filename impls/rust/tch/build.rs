@@ -5,8 +5,7 @@
 include!("../core/build_support.rs");
 
 fn main() {
-    // Not safetensors: tch pulls in 0.3 beside the core's 0.7, and the lock look-up finds the first.
-    emit(&["tch", "torch-sys", "png", "rayon"]);
+    emit(&["tch", "torch-sys", "png", "rayon", "safetensors"]);
     // torch-sys (`links = "tch"`) passes its libtorch lib folder to direct dependents.
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
