@@ -174,7 +174,19 @@ pub fn check_forward(params: &ForwardParams) -> Result<()> {
     if params.batch == 0 {
         return Err(Error::job("params.batch", "got 0, expected >= 1"));
     }
+    check_int("batch", params.batch, 1, 1_000_000)?;
     check_warmup("warmup_batches", params.warmup_batches)
+}
+
+/// `params.<field>`, an integer within the job schema's `[lo, hi]`.
+fn check_int(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    if (lo..=hi).contains(&value) {
+        return Ok(());
+    }
+    Err(Error::job(
+        format!("params.{field}"),
+        format!("got {value}, expected an integer in [{lo}, {hi}]"),
+    ))
 }
 
 /// `params.<field>`, a count of warm-up calls, within the schema's [0, 1000000].
@@ -222,6 +234,8 @@ pub fn check_step(params: &StepParams) -> Result<()> {
             ),
         ));
     }
+    check_int("steps", params.steps, 1, 1_000_000)?;
+    check_int("batch", params.batch, 1, 1_000_000)?;
     check_warmup("warmup_steps", params.warmup_steps)
 }
 
@@ -358,16 +372,7 @@ impl Default for TrainParams {
 
 /// Checks of `train`'s params beyond their types.
 pub fn check_train(p: &TrainParams) -> Result<()> {
-    let int = |field: &str, v: usize, lo: usize, hi: usize| {
-        if (lo..=hi).contains(&v) {
-            Ok(())
-        } else {
-            Err(Error::job(
-                format!("params.{field}"),
-                format!("got {v}, expected an integer in [{lo}, {hi}]"),
-            ))
-        }
-    };
+    let int = check_int;
     let real = |field: &str, v: f64, lo: f64, hi: f64| {
         if (lo..=hi).contains(&v) {
             Ok(())
@@ -384,6 +389,13 @@ pub fn check_train(p: &TrainParams) -> Result<()> {
     int("validation.ways", p.validation.ways, 2, 1000)?;
     int("validation.trials", p.validation.trials, 1, 1_000_000)?;
     int("log_every_steps", p.log_every_steps, 1, 100_000_000)?;
+    int(
+        "validate_every_steps",
+        p.validate_every_steps,
+        0,
+        100_000_000,
+    )?;
+    int("patience", p.patience, 0, 1_000_000)?;
     int("warmup_steps", p.warmup_steps, 0, MAX_WARMUP)?;
     real("same_alphabet", p.same_alphabet, 0.0, 1.0)?;
     if let Some(t) = p.target_accuracy {
