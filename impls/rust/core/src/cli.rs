@@ -60,6 +60,8 @@ pub fn main<N: Network>(facts: BuildFacts) -> ExitCode {
     let started = Instant::now();
     set_impl_id(N::ID);
     set_build_facts(facts, N::versions());
+    // A bad ONESHOT_EXTRA_WORK ends the program here, before any job work (extra_work.rs).
+    crate::extra_work::iterations();
     match Cli::parse().command {
         Command::Run { job } => run::<N>(&job, started),
         Command::Version => {
