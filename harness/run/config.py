@@ -409,7 +409,7 @@ def _rank(model: type[BaseModel], err: ErrorDetails) -> tuple[tuple[float, ...],
         if current is None:
             break
         fields = list(current.model_fields)
-        if depth == len(loc) - 1 and err["type"] == "extra_forbidden":
+        if depth == len(loc) - 1 and err["type"] in UNKNOWN_KEY_ERRORS:
             key.append((0,))
             break
         if part not in fields:
@@ -422,6 +422,11 @@ def _rank(model: type[BaseModel], err: ErrorDetails) -> tuple[tuple[float, ...],
         key.append((1, index))
         current = _field_model(current.model_fields[str(part)])
     return tuple(key)
+
+
+# pydantic's errors for a key the model does not have: a misspelt one, or one that is not a
+# string at all (YAML's `null:` or `1:`).
+UNKNOWN_KEY_ERRORS = ("extra_forbidden", "invalid_key")
 
 
 def _one_line(model: type[BaseModel], err: ErrorDetails, where: tuple[str, ...]) -> str:
@@ -437,7 +442,7 @@ def _one_line(model: type[BaseModel], err: ErrorDetails, where: tuple[str, ...])
         current = inner
     path = ".".join([*where, *loc])
     key, value = loc[-1], err["input"]
-    if err["type"] == "extra_forbidden":
+    if err["type"] in UNKNOWN_KEY_ERRORS:
         prefix = ".".join([*where, *loc[:-1]])
         prefix = f"{prefix}." if prefix else ""
         known = LISTED_KEYS.get(current, tuple(current.model_fields))

@@ -49,6 +49,11 @@ def test_rejects_unknown_config_key_with_suggestion(tmp_path: Path) -> None:
     assert "repeets: unknown key (did you mean `repeats`?)" in message
 
 
+def test_rejects_a_key_that_is_not_a_string_in_one_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD + "~: 3\n")  # YAML's null as a key
+    assert "None: unknown key; expected one of name, seed" in message
+
+
 def test_rejects_wrong_type_by_key_path(tmp_path: Path) -> None:
     assert "threads: expected an integer" in error_of(
         tmp_path, GOOD.replace("threads: 1", "threads: two")
