@@ -10,7 +10,9 @@ very same line, and so must the Rust ones (one core reads every job).
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -192,6 +194,18 @@ def test_bad_input_is_one_error_line_in_every_implementation(
     assert lines_of["jax"] == lines_of["python"] == lines_of["compile"]
     rust_lines = {lines_of[impl_id] for impl_id in rust_bins}
     assert len(rust_lines) == 1, f"the Rust binaries disagree: {rust_lines}"
+
+
+def test_every_rust_binary_is_built_for_the_same_cpu_features(rust_bins: dict[str, Path]) -> None:
+    """A fair fight: each manifest's build runs in its own folder, and Cargo reads
+    `.cargo/config.toml` (`target-cpu=native`) from the folders above the one it runs in, so a
+    config that only one binary's folder can see would build the others for a generic x86-64."""
+    features = {}
+    for impl_id, binary in rust_bins.items():
+        proc = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=True)
+        features[impl_id] = json.loads(proc.stdout)["target_features"]
+    assert features["rust-native"], features  # target-cpu=native enables some of the list
+    assert len(set(features.values())) == 1, f"target features differ: {features}"
 
 
 def test_the_suite_covers_what_the_readme_says() -> None:
