@@ -171,9 +171,6 @@ pub const MAX_WARMUP: usize = 1_000_000;
 
 /// Checks of `forward`'s params beyond their types.
 pub fn check_forward(params: &ForwardParams) -> Result<()> {
-    if params.batch == 0 {
-        return Err(Error::job("params.batch", "got 0, expected >= 1"));
-    }
     check_int("batch", params.batch, 1, 1_000_000)?;
     check_warmup("warmup_batches", params.warmup_batches)
 }
@@ -191,13 +188,7 @@ fn check_int(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
 
 /// `params.<field>`, a count of warm-up calls, within the schema's [0, 1000000].
 pub fn check_warmup(field: &str, value: usize) -> Result<()> {
-    if value > MAX_WARMUP {
-        return Err(Error::job(
-            format!("params.{field}"),
-            format!("got {value}, expected an integer in [0, {MAX_WARMUP}]"),
-        ));
-    }
-    Ok(())
+    check_int(field, value, 0, MAX_WARMUP)
 }
 
 /// `params` of `step`.
@@ -225,15 +216,6 @@ impl Default for StepParams {
 
 /// Checks of `step`'s params beyond their types.
 pub fn check_step(params: &StepParams) -> Result<()> {
-    if params.steps == 0 || params.batch == 0 {
-        return Err(Error::job(
-            "params",
-            format!(
-                "steps {} and batch {}, expected both >= 1",
-                params.steps, params.batch
-            ),
-        ));
-    }
     check_int("steps", params.steps, 1, 1_000_000)?;
     check_int("batch", params.batch, 1, 1_000_000)?;
     check_warmup("warmup_steps", params.warmup_steps)
@@ -372,7 +354,6 @@ impl Default for TrainParams {
 
 /// Checks of `train`'s params beyond their types.
 pub fn check_train(p: &TrainParams) -> Result<()> {
-    let int = check_int;
     let real = |field: &str, v: f64, lo: f64, hi: f64| {
         if (lo..=hi).contains(&v) {
             Ok(())
@@ -383,20 +364,20 @@ pub fn check_train(p: &TrainParams) -> Result<()> {
             ))
         }
     };
-    int("epochs", p.epochs, 1, 1_000_000)?;
-    int("batch", p.batch, 1, 1_000_000)?;
-    int("pairs", p.pairs, 1, 100_000_000)?;
-    int("validation.ways", p.validation.ways, 2, 1000)?;
-    int("validation.trials", p.validation.trials, 1, 1_000_000)?;
-    int("log_every_steps", p.log_every_steps, 1, 100_000_000)?;
-    int(
+    check_int("epochs", p.epochs, 1, 1_000_000)?;
+    check_int("batch", p.batch, 1, 1_000_000)?;
+    check_int("pairs", p.pairs, 1, 100_000_000)?;
+    check_int("validation.ways", p.validation.ways, 2, 1000)?;
+    check_int("validation.trials", p.validation.trials, 1, 1_000_000)?;
+    check_int("log_every_steps", p.log_every_steps, 1, 100_000_000)?;
+    check_int(
         "validate_every_steps",
         p.validate_every_steps,
         0,
         100_000_000,
     )?;
-    int("patience", p.patience, 0, 1_000_000)?;
-    int("warmup_steps", p.warmup_steps, 0, MAX_WARMUP)?;
+    check_int("patience", p.patience, 0, 1_000_000)?;
+    check_warmup("warmup_steps", p.warmup_steps)?;
     real("same_alphabet", p.same_alphabet, 0.0, 1.0)?;
     if let Some(t) = p.target_accuracy {
         real("target_accuracy", t, 0.0, 1.0)?;
