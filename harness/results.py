@@ -175,7 +175,7 @@ class Comparison(_Model):
 
 
 class Machine(_Model):
-    """Facts of the machine the run ran on (machine.py); `sgemm*` after the roofline probe."""
+    """Facts of the machine the run ran on (machine.py); `sgemm*`, `fma_peak*` after the probes."""
 
     cpu_model: str | None = None
     cpu_flags: list[str] | None = None
@@ -191,6 +191,8 @@ class Machine(_Model):
     git_dirty: bool | None = None
     sgemm_gflops: Num | None = None
     sgemm: dict[str, Any] | None = None
+    fma_peak_gflops: Num | None = None
+    fma_peak: dict[str, Any] | None = None
 
 
 class Dataset(_Model):
@@ -205,6 +207,8 @@ class Dataset(_Model):
 
 
 class Roofline(_Model):
+    """The SGEMM probe's outcome; each `tasks[]` row: `share_of_peak`, `share_of_fma_peak`."""
+
     measured: bool
     reason: str | None
     tasks: list[dict[str, Any]]

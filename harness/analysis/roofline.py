@@ -13,6 +13,10 @@ true}`: then only the probe's environment loses both variables and the record sa
 
 `achieved` reads each compute task's `gflop_per_s` (or `gflop` over `task_s`) from the measured
 runs and divides its median by the peak.
+
+The second line is the physical one: fmapeak.py measures the fp32 FMA peak of the same threads
+(independent FMA chains, AVX-512 or AVX2) whenever this probe runs, and postrun.py gives every
+row its `share_of_fma_peak` beside `share_of_peak` (`machine.fma_peak_gflops`, `fma_peak`).
 """
 
 from __future__ import annotations

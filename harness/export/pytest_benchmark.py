@@ -85,6 +85,7 @@ def machine_info(results: Results) -> dict[str, Any]:
             "flags": mach.cpu_flags or [],
         },
         "sgemm_gflops": mach.sgemm_gflops,
+        "fma_peak_gflops": mach.fma_peak_gflops,
     }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results import Comparison, Measurement, Results, measured_runs, parse
+from harness.results import Comparison, Machine, Measurement, Results, measured_runs, parse
 
 
 @dataclass(frozen=True)
@@ -158,13 +158,17 @@ def checks(results: Results) -> Table:
     )
 
 
+def share(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
 def roofline(results: Results) -> Table:
     roof = results.roofline.dump() if results.roofline else {}
     sgemm = results.machine.sgemm or {}
     peak = results.machine.sgemm_gflops
     rows = [
         [f"{t['task_index']}: {t['task']}", t["impl"], num(t["gflop_per_s"]),
-         "" if t["share_of_peak"] is None else f"{100 * t['share_of_peak']:.1f}%"]
+         share(t["share_of_peak"]), share(t.get("share_of_fma_peak"))]
         for t in roof.get("tasks") or []
     ]  # fmt: skip
     if peak:
@@ -181,7 +185,31 @@ def roofline(results: Results) -> Table:
         )
     else:
         note = f"SGEMM peak not measured: {roof.get('reason') or 'not configured'}."
-    return Table("Roofline", ["task", "impl", "GFLOP/s", "share of peak"], rows, note, "roofline")
+    note = f"{note} {fma_peak_note(results)}" if results.roofline else note
+    headers = ["task", "impl", "GFLOP/s", "share of peak", "share of FMA peak"]
+    return Table("Roofline", headers, rows, note, "roofline")
+
+
+def fma_peak_note(results: Results) -> str:
+    """The FMA peak with its variant, threads, clock and flops per cycle, or why it is absent."""
+    mach = results.machine
+    fma = mach.fma_peak or {}
+    if not mach.fma_peak_gflops:
+        if "fma_peak_gflops" not in mach.model_fields_set:
+            return "FMA peak not recorded (the run predates the FMA probe)."
+        roof = results.roofline
+        why = fma.get("reason") or (roof.reason if roof else None) or "not configured"
+        return f"FMA peak not measured: {why}."
+    mhz, per_cycle = fma.get("cpu_mhz"), fma.get("flops_per_cycle_per_core")
+    clock = f"{num(mhz / 1000)} GHz reported" if mhz else "clock not reported"
+    cycles = f"{num(per_cycle)} flops/cycle/core at that clock" if per_cycle else ""
+    variants = [f"{name} {num(v.get('gflops'))}" for name, v in (fma.get("variants") or {}).items()]
+    variants += [f"{name} skipped: {why}" for name, why in (fma.get("skipped") or {}).items()]
+    return (
+        f"FMA peak (fp32, physical): {num(mach.fma_peak_gflops)} GFLOP/s ({fma.get('best')} "
+        f"FMA chains, {fma.get('threads')} threads, {clock}{', ' + cycles if cycles else ''}; "
+        f"{', '.join(variants)})."
+    )
 
 
 def phases(results: Results) -> Table:
@@ -230,6 +258,7 @@ def machine(results: Results) -> Table:
         ["git", f"{mach.git_commit}{' (dirty)' if mach.git_dirty else ''}"],
         ["load average (1 min)", str(mach.load_avg_1m)],
         ["SGEMM peak", f"{num(mach.sgemm_gflops)} GFLOP/s"],
+        ["FMA peak", fma_peak_fact(mach)],
     ]
     for var, value in (mach.env or {}).items():
         rows.append([var, "(unset)" if value is None else str(value)])
@@ -253,6 +282,13 @@ def machine(results: Results) -> Table:
     rows.append(["started / finished (UTC)", f"{results.started_utc} / "
                  f"{results.finished_utc}"])  # fmt: skip
     return Table("Machine and software", ["fact", "value"], rows, "", "machine")
+
+
+def fma_peak_fact(mach: Machine) -> str:
+    if not mach.fma_peak_gflops:
+        return "not measured"
+    fma = mach.fma_peak or {}
+    return f"{num(mach.fma_peak_gflops)} GFLOP/s ({fma.get('best')}, {fma.get('threads')} threads)"
 
 
 def all_tables(results: Results | Mapping[str, Any]) -> list[Table]:

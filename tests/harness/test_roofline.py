@@ -1,4 +1,6 @@
-"""The SGEMM roofline: probe environment, when it runs, achieved shares, the real probe."""
+"""The SGEMM roofline: probe environment, when it runs, achieved shares, the real probe.
+
+The FMA peak beside it: test_fmapeak.py."""
 
 from __future__ import annotations
 
@@ -89,10 +91,13 @@ def test_a_run_records_the_roofline_when_configured(tmp_path: Path) -> None:
     assert doc["roofline"]["measured"] is True and doc["roofline"]["tasks"] == []
     assert doc["machine"]["sgemm_gflops"] == doc["machine"]["sgemm"]["sgemm_gflops"] > 0
     assert doc["machine"]["sgemm"]["unset_openblas_coretype"] is False
+    fma = doc["machine"]["fma_peak"]
+    assert doc["machine"]["fma_peak_gflops"] == fma["fma_peak_gflops"] > 0
+    assert fma["threads"] == 1 and fma["best"] in fma["variants"]
 
 
 def test_a_run_without_compute_task_skips_the_roofline(tmp_path: Path) -> None:
     doc, _ = fake_run(tmp_path, {"a": []}, repeats=1, warmup=0)
     why = "no compute task in this run"
     assert doc["roofline"] == {"measured": False, "reason": why, "tasks": []}
-    assert doc["machine"]["sgemm_gflops"] is None
+    assert doc["machine"]["sgemm_gflops"] is None and doc["machine"]["fma_peak_gflops"] is None
