@@ -26,7 +26,7 @@ from harness.process.protocol import DEVICES, REPO_ROOT
 
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
-MANIFEST_KEYS = ("id", "language", "build", "run", "version", "devices", "effort")
+MANIFEST_KEYS = ("id", "language", "build", "run", "version", "devices", "conv", "effort")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Implementation:
     build: tuple[str, ...] | None = None
     version: tuple[str, ...] | None = None
     devices: tuple[str, ...] = ("cpu",)  # the job `device`s it supports (manifest `devices:`)
+    conv: tuple[str, ...] = ("direct",)  # the `model.conv` algorithms it has (manifest `conv:`)
     # What it costs to write and ship (manifest `effort:`, harness/analysis/effort.py).
     effort: Mapping[str, Any] = field(default_factory=dict)
 
@@ -99,6 +100,7 @@ def load_manifest(path: Path) -> Implementation:
         build=command("build", False),
         version=command("version", False),
         devices=manifest_devices(path, raw.get("devices", ["cpu"])),
+        conv=manifest_conv(path, raw.get("conv", ["direct"])),
         effort=manifest_effort(path, raw.get("effort", {})),
     )
 
@@ -139,6 +141,45 @@ def manifest_devices(path: Path, value: Any) -> tuple[str, ...]:
             f"{', '.join(DEVICES)}, e.g. [cpu, cuda]"
         )
     return tuple(value)
+
+
+def manifest_conv(path: Path, value: Any) -> tuple[str, ...]:
+    """The manifest's `conv:` list (default [direct]): the convolution algorithms it has."""
+    if (
+        not isinstance(value, list)
+        or "direct" not in value
+        or not all(a in ("direct", "fft") for a in value)
+        or len(set(value)) != len(value)
+    ):
+        raise HarnessError(
+            f"{path}: conv: {value!r}, expected [direct] or [direct, fft] (the convolution "
+            "algorithms of model.conv it implements)"
+        )
+    return tuple(value)
+
+
+def job_model(impl: Implementation, model: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The job's `model` for `impl`: `conv` only for an implementation that has FFT
+    convolution; the others compute every layer directly (the reference the FFT is checked
+    against), as the run's start-up line says."""
+    if model is None:
+        return None
+    out = dict(model)
+    if "fft" not in impl.conv:
+        out.pop("conv", None)
+    return out
+
+
+def conv_note(model: Mapping[str, Any] | None, chosen: Sequence[Implementation]) -> str | None:
+    """The start-up line that says who computes which layer by FFT (None without FFT)."""
+    conv = (model or {}).get("conv")
+    if not conv:
+        return None
+    layers = ", ".join(f"conv{i + 1}" for i, a in enumerate(conv) if a == "fft")
+    fft = [i.id for i in chosen if "fft" in i.conv]
+    direct = [i.id for i in chosen if "fft" not in i.conv]
+    line = f"model.conv: {layers} by FFT in {', '.join(fft) or 'none of the implementations'}"
+    return line + (f"; directly in {', '.join(direct)}" if direct else "")
 
 
 def check_device(device: str, chosen: Sequence[Implementation]) -> None:

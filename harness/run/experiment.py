@@ -51,6 +51,8 @@ def run_experiment(
     """
     chosen = impls.select(config.implementations, available or impls.discover())
     impls.check_device(config.device, chosen)
+    if note := impls.conv_note(config.model, chosen):
+        display.line(note)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
     root, eval_root, data_facts = datasets.prepare(config, display)

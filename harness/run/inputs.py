@@ -59,7 +59,7 @@ def make_input(ctx: Context, name: str, task: str, params: dict[str, Any], outpu
         root=ctx.root,
         eval_root=ctx.eval_root,
         params=params,
-        model=ctx.config.model if task == "init" else None,
+        model=impls.job_model(baseline, ctx.config.model) if task == "init" else None,
     )
     write_job(out / "job.json", job)
     ctx.display.line(f"preparing shared input {name} with {baseline.id} ...")

@@ -59,7 +59,7 @@ def run_one(
         params=task.params,
         pairs=inputs.get("pairs"),
         weights=weights,
-        model=config.model,
+        model=impls.job_model(impl, config.model),
         optimizer=config.optimizer,
         augment=config.augment,
         device=config.device,

@@ -38,16 +38,46 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32},
 }
 KEYS = ("filters", "kernels", "embedding", "input")
+CONV_ALGORITHMS = ("direct", "fft")
+
+
+def fft_pays(kernel: int, cin: int) -> bool:
+    """The layers `conv: fft` computes by FFT: kernels of 5 or more over several channels.
+
+    Measured on the `paper` shape (rust-native, benches/nn_step.rs with NN_BENCH_FFT): conv2
+    (7x7 over 64 channels) runs about twice as fast by FFT, forward and backward; conv1 (one
+    input channel, 10x10 on a 105-pixel side) runs slower, since 64 inverse transforms per
+    image cost more than its GEMM; the 4x4 layers gain nothing clear. A list of four
+    algorithms chooses per layer instead.
+    """
+    return kernel >= 5 and cin > 1
+
+
+def resolve_conv(raw: Any, filters: list[int], kernels: list[int]) -> list[str]:
+    """`model.conv`: `direct`, `fft` (the layers where it pays) or one algorithm per layer."""
+    if isinstance(raw, str) and raw in CONV_ALGORITHMS:
+        if raw == "direct":
+            return ["direct"] * 4
+        cins = [1, *filters[:3]]
+        return ["fft" if fft_pays(k, c) else "direct" for k, c in zip(kernels, cins, strict=True)]
+    if isinstance(raw, list) and len(raw) == 4 and all(a in CONV_ALGORITHMS for a in raw):
+        return list(raw)
+    raise HarnessError(
+        f"model.conv: got {raw!r}, expected direct, fft or a list of 4 of those "
+        "(one per conv layer)"
+    )
 
 
 def resolve_model(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """`{preset: NAME, ...overrides}` or explicit sizes -> the four explicit keys (or None)."""
+    """`{preset: NAME, ...overrides}` or explicit sizes -> the four explicit keys (or None),
+    plus `conv` (one algorithm per layer) when a layer is to be computed by FFT."""
     if raw is None:
         return None
-    unknown = [k for k in raw if k not in ("preset", *KEYS)]
+    unknown = [k for k in raw if k not in ("preset", *KEYS, "conv")]
     if unknown:
         raise HarnessError(
-            f"model.{unknown[0]}: unknown key; expected preset, filters, kernels, embedding, input"
+            f"model.{unknown[0]}: unknown key; expected preset, filters, kernels, embedding, "
+            "input, conv"
         )
     preset = raw.get("preset")
     if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
@@ -74,4 +104,8 @@ def resolve_model(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
         value = model[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise HarnessError(f"model.{key}: expected an integer >= {lo}, got {value!r}")
+    if "conv" in raw:
+        conv = resolve_conv(raw["conv"], model["filters"], model["kernels"])
+        if "fft" in conv:  # all-direct is the default every implementation runs
+            model["conv"] = conv
     return model

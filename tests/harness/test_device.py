@@ -184,3 +184,29 @@ def test_diff_treats_a_missing_device_as_cpu() -> None:
         check_comparable(
             base, {"config": {"name": "x", "device": "cuda"}, "dataset": {"sha256": "s"}}
         )
+
+
+def test_manifest_conv_defaults_to_direct_and_the_job_carries_conv_only_where_declared(
+    tmp_path: Path,
+) -> None:
+    plain = impls.load_manifest(write_manifest(tmp_path, "plain"))
+    fft = impls.load_manifest(write_manifest(tmp_path, "fft", "conv: [direct, fft]\n"))
+    assert plain.conv == ("direct",) and fft.conv == ("direct", "fft")
+    model = {"filters": [1, 2, 3, 4], "kernels": [5, 5, 3, 3], "embedding": 8, "input": 52}
+    asked = {**model, "conv": ["direct", "fft", "direct", "direct"]}
+    assert impls.job_model(fft, asked) == asked
+    assert impls.job_model(plain, asked) == model
+    assert impls.job_model(plain, None) is None
+    note = impls.conv_note(asked, [plain, fft])
+    assert note == "model.conv: conv2 by FFT in fft; directly in plain"
+    assert impls.conv_note(model, [plain, fft]) is None
+    found = impls.discover(impls.IMPLS_DIR)
+    assert [i for i, impl in found.items() if "fft" in impl.conv] == ["rust-native"]
+
+
+@pytest.mark.parametrize("value", ["[]", "[fft]", "direct", "[direct, direct]", "[direct, gemm]"])
+def test_bad_manifest_conv_is_one_line(tmp_path: Path, value: str) -> None:
+    with pytest.raises(HarnessError) as info:
+        impls.load_manifest(write_manifest(tmp_path, "bad", f"conv: {value}\n"))
+    message = str(info.value)
+    assert "\n" not in message and "conv:" in message and "[direct, fft]" in message

@@ -43,3 +43,21 @@ def test_preset_with_override() -> None:
 def test_bad_models_are_one_line_errors(raw: dict[str, object], message: str) -> None:
     with pytest.raises(HarnessError, match=message.replace("(", r"\(").replace(")", r"\)")):
         resolve_model(raw)
+
+
+def test_conv_fft_picks_the_layers_where_it_pays() -> None:
+    paper = resolve_model({"preset": "paper", "conv": "fft"})
+    assert paper is not None and paper["conv"] == ["direct", "fft", "direct", "direct"]
+    small = resolve_model({"preset": "small", "conv": "fft"})
+    assert small is not None and small["conv"] == ["direct", "fft", "direct", "direct"]
+    # Nothing pays on tiny (3x3 and 2x2 kernels) and direct is the default: no conv key.
+    assert "conv" not in (resolve_model({"preset": "tiny", "conv": "fft"}) or {})
+    assert "conv" not in (resolve_model({"preset": "paper", "conv": "direct"}) or {})
+    forced = resolve_model({"preset": "tiny", "conv": ["fft", "direct", "fft", "direct"]})
+    assert forced is not None and forced["conv"] == ["fft", "direct", "fft", "direct"]
+
+
+@pytest.mark.parametrize("value", ["FFT", "winograd", ["fft"], ["fft"] * 5, 1, None])
+def test_bad_conv_is_one_line_naming_the_choices(value: object) -> None:
+    with pytest.raises(HarnessError, match=r"^model\.conv: got .*expected direct, fft or a list"):
+        resolve_model({"preset": "paper", "conv": value})

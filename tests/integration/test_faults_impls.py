@@ -208,5 +208,25 @@ def test_every_rust_binary_is_built_for_the_same_cpu_features(rust_bins: dict[st
     assert len(set(features.values())) == 1, f"target features differ: {features}"
 
 
+def test_rust_back_ends_without_fft_refuse_it_in_one_line(
+    rust_bins: dict[str, Path], tmp_path: Path
+) -> None:
+    """The harness sends `model.conv` only where the manifest declares FFT; a job written by
+    hand that asks another back-end for it gets one line naming the key and what it has."""
+    root = dataset(tmp_path / "data")
+    extra = weights_with()(root)
+    extra["model"] = {**TINY, "conv": ["direct", "fft", "direct", "direct"]}
+    for impl_id, binary in rust_bins.items():
+        out = tmp_path / impl_id
+        job = write_job(out, "forward", root, {}, **extra)
+        proc = run_rust(binary, job)
+        if impl_id == "rust-native":
+            assert proc.returncode == 0, proc.stderr
+            continue
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and len(err.splitlines()) == 1, f"{impl_id}: {err}"
+        assert err.startswith("error: model.conv: ") and "expected direct" in err, err
+
+
 def test_the_suite_covers_what_the_readme_says() -> None:
     assert len(CASES) == 14

@@ -57,3 +57,38 @@ def test_bad_dataset_root_is_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: dataset.root:") and proc.stderr.count("\n") == 1
+
+
+def test_fft_convolution_passes_every_check_against_direct_pytorch(
+    omniglot_small1: Path, tmp_path: Path
+) -> None:
+    """rust-native computes every conv layer by FFT (forced: on `tiny` nothing pays), PyTorch
+    directly: the forward, gradients and curves checks hold at their usual tolerances."""
+    out = tmp_path / "run"
+    proc = harness(
+        "run",
+        "configs/quickstart.yaml",
+        "--out",
+        str(out),
+        "--set",
+        f"dataset.root={omniglot_small1}",
+        "--set",
+        "repeats=1",
+        "--set",
+        "warmup=0",
+        "--set",
+        "tasks.0.sample.pairs=2000",
+        "--set",
+        "model.conv=[fft, fft, fft, fft]",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = proc.stdout + proc.stderr
+    assert "model.conv: conv1, conv2, conv3, conv4 by FFT in rust-native; directly in " in said
+    results = json.loads((out / "results.json").read_text())
+    checks = {c["name"] for c in results["checks"]}
+    assert {"forward", "gradients", "curves"} <= checks
+    assert all(c["ok"] for c in results["checks"]), results["checks"]
+    jobs = {p.parent.name: json.loads(p.read_text()) for p in (out / "jobs").glob("*/job.json")}
+    for name, job in jobs.items():
+        if job["model"] is not None:
+            assert ("conv" in job["model"]) == ("rust-native" in name), name

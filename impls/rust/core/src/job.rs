@@ -62,7 +62,7 @@ pub struct Inputs {
     pub weights: Option<PathBuf>,
 }
 
-/// `model`: the resolved network shape.
+/// `model`: the resolved network shape, and (optionally) how each conv layer is computed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
@@ -70,6 +70,19 @@ pub struct ModelSpec {
     pub kernels: [usize; 4],
     pub embedding: usize,
     pub input: usize,
+    /// The algorithm of each conv layer (absent: direct for all); the harness writes it only
+    /// for implementations whose manifest declares FFT convolution.
+    #[serde(default)]
+    pub conv: Option<[ConvAlgo; 4]>,
+}
+
+/// How a conv layer is computed: directly (GEMM-lowered) or by FFT. The function is the same;
+/// only the arithmetic and its rounding differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvAlgo {
+    Direct,
+    Fft,
 }
 
 /// A validated job.

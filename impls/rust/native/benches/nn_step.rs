@@ -7,6 +7,8 @@
 //! instead runs N interleaved rounds of both lowerings (forward, then training step, each
 //! variant in turn, one process) and prints medians of wall and process CPU seconds: on a
 //! machine shared with other jobs the CPU seconds are the steadier figure.
+//! `NN_BENCH_FFT=0,1,0,0` computes the layers marked 1 by FFT (conv_fft.rs; `all` for every
+//! layer); `NN_BENCH_PROFILE_ONLY=1` stops after the profile.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -29,6 +31,13 @@ fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
     let mut net = SiameseNet::new(init::paper(Shape::paper(), 1).unwrap()).unwrap();
     if std::env::var_os("NN_BENCH_IM2COL").is_some() {
         net = net.with_implicit([false; 4]);
+    }
+    if let Ok(layers) = std::env::var("NN_BENCH_FFT") {
+        let mut fft = [layers == "all"; 4];
+        for (l, v) in layers.split(',').enumerate().take(4) {
+            fft[l] |= v.trim() == "1";
+        }
+        net = net.with_fft(fft);
     }
     let mut ws = net.workspace(2 * PAIRS, threads(), train);
     for (i, v) in net.inputs_mut(&mut ws).iter_mut().enumerate() {
@@ -191,6 +200,9 @@ fn main() {
         return;
     }
     profile();
+    if std::env::var_os("NN_BENCH_PROFILE_ONLY").is_some() {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -3,6 +3,7 @@
 //! fused optimiser pass over the flat parameter buffer.
 
 use oneshot_core::error::{Error, Result};
+use oneshot_core::job::ConvAlgo;
 use oneshot_core::network::optim::Optimizer;
 use oneshot_core::network::params::{Params, OUT_WEIGHT};
 use oneshot_core::network::{Network, Shape};
@@ -14,6 +15,8 @@ use crate::nn::model::{SiameseNet, Workspace};
 pub struct NativeNet {
     net: SiameseNet,
     ws: Workspace,
+    /// What the workspace was built for, to rebuild it when the conv algorithms change.
+    built: (usize, usize, bool),
 }
 
 impl NativeNet {
@@ -37,12 +40,23 @@ impl Network for NativeNet {
 
     fn build(params: Params, capacity: usize, threads: usize, train: bool) -> Result<Self> {
         let net = SiameseNet::new(params)?;
-        let ws = net.workspace(capacity.max(1), threads, train);
-        Ok(NativeNet { net, ws })
+        let built = (capacity.max(1), threads, train);
+        let ws = net.workspace(built.0, built.1, built.2);
+        Ok(NativeNet { net, ws, built })
     }
 
     fn shape(&self) -> Shape {
         self.net.shape()
+    }
+
+    fn set_conv(&mut self, layers: [ConvAlgo; 4]) -> Result<()> {
+        let fft = layers.map(|a| a == ConvAlgo::Fft);
+        if fft != self.net.fft_layers() {
+            self.net = self.net.clone().with_fft(fft);
+            let (capacity, threads, train) = self.built;
+            self.ws = self.net.workspace(capacity, threads, train);
+        }
+        Ok(())
     }
 
     fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {

@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use super::optim::Optimizer;
 use super::params::{Params, OUT_WEIGHT};
 use super::Shape;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::job::ConvAlgo;
 
 /// A siamese network back-end (rust-native, rust-tch, rust-burn, rust-candle).
 pub trait Network: Sized {
@@ -32,6 +33,24 @@ pub trait Network: Sized {
 
     /// The network's shape.
     fn shape(&self) -> Shape;
+
+    /// Compute conv layer `l` by `layers[l]` (the job's `model.conv`), before the first call.
+    /// A back-end that only convolves directly refuses any other algorithm.
+    fn set_conv(&mut self, layers: [ConvAlgo; 4]) -> Result<()> {
+        match layers.iter().position(|&a| a != ConvAlgo::Direct) {
+            None => Ok(()),
+            Some(l) => Err(Error::job(
+                "model.conv",
+                format!(
+                    "{} computes convolutions directly only; got {:?} for layer {}, expected \
+                     direct",
+                    Self::ID,
+                    layers[l],
+                    l + 1
+                ),
+            )),
+        }
+    }
 
     /// Unpack bit-packed images (1,379 bytes each) as the next call's inputs: `left` then
     /// `right` (`right` empty to embed single images).

@@ -7,7 +7,7 @@ use crate::events::Events;
 use crate::job::Job;
 use crate::network::init::{self, InitName};
 use crate::network::params::Params;
-use crate::network::{weights, Shape};
+use crate::network::{weights, Network, Shape};
 use crate::pairfile::read_pairs;
 
 /// Output file of `sample`.
@@ -45,6 +45,21 @@ pub fn start_params(job: &Job, shape: Shape, init: InitName) -> Result<Params> {
         Some(path) => weights::load(path, shape),
         None => init::draw(init, shape, job.seed),
     }
+}
+
+/// The back-end's network over `params` for calls of up to `capacity` images, computing its
+/// conv layers as the job's `model.conv` says.
+pub fn build_network<N: Network>(
+    job: &Job,
+    params: Params,
+    capacity: usize,
+    train: bool,
+) -> Result<N> {
+    let mut net = N::build(params, capacity, job.threads, train)?;
+    if let Some(conv) = job.model.as_ref().and_then(|m| m.conv) {
+        net.set_conv(conv)?;
+    }
+    Ok(net)
 }
 
 /// The packed images of `inputs.pairs` (required by `forward` and `step`).

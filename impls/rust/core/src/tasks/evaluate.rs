@@ -18,7 +18,7 @@ use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::sampling::Dataset;
 use crate::scoring::{format_predictions, run_error_pct, score_trials, Scorer};
-use crate::tasks::common::{network_shape, start_params};
+use crate::tasks::common::{build_network, network_shape, start_params};
 use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, TrialSet};
 
 /// Output file of `evaluate`.
@@ -90,7 +90,7 @@ pub fn run<N: Network>(job: &Job, params: &EvaluateParams, events: &Events) -> R
         let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
         let result = match start {
             Some(start) => {
-                let mut net = N::build(start, batch, job.threads, false)?;
+                let mut net = build_network::<N>(job, start, batch, false)?;
                 let mut scorer = Scorer::Siamese {
                     net: &mut net,
                     batch,

@@ -18,7 +18,7 @@ use crate::network::init::InitName;
 use crate::network::{weights, Network};
 use crate::params::ForwardParams;
 use crate::result::Outcome;
-use crate::tasks::common::{network_shape, read_pair_images, rows, start_params};
+use crate::tasks::common::{build_network, network_shape, read_pair_images, rows, start_params};
 
 /// Output file of `forward`.
 pub const OUTPUTS_FILE: &str = "outputs.safetensors";
@@ -31,7 +31,7 @@ pub fn run<N: Network>(job: &Job, params: &ForwardParams, events: &Events) -> Re
     let n = images.labels.len();
     let e = shape.embedding;
     let batch = params.batch.min(n);
-    let mut net = N::build(start, 2 * batch, job.threads, false)?;
+    let mut net = build_network::<N>(job, start, 2 * batch, false)?;
     let (mut emb1, mut emb2, mut logits) = (vec![0.0; n * e], vec![0.0; n * e], vec![0.0; n]);
     let (mut emb, mut batch_logits) = (vec![0.0; 2 * batch * e], vec![0.0; batch]);
     let mut forward_s = 0.0;

@@ -18,7 +18,9 @@ use crate::job::Job;
 use crate::network::{weights, Network};
 use crate::params::StepParams;
 use crate::result::{Metric, Outcome};
-use crate::tasks::common::{network_shape, read_pair_images, start_params, WEIGHTS_FILE};
+use crate::tasks::common::{
+    build_network, network_shape, read_pair_images, start_params, WEIGHTS_FILE,
+};
 
 /// Gradients file of `step`.
 pub const GRADS_FILE: &str = "grads.safetensors";
@@ -32,7 +34,7 @@ pub fn run<N: Network>(job: &Job, params: &StepParams, events: &Events) -> Resul
     let images = events.phase("load", || read_pair_images(job, events))?;
     let n = images.labels.len();
     let mut optimizer = spec.build(&start);
-    let mut net = N::build(start, 2 * params.batch, job.threads, true)?;
+    let mut net = build_network::<N>(job, start, 2 * params.batch, true)?;
     let mut losses = Vec::with_capacity(params.steps);
     let mut grads: Option<Vec<f32>> = None;
     let (mut timed_s, mut timed_steps) = (0.0, 0usize);

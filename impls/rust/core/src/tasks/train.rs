@@ -25,7 +25,7 @@ use crate::params::TrainParams;
 use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::scoring::{score_trials, Scorer};
-use crate::tasks::common::{network_shape, start_params, WEIGHTS_FILE};
+use crate::tasks::common::{build_network, network_shape, start_params, WEIGHTS_FILE};
 use crate::tasks::evaluate::koch_trial_set;
 use crate::trials::TrialSet;
 
@@ -60,7 +60,7 @@ pub fn run<N: Network>(job: &Job, params: &TrainParams, events: &Events) -> Resu
     }
     let start = start_params(job, shape, params.init)?;
     let mut optimizer = spec.build(&start);
-    let mut net = N::build(start, 2 * params.batch, job.threads, true)?;
+    let mut net = build_network::<N>(job, start, 2 * params.batch, true)?;
     let weights_path = job.out_dir.join(WEIGHTS_FILE);
     let save = |net: &N| {
         let now = net.params()?;

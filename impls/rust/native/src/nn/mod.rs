@@ -11,6 +11,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_fft;
 pub mod conv_implicit;
 pub mod gemm;
 pub mod linear;

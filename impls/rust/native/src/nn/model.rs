@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::activation;
 use super::conv::{self, ConvGeom};
+use super::conv_fft::{self, FftPlan, PlaneScratch};
 use super::conv_implicit;
 use super::input;
 use super::linear;
@@ -26,10 +27,15 @@ use super::loss;
 use super::params::{conv_weight, split_mut, Params, FC1_WEIGHT, OUT_WEIGHT};
 use super::pool;
 use super::Shape;
+use num_complex::Complex32 as C32;
 use oneshot_core::error::Result;
 
 /// Smallest number of GEMM columns a convolution group aims for (see conv.rs).
 const MIN_GROUP_COLS: usize = 1024;
+
+/// Most images per group of an FFT layer: the rows of its per-frequency GEMMs, and the size
+/// of its output-spectrum scratch.
+const FFT_GROUP: usize = 16;
 
 /// The siamese network: its shape, layer geometry and parameters.
 #[derive(Debug, Clone)]
@@ -38,6 +44,8 @@ pub struct SiameseNet {
     geoms: [ConvGeom; 4],
     /// Layers that run as implicit GEMMs (conv_implicit.rs) instead of im2col.
     implicit: [bool; 4],
+    /// The FFT plans of the layers that run by FFT (conv_fft.rs), `None` for the others.
+    fft: [Option<FftPlan>; 4],
     flat: usize,
 }
 
@@ -50,6 +58,18 @@ struct Scratch {
     implicit: Vec<f32>,
     /// Partial gradients of the conv tensors (the first eight tensors), training only.
     dconv: Vec<f32>,
+    /// FFT layers: input spectra (kept from forward to backward when training), output
+    /// (and output-gradient) spectra, input-gradient spectra, weight-gradient spectra and the
+    /// plane transforms' buffers.
+    xhat: [Vec<C32>; 4],
+    yhat: Vec<C32>,
+    dxhat: Vec<C32>,
+    dwhat: [Vec<C32>; 4],
+    planes: [PlaneScratch; 4],
+    /// Which outputs of the current FFT group have a nonzero input (conv_fft::input_support).
+    support: Vec<u8>,
+    /// Whether `xhat` holds every image of the thread's chunk (training) or one group.
+    keep_xhat: bool,
     /// Seconds spent per conv layer: forward 0..4, backward 4..8 (see `profile_line`).
     layer_s: [f64; 8],
 }
@@ -65,6 +85,8 @@ pub struct Workspace {
     /// rearranged at every forward call; `flipped` likewise for their backward pass.
     packed: [Vec<f32>; 4],
     flipped: [Vec<f32>; 4],
+    /// Spectra of the FFT layers' weights (`[f][cin][cout]`), made at every forward call.
+    what: [Vec<C32>; 4],
     pooled: [Vec<f32>; 3],
     argmax: [Vec<u8>; 3],
     x4: Vec<f32>,
@@ -140,8 +162,39 @@ impl SiameseNet {
             flat: shape.flat()?,
             params,
             implicit: geoms.map(|g| conv_implicit::preferred(&g)),
+            fft: [None, None, None, None],
             geoms,
         })
+    }
+
+    /// The same network with the layers marked `true` computed by FFT (conv_fft.rs), forward
+    /// and backward; build workspaces after this.
+    pub fn with_fft(mut self, layers: [bool; 4]) -> Self {
+        for (l, &on) in layers.iter().enumerate() {
+            if on {
+                self.implicit[l] = false;
+            } else if self.fft[l].is_some() {
+                self.implicit[l] = conv_implicit::preferred(&self.geoms[l]);
+            }
+            self.fft[l] = on.then(|| FftPlan::new(self.geoms[l].side_in));
+        }
+        self
+    }
+
+    /// Which layers run by FFT.
+    pub fn fft_layers(&self) -> [bool; 4] {
+        std::array::from_fn(|l| self.fft[l].is_some())
+    }
+
+    /// Images per group of layer `l` for a thread's chunk of `n` images.
+    fn group_of(&self, l: usize, n: usize) -> usize {
+        if self.fft[l].is_some() {
+            FFT_GROUP.min(n).max(1)
+        } else if self.implicit[l] {
+            1
+        } else {
+            self.geoms[l].group(MIN_GROUP_COLS, n)
+        }
     }
 
     /// The same network with the lowering of each conv layer, forward and backward, chosen by
@@ -167,9 +220,16 @@ impl SiameseNet {
         let threads = threads.max(1);
         let per_thread = capacity.div_ceil(threads);
         let (mut col, mut y, mut implicit) = (0, 0, 0);
-        for (geom, &lowered) in self.geoms.iter().zip(&self.implicit) {
-            let g = geom.group(MIN_GROUP_COLS, per_thread);
-            if !lowered {
+        let (mut yhat, mut dxhat, mut support) = (0, 0, 0);
+        for (l, (geom, &lowered)) in self.geoms.iter().zip(&self.implicit).enumerate() {
+            let g = self.group_of(l, per_thread);
+            if let Some(plan) = &self.fft[l] {
+                yhat = yhat.max(conv_fft::outputs_len(plan, geom, g));
+                support = support.max(g * geom.pixels_out());
+                if train {
+                    dxhat = dxhat.max(conv_fft::inputs_len(plan, geom, g));
+                }
+            } else if !lowered {
                 col = col.max(geom.col_rows() * g * geom.pixels_out());
             }
             y = y.max(geom.cout * g * geom.pixels_out());
@@ -184,6 +244,17 @@ impl SiameseNet {
         let e = self.shape().embedding;
         let side = self.shape().input;
         let grad = |n: usize| if train { vec![0.0; n] } else { Vec::new() };
+        let spectra = |l: usize, len: &dyn Fn(&FftPlan, &ConvGeom) -> usize| match &self.fft[l] {
+            Some(plan) => vec![C32::default(); len(plan, &self.geoms[l])],
+            None => Vec::new(),
+        };
+        let xhat_images = |l: usize| {
+            if train {
+                per_thread
+            } else {
+                self.group_of(l, per_thread)
+            }
+        };
         Workspace {
             capacity,
             threads,
@@ -196,6 +267,7 @@ impl SiameseNet {
                 let len = conv_implicit::packed_len(&self.geoms[l]);
                 vec![0.0; if train && self.implicit[l] { len } else { 0 }]
             }),
+            what: std::array::from_fn(|l| spectra(l, &conv_fft::weights_len)),
             pooled: std::array::from_fn(|l| vec![0.0; capacity * self.pooled_len(l)]),
             argmax: std::array::from_fn(|l| vec![0; capacity * self.pooled_len(l)]),
             x4: vec![0.0; capacity * self.flat],
@@ -211,6 +283,24 @@ impl SiameseNet {
                     y: vec![0.0; y],
                     implicit: vec![0.0; implicit],
                     dconv: grad(conv_params),
+                    xhat: std::array::from_fn(|l| {
+                        spectra(l, &|p, g| conv_fft::inputs_len(p, g, xhat_images(l)))
+                    }),
+                    yhat: vec![C32::default(); yhat],
+                    dxhat: vec![C32::default(); dxhat],
+                    dwhat: std::array::from_fn(|l| {
+                        if train {
+                            spectra(l, &conv_fft::weights_len)
+                        } else {
+                            Vec::new()
+                        }
+                    }),
+                    planes: std::array::from_fn(|l| match &self.fft[l] {
+                        Some(plan) => plan.scratch(),
+                        None => PlaneScratch::default(),
+                    }),
+                    support: vec![0; support],
+                    keep_xhat: train,
                     layer_s: [0.0; 8],
                 })
                 .collect(),
@@ -249,6 +339,11 @@ impl SiameseNet {
                 let weight = self.params.tensor(conv_weight(l));
                 conv_implicit::pack_weights(geom, weight, &mut ws.packed[l]);
             }
+            if let Some(plan) = &self.fft[l] {
+                let weight = self.params.tensor(conv_weight(l));
+                let mut s = plan.scratch();
+                conv_fft::transform_weights(plan, geom, weight, &mut ws.what[l], &mut s);
+            }
         }
         let b = bounds(images, ws.threads);
         let in_len = self.geoms[0].input_len();
@@ -270,7 +365,7 @@ impl SiameseNet {
         let mut work = Vec::with_capacity(ws.threads);
         let [pa, pb, pc] = pooled;
         let [aa, ab, ac] = argmax;
-        let packed = &ws.packed;
+        let (packed, what) = (&ws.packed, &ws.what);
         let iter = x0
             .into_iter()
             .zip(pa)
@@ -288,7 +383,7 @@ impl SiameseNet {
             .zip(work)
             .zip(b.par_windows(2))
             .for_each(|((s, (x0, mut p, mut a, x4)), w)| {
-                self.tower_forward(s, packed, x0, &mut p, &mut a, x4, w[1] - w[0]);
+                self.tower_forward(s, packed, what, x0, &mut p, &mut a, x4, w[1] - w[0]);
             });
         ws.stage_s[0] += began.elapsed().as_secs_f64();
         let began = Instant::now();
@@ -313,6 +408,7 @@ impl SiameseNet {
         &self,
         s: &mut Scratch,
         packed: &[Vec<f32>; 4],
+        what: &[Vec<C32>; 4],
         x0: &[f32],
         p: &mut [&mut [f32]; 3],
         a: &mut [&mut [u8]; 3],
@@ -321,11 +417,7 @@ impl SiameseNet {
     ) {
         for (l, geom) in self.geoms.iter().enumerate() {
             let began = Instant::now();
-            let g_max = if self.implicit[l] {
-                1
-            } else {
-                geom.group(MIN_GROUP_COLS, n)
-            };
+            let g_max = self.group_of(l, n);
             let (weight, bias) = (
                 self.params.tensor(conv_weight(l)),
                 self.params.tensor(conv_weight(l) + 1),
@@ -339,7 +431,15 @@ impl SiameseNet {
                 } else {
                     &prev[l - 1][i * geom.input_len()..]
                 };
-                if self.implicit[l] {
+                if let Some(plan) = &self.fft[l] {
+                    let at = if s.keep_xhat { i } else { 0 };
+                    let xhat = &mut s.xhat[l][conv_fft::inputs_len(plan, geom, at)..];
+                    let planes = &mut s.planes[l];
+                    conv_fft::transform_inputs(plan, geom, input, g, xhat, planes);
+                    conv_fft::input_support(geom, input, g, &mut s.support);
+                    let (xhat, yhat, y, on) = (&*xhat, &mut s.yhat, &mut s.y, &s.support);
+                    conv_fft::forward(plan, geom, &what[l], xhat, on, g, yhat, y, planes);
+                } else if self.implicit[l] {
                     conv_implicit::forward(geom, &packed[l], input, &mut s.implicit, &mut s.y);
                 } else {
                     conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
@@ -434,7 +534,7 @@ impl SiameseNet {
                 conv_implicit::pack_flipped_weights(geom, weight, &mut ws.flipped[l]);
             }
         }
-        let flipped = &ws.flipped;
+        let (flipped, what) = (&ws.flipped, &ws.what);
         let b = bounds(images, ws.threads);
         let in_len = self.geoms[0].input_len();
         let mut work = Vec::with_capacity(ws.threads);
@@ -466,7 +566,7 @@ impl SiameseNet {
             .par_iter_mut()
             .zip(work)
             .for_each(|(s, (x0, p, a, x4, dx4, mut dp, n))| {
-                self.tower_backward(s, flipped, x0, &p, &a, x4, dx4, &mut dp, n);
+                self.tower_backward(s, flipped, what, x0, &p, &a, x4, dx4, &mut dp, n);
             });
         let conv_params = self.params.tensors[FC1_WEIGHT].offset;
         let (first, rest) = ws.scratch.split_first().expect("one thread");
@@ -483,6 +583,7 @@ impl SiameseNet {
         &self,
         s: &mut Scratch,
         flipped: &[Vec<f32>; 4],
+        what: &[Vec<C32>; 4],
         x0: &[f32],
         p: &[&[f32]; 3],
         a: &[&[u8]; 3],
@@ -496,12 +597,9 @@ impl SiameseNet {
         for l in (0..4).rev() {
             let began = Instant::now();
             let geom = &self.geoms[l];
-            let g_max = if self.implicit[l] {
-                1
-            } else {
-                geom.group(MIN_GROUP_COLS, n)
-            };
+            let g_max = self.group_of(l, n);
             let weight = self.params.tensor(conv_weight(l));
+            s.dwhat[l].fill(C32::default());
             let (dws, dbs) = dgrads.split_at_mut(2 * l + 1);
             let (dw, db) = (&mut dws[2 * l], &mut dbs[0]);
             let (dprev, dcur) = dp.split_at_mut(l);
@@ -542,13 +640,32 @@ impl SiameseNet {
                 } else {
                     Some(&mut dprev[l - 1][i * in_len..(i + g) * in_len])
                 };
-                if self.implicit[l] {
+                if let Some(plan) = &self.fft[l] {
+                    let xhat = &s.xhat[l][conv_fft::inputs_len(plan, geom, i)..];
+                    conv_fft::backward(
+                        plan,
+                        geom,
+                        &what[l],
+                        xhat,
+                        &s.y,
+                        g,
+                        &mut s.yhat,
+                        &mut s.dxhat,
+                        &mut s.dwhat[l],
+                        db,
+                        dinput,
+                        &mut s.planes[l],
+                    );
+                } else if self.implicit[l] {
                     let (dy, scratch) = (&s.y, &mut s.implicit);
                     conv_implicit::backward(geom, &flipped[l], input, dy, scratch, dw, db, dinput);
                 } else {
                     conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
                 }
                 i += g;
+            }
+            if let Some(plan) = &self.fft[l] {
+                conv_fft::finish_weight_grad(plan, geom, &s.dwhat[l], dw, &mut s.planes[l]);
             }
             s.layer_s[4 + l] += began.elapsed().as_secs_f64();
         }

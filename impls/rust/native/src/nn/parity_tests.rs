@@ -80,7 +80,12 @@ fn close(got: f64, want: f64, scale: f64, tol: f64) -> bool {
 }
 
 fn run(threads: usize, implicit: [bool; 4]) {
-    let net = formula_net().with_implicit(implicit);
+    run_with(threads, implicit, [false; 4]);
+}
+
+fn run_with(threads: usize, implicit: [bool; 4], fft: [bool; 4]) {
+    let net = formula_net().with_implicit(implicit).with_fft(fft);
+    assert_eq!(net.fft_layers(), fft);
     let pool = super::model::thread_pool(threads).unwrap();
     let mut ws = net.workspace(4, threads, true);
     for (j, row) in net
@@ -135,6 +140,59 @@ fn implicit_gemm_forward_matches_pytorch_in_every_layer() {
 }
 
 #[test]
+fn fft_convolution_forward_and_gradients_match_pytorch_in_every_layer() {
+    run_with(1, [false; 4], [true; 4]);
+    run_with(2, [false; 4], [true, false, true, false]);
+    run_with(3, [true; 4], [false, true, false, true]);
+}
+
+#[test]
 fn forward_and_gradients_match_pytorch_on_three_threads() {
     run(3, [false; 4]);
+}
+
+/// Gradients of a batch of `pairs` pairs with the given FFT layers, on `threads` threads.
+fn gradients(pairs: usize, threads: usize, fft: [bool; 4]) -> (Vec<f32>, Vec<f32>) {
+    let net = formula_net().with_fft(fft);
+    let pool = super::model::thread_pool(threads).unwrap();
+    let mut ws = net.workspace(2 * pairs, threads, true);
+    for (i, v) in net.inputs_mut(&mut ws).iter_mut().enumerate() {
+        *v = if ((i * 2_654_435_761usize) >> 13) % 3 == 0 {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let labels: Vec<f32> = (0..pairs).map(|i| (i % 2) as f32).collect();
+    pool.install(|| net.train_batch(&mut ws, &labels));
+    (ws.grads.clone(), net.embeddings(&ws, 2 * pairs).to_vec())
+}
+
+#[test]
+fn fft_layers_match_the_direct_ones_over_several_groups_per_thread() {
+    // 2 threads of 37 images each: three FFT groups per thread, the last one short.
+    let (want, want_emb) = gradients(37, 2, [false; 4]);
+    let (got, got_emb) = gradients(37, 2, [true; 4]);
+    let net = formula_net();
+    for spec in &net.params.tensors {
+        let (w, g) = (
+            &want[spec.offset..spec.offset + spec.len],
+            &got[spec.offset..spec.offset + spec.len],
+        );
+        let norm = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let diff = w
+            .iter()
+            .zip(g)
+            .map(|(a, b)| ((a - b) as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            diff <= 1e-4 * norm,
+            "{}: |fft - direct| {diff} of {norm}",
+            spec.name
+        );
+    }
+    for (a, b) in want_emb.iter().zip(&got_emb) {
+        assert!((a - b).abs() < 1e-5, "embedding {a} {b}");
+    }
 }

@@ -1,0 +1,579 @@
+//! Valid, stride-1 2-D convolution by FFT, forward and backward: fewer multiplications than
+//! the direct (GEMM-lowered) convolution of conv.rs for large kernels.
+//!
+//! Every plane is transformed at the FFT side `n = side_in`: a valid correlation's outputs
+//! (`side_out = n - k + 1`) and the full convolution of the backward pass (`so + k - 1 = n`)
+//! then never wrap around, so no padding beyond the input is needed. With the DFT
+//! `X[u] = sum_p x[p] e^{-2 pi i u p / n}` (2-D, real input, `h = n / 2 + 1` columns kept):
+//!
+//! - forward   `y[j,o] = sum_c x[j,c] (*) w[o,c]`  is `Y[j,o] = sum_c X[j,c] conj(W[o,c])`;
+//! - input grad `dx[j,c] = sum_o dy[j,o] * w[o,c]` is `DX[j,c] = sum_o DY[j,o] W[o,c]`;
+//! - weight grad `dw[o,c] = sum_j x[j,c] (*) dy[j,o]` is `DW[o,c] = sum_j X[j,c] conj(DY[j,o])`
+//!
+//! (`(*)` correlation, `*` convolution). Per frequency each is one complex GEMM over the
+//! channels (the `gemm` crate's c32 kernels, with its conjugation flags), so a layer costs
+//! `F = n * h` products of `[g, cin] x [cin, cout]` plus one transform per plane, instead of
+//! `k * k` times the output's multiply-adds. The transforms of a layer's inputs (`X`) are
+//! kept from the forward pass for the weight gradient; the weights' transforms (`W`) are made
+//! once per call of the network and shared by its threads.
+//!
+//! Spectra are stored frequency-major, `[f][row][col]` with `f = u * n + v` (`u < h` the
+//! real-to-complex axis, along a row of the image), so each frequency's matrix is contiguous.
+
+use std::fmt;
+use std::sync::Arc;
+
+use num_complex::Complex32 as C32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+use super::conv::ConvGeom;
+
+/// The transforms of one FFT side, planned once and shared by every thread.
+#[derive(Clone)]
+pub struct FftPlan {
+    n: usize,
+    h: usize,
+    r2c: Arc<dyn RealToComplex<f32>>,
+    c2r: Arc<dyn ComplexToReal<f32>>,
+    fwd: Arc<dyn Fft<f32>>,
+    inv: Arc<dyn Fft<f32>>,
+}
+
+impl fmt::Debug for FftPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FftPlan({}x{})", self.n, self.n)
+    }
+}
+
+/// Per-thread buffers of the plane transforms.
+#[derive(Debug, Clone, Default)]
+pub struct PlaneScratch {
+    row: Vec<f32>,
+    spec: Vec<C32>,
+    at: Vec<C32>,
+    fft: Vec<C32>,
+    real: Vec<C32>,
+}
+
+impl FftPlan {
+    /// Transforms of `n x n` planes.
+    pub fn new(n: usize) -> Self {
+        let mut real = RealFftPlanner::<f32>::new();
+        let mut complex = FftPlanner::<f32>::new();
+        FftPlan {
+            n,
+            h: n / 2 + 1,
+            r2c: real.plan_fft_forward(n),
+            c2r: real.plan_fft_inverse(n),
+            fwd: complex.plan_fft_forward(n),
+            inv: complex.plan_fft_inverse(n),
+        }
+    }
+
+    /// Frequencies of one plane's half spectrum (`n * h`).
+    pub fn freqs(&self) -> usize {
+        self.n * self.h
+    }
+
+    /// Buffers for [`Self::forward_plane`] and [`Self::inverse_plane`].
+    pub fn scratch(&self) -> PlaneScratch {
+        let fft = self
+            .fwd
+            .get_inplace_scratch_len()
+            .max(self.inv.get_inplace_scratch_len());
+        let real = self.r2c.get_scratch_len().max(self.c2r.get_scratch_len());
+        PlaneScratch {
+            row: vec![0.0; self.n],
+            spec: vec![C32::default(); self.h],
+            at: vec![C32::default(); self.h * self.n],
+            fft: vec![C32::default(); fft],
+            real: vec![C32::default(); real],
+        }
+    }
+
+    /// The half spectrum of the `rows x cols` plane `src` (row stride `src_rs`), zero-padded
+    /// to `n x n`: frequency `f` goes to `dst[f * stride]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_plane(
+        &self,
+        src: &[f32],
+        rows: usize,
+        cols: usize,
+        src_rs: usize,
+        dst: &mut [C32],
+        stride: usize,
+        s: &mut PlaneScratch,
+    ) {
+        let (n, h) = (self.n, self.h);
+        s.at.fill(C32::default());
+        for r in 0..rows {
+            s.row[..cols].copy_from_slice(&src[r * src_rs..r * src_rs + cols]);
+            s.row[cols..].fill(0.0);
+            self.r2c
+                .process_with_scratch(&mut s.row, &mut s.spec, &mut s.real)
+                .expect("buffer lengths come from the plan");
+            for (u, v) in s.spec.iter().enumerate() {
+                s.at[u * n + r] = *v;
+            }
+        }
+        self.fwd.process_with_scratch(&mut s.at, &mut s.fft);
+        for (f, v) in s.at[..h * n].iter().enumerate() {
+            dst[f * stride] = *v;
+        }
+    }
+
+    /// The real plane of the half spectrum `src[f * stride]`, scaled by `scale`: its top-left
+    /// `rows x cols` corner is added to (`accumulate`) or written over `dst` (row stride
+    /// `dst_rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn inverse_plane(
+        &self,
+        src: &[C32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        scale: f32,
+        dst: &mut [f32],
+        dst_rs: usize,
+        accumulate: bool,
+        s: &mut PlaneScratch,
+    ) {
+        let (n, h) = (self.n, self.h);
+        for (f, v) in s.at.iter_mut().enumerate() {
+            *v = src[f * stride];
+        }
+        self.inv.process_with_scratch(&mut s.at, &mut s.fft);
+        for r in 0..rows {
+            for u in 0..h {
+                s.spec[u] = s.at[u * n + r];
+            }
+            // The spectrum of a real row: its DC (and, for even n, Nyquist) bins are real; the
+            // imaginary parts left there are rounding, which the inverse ignores.
+            s.spec[0].im = 0.0;
+            if n % 2 == 0 {
+                s.spec[h - 1].im = 0.0;
+            }
+            self.c2r
+                .process_with_scratch(&mut s.spec, &mut s.row, &mut s.real)
+                .expect("buffer lengths come from the plan");
+            let out = &mut dst[r * dst_rs..r * dst_rs + cols];
+            if accumulate {
+                for (d, v) in out.iter_mut().zip(&s.row) {
+                    *d += v * scale;
+                }
+            } else {
+                for (d, v) in out.iter_mut().zip(&s.row) {
+                    *d = v * scale;
+                }
+            }
+        }
+    }
+}
+
+/// Complex `c (+)= op(a) op(b)` over raw strides (row, column) through the `gemm` crate.
+#[allow(clippy::too_many_arguments)]
+fn cgemm(
+    (m, n, k): (usize, usize, usize),
+    c: &mut [C32],
+    (c_rs, c_cs): (usize, usize),
+    accumulate: bool,
+    a: &[C32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[C32],
+    (b_rs, b_cs): (usize, usize),
+    conj_b: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        (m - 1) * c_rs + (n - 1) * c_cs < c.len(),
+        "cgemm: dst out of bounds"
+    );
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[i * c_rs + j * c_cs] = C32::default();
+                }
+            }
+        }
+        return;
+    }
+    assert!(
+        (m - 1) * a_rs + (k - 1) * a_cs < a.len(),
+        "cgemm: lhs out of bounds"
+    );
+    assert!(
+        (k - 1) * b_rs + (n - 1) * b_cs < b.len(),
+        "cgemm: rhs out of bounds"
+    );
+    let one = C32::new(1.0, 0.0);
+    // SAFETY: the asserts keep every index of the three matrices inside its slice, and `c`
+    // is borrowed mutably, so it aliases neither `a` nor `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_cs as isize,
+            c_rs as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            one,
+            one,
+            false,
+            false,
+            conj_b,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Complex numbers of the weights' spectra of a layer (`[f][cin][cout]`).
+pub fn weights_len(plan: &FftPlan, geom: &ConvGeom) -> usize {
+    plan.freqs() * geom.cin * geom.cout
+}
+
+/// Complex numbers of the input spectra of `g` images (`[f][g][cin]`).
+pub fn inputs_len(plan: &FftPlan, geom: &ConvGeom, g: usize) -> usize {
+    plan.freqs() * g * geom.cin
+}
+
+/// Complex numbers of the output (or output-gradient) spectra of `g` images (`[f][g][cout]`).
+pub fn outputs_len(plan: &FftPlan, geom: &ConvGeom, g: usize) -> usize {
+    plan.freqs() * g * geom.cout
+}
+
+/// The spectra `what` (`[f][cin][cout]`) of the weights (`[cout, cin, k, k]`).
+pub fn transform_weights(
+    plan: &FftPlan,
+    geom: &ConvGeom,
+    weight: &[f32],
+    what: &mut [C32],
+    s: &mut PlaneScratch,
+) {
+    let (k, cin, cout) = (geom.k, geom.cin, geom.cout);
+    for o in 0..cout {
+        for c in 0..cin {
+            let w = &weight[(o * cin + c) * k * k..];
+            plan.forward_plane(w, k, k, k, &mut what[c * cout + o..], cin * cout, s);
+        }
+    }
+}
+
+/// The spectra `xhat` (`[f][g][cin]`) of `g` input images (`[cin, n, n]` each).
+pub fn transform_inputs(
+    plan: &FftPlan,
+    geom: &ConvGeom,
+    input: &[f32],
+    g: usize,
+    xhat: &mut [C32],
+    s: &mut PlaneScratch,
+) {
+    let (n, cin) = (geom.side_in, geom.cin);
+    for j in 0..g {
+        for c in 0..cin {
+            let plane = &input[j * geom.input_len() + c * n * n..];
+            plan.forward_plane(plane, n, n, n, &mut xhat[j * cin + c..], g * cin, s);
+        }
+    }
+}
+
+/// `y = w (*) x` for `g` images from their input spectra `xhat`, the weights' `what` and the
+/// images' [`input_support`]: `y` is `[cout, g*P]` like conv.rs's (no bias); `yhat` is scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    plan: &FftPlan,
+    geom: &ConvGeom,
+    what: &[C32],
+    xhat: &[C32],
+    support: &[u8],
+    g: usize,
+    yhat: &mut [C32],
+    y: &mut [f32],
+    s: &mut PlaneScratch,
+) {
+    let (cin, cout, so, p) = (geom.cin, geom.cout, geom.side_out(), geom.pixels_out());
+    for f in 0..plan.freqs() {
+        cgemm(
+            (g, cout, cin),
+            &mut yhat[f * g * cout..(f + 1) * g * cout],
+            (cout, 1),
+            false,
+            &xhat[f * g * cin..(f + 1) * g * cin],
+            (cin, 1),
+            &what[f * cin * cout..(f + 1) * cin * cout],
+            (cout, 1),
+            true,
+        );
+    }
+    let scale = 1.0 / (plan.n * plan.n) as f32;
+    for o in 0..cout {
+        for j in 0..g {
+            let dst = &mut y[o * g * p + j * p..o * g * p + (j + 1) * p];
+            plan.inverse_plane(
+                &yhat[j * cout + o..],
+                g * cout,
+                so,
+                so,
+                scale,
+                dst,
+                so,
+                false,
+                s,
+            );
+            for (v, &on) in dst.iter_mut().zip(&support[j * p..(j + 1) * p]) {
+                if on == 0 {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Marks, for `g` input images, the outputs whose receptive field holds a nonzero input in
+/// some channel (`support[j * P + pixel]`).
+///
+/// A direct convolution gives exactly zero where its inputs are all zero (the blank paper
+/// around a character, once ReLU has cut the first layer's response there); the FFT spreads
+/// rounding of about 1e-7 of the plane's size over every output instead. With zero biases (He
+/// initialisation) the next ReLU sits exactly at zero, so that noise would decide which blank
+/// positions pass a gradient: measured on `cpu`, it moved the conv2..conv4 bias gradients by up
+/// to 77% against the direct convolution (their weight gradients, which the zero inputs
+/// multiply, stayed within 1e-6). [`forward`] therefore sets the outputs off the support to
+/// the exact zero the direct convolution gives; no other output is touched.
+pub fn input_support(geom: &ConvGeom, input: &[f32], g: usize, support: &mut [u8]) {
+    let (n, k, so, p) = (geom.side_in, geom.k, geom.side_out(), geom.pixels_out());
+    // Integral image of "some channel is nonzero" per pixel.
+    let mut sums = vec![0u32; (n + 1) * (n + 1)];
+    for j in 0..g {
+        let image = &input[j * geom.input_len()..(j + 1) * geom.input_len()];
+        for r in 0..n {
+            let mut row = 0u32;
+            for c in 0..n {
+                let q = r * n + c;
+                row += u32::from((0..geom.cin).any(|ch| image[ch * n * n + q] != 0.0));
+                sums[(r + 1) * (n + 1) + c + 1] = sums[r * (n + 1) + c + 1] + row;
+            }
+        }
+        for oy in 0..so {
+            for ox in 0..so {
+                let at = |r: usize, c: usize| sums[r * (n + 1) + c];
+                let count = at(oy + k, ox + k) + at(oy, ox) - at(oy, ox + k) - at(oy + k, ox);
+                support[j * p + oy * so + ox] = u8::from(count > 0);
+            }
+        }
+    }
+}
+
+/// Backward of [`forward`] for `g` images given `dy` (`[cout, g*P]`): adds the bias gradient
+/// to `dbias` and the weight gradient's spectra to `dwhat` (`[f][cin][cout]`; finish with
+/// [`finish_weight_grad`]), and when `dinput` is given overwrites it with the input
+/// gradient of the `g` images. `dyhat` and `dxhat` are scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    plan: &FftPlan,
+    geom: &ConvGeom,
+    what: &[C32],
+    xhat: &[C32],
+    dy: &[f32],
+    g: usize,
+    dyhat: &mut [C32],
+    dxhat: &mut [C32],
+    dwhat: &mut [C32],
+    dbias: &mut [f32],
+    dinput: Option<&mut [f32]>,
+    s: &mut PlaneScratch,
+) {
+    let (n, cin, cout) = (geom.side_in, geom.cin, geom.cout);
+    let (so, p) = (geom.side_out(), geom.pixels_out());
+    let width = g * p;
+    for (db, row) in dbias.iter_mut().zip(dy[..cout * width].chunks_exact(width)) {
+        *db += row.iter().sum::<f32>();
+    }
+    for o in 0..cout {
+        for j in 0..g {
+            let plane = &dy[o * width + j * p..];
+            plan.forward_plane(plane, so, so, so, &mut dyhat[j * cout + o..], g * cout, s);
+        }
+    }
+    for f in 0..plan.freqs() {
+        let xf = &xhat[f * g * cin..(f + 1) * g * cin];
+        let dyf = &dyhat[f * g * cout..(f + 1) * g * cout];
+        // DW_f[c][o] += sum_j X_f[j][c] conj(DY_f[j][o])
+        cgemm(
+            (cin, cout, g),
+            &mut dwhat[f * cin * cout..(f + 1) * cin * cout],
+            (cout, 1),
+            true,
+            xf,
+            (1, cin),
+            dyf,
+            (cout, 1),
+            true,
+        );
+        if dinput.is_some() {
+            // DX_f[j][c] = sum_o DY_f[j][o] W_f[c][o]
+            cgemm(
+                (g, cin, cout),
+                &mut dxhat[f * g * cin..(f + 1) * g * cin],
+                (cin, 1),
+                false,
+                dyf,
+                (cout, 1),
+                &what[f * cin * cout..(f + 1) * cin * cout],
+                (1, cout),
+                false,
+            );
+        }
+    }
+    if let Some(dinput) = dinput {
+        let scale = 1.0 / (n * n) as f32;
+        for j in 0..g {
+            for c in 0..cin {
+                let dst = &mut dinput[j * geom.input_len() + c * n * n..];
+                plan.inverse_plane(
+                    &dxhat[j * cin + c..],
+                    g * cin,
+                    n,
+                    n,
+                    scale,
+                    dst,
+                    n,
+                    false,
+                    s,
+                );
+            }
+        }
+    }
+}
+
+/// Adds the weight gradient whose spectra [`backward`] summed in `dwhat` to `dweight`
+/// (`[cout, cin, k, k]`).
+pub fn finish_weight_grad(
+    plan: &FftPlan,
+    geom: &ConvGeom,
+    dwhat: &[C32],
+    dweight: &mut [f32],
+    s: &mut PlaneScratch,
+) {
+    let (k, cin, cout) = (geom.k, geom.cin, geom.cout);
+    let scale = 1.0 / (plan.n * plan.n) as f32;
+    for o in 0..cout {
+        for c in 0..cin {
+            let dst = &mut dweight[(o * cin + c) * k * k..(o * cin + c + 1) * k * k];
+            plan.inverse_plane(
+                &dwhat[c * cout + o..],
+                cin * cout,
+                k,
+                k,
+                scale,
+                dst,
+                k,
+                true,
+                s,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::conv;
+
+    fn values(n: usize, salt: u64) -> Vec<f32> {
+        let mut rng = oneshot_core::rng::Rng::new(salt, "test");
+        (0..n).map(|_| rng.uniform() as f32 - 0.5).collect()
+    }
+
+    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * scale,
+                "{what}[{i}]: fft {x} direct {y}"
+            );
+        }
+    }
+
+    /// Forward, input and weight gradient against conv.rs's im2col path, for even and odd
+    /// FFT sides and several groups.
+    #[test]
+    fn matches_the_direct_convolution_forward_and_backward() {
+        for &(cin, cout, k, side, g) in &[(3, 5, 3, 8, 2), (2, 4, 4, 9, 3), (1, 6, 5, 11, 1)] {
+            let geom = ConvGeom {
+                cin,
+                cout,
+                k,
+                side_in: side,
+            };
+            let (p, rows) = (geom.pixels_out(), geom.col_rows());
+            let w = values(cout * rows, 1);
+            let x = values(g * geom.input_len(), 2);
+            let dy = values(cout * g * p, 3);
+            let mut col = vec![0.0; rows * g * p];
+            let mut y_direct = vec![0.0; cout * g * p];
+            conv::forward(&geom, &w, &x, g, &mut col, &mut y_direct);
+            let (mut dw_d, mut db_d, mut dx_d) =
+                (vec![0.0; w.len()], vec![0.0; cout], vec![0.0; x.len()]);
+            conv::backward(
+                &geom,
+                &w,
+                &x,
+                &dy,
+                g,
+                &mut col,
+                &mut dw_d,
+                &mut db_d,
+                Some(&mut dx_d),
+            );
+
+            let plan = FftPlan::new(side);
+            let mut s = plan.scratch();
+            let mut what = vec![C32::default(); weights_len(&plan, &geom)];
+            let mut xhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
+            let mut yhat = vec![C32::default(); outputs_len(&plan, &geom, g)];
+            let mut dxhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
+            let mut dwhat = vec![C32::default(); weights_len(&plan, &geom)];
+            transform_weights(&plan, &geom, &w, &mut what, &mut s);
+            transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
+            let mut y = vec![0.0; cout * g * p];
+            let mut support = vec![0; g * p];
+            input_support(&geom, &x, g, &mut support);
+            forward(
+                &plan, &geom, &what, &xhat, &support, g, &mut yhat, &mut y, &mut s,
+            );
+            close(&y, &y_direct, 1e-5, "y");
+            let (mut dw, mut db, mut dx) =
+                (vec![0.0; w.len()], vec![0.0; cout], vec![7.0; x.len()]);
+            backward(
+                &plan,
+                &geom,
+                &what,
+                &xhat,
+                &dy,
+                g,
+                &mut yhat,
+                &mut dxhat,
+                &mut dwhat,
+                &mut db,
+                Some(&mut dx),
+                &mut s,
+            );
+            finish_weight_grad(&plan, &geom, &dwhat, &mut dw, &mut s);
+            close(&dx, &dx_d, 1e-5, "dx");
+            close(&dw, &dw_d, 1e-5, "dw");
+            close(&db, &db_d, 1e-6, "db");
+        }
+    }
+}
