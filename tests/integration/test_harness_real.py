@@ -23,22 +23,16 @@ def harness(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def quickstart(data: Path, out: Path, *sets: str) -> subprocess.CompletedProcess[str]:
+    """The quickstart config on `data`, one measured run, 2,000 pairs, plus `--set`s."""
+    base = [f"dataset.root={data}", "repeats=1", "warmup=0", "tasks.0.sample.pairs=2000"]
+    args = [a for value in (*base, *sets) for a in ("--set", value)]
+    return harness("run", "configs/quickstart.yaml", "--out", str(out), *args)
+
+
 def test_quickstart_shape_on_real_omniglot(omniglot_small1: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = harness(
-        "run",
-        "configs/quickstart.yaml",
-        "--out",
-        str(out),
-        "--set",
-        f"dataset.root={omniglot_small1}",
-        "--set",
-        "repeats=1",
-        "--set",
-        "warmup=0",
-        "--set",
-        "tasks.0.sample.pairs=2000",
-    )
+    proc = quickstart(omniglot_small1, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert {m["impl"] for m in results["measurements"]} == {"python-torch", "rust-native"}
@@ -65,22 +59,7 @@ def test_fft_convolution_passes_every_check_against_direct_pytorch(
     """rust-native computes every conv layer by FFT (forced: on `tiny` nothing pays), PyTorch
     directly: the forward, gradients and curves checks hold at their usual tolerances."""
     out = tmp_path / "run"
-    proc = harness(
-        "run",
-        "configs/quickstart.yaml",
-        "--out",
-        str(out),
-        "--set",
-        f"dataset.root={omniglot_small1}",
-        "--set",
-        "repeats=1",
-        "--set",
-        "warmup=0",
-        "--set",
-        "tasks.0.sample.pairs=2000",
-        "--set",
-        "model.conv=[fft, fft, fft, fft]",
-    )
+    proc = quickstart(omniglot_small1, out, "model.conv=[fft, fft, fft, fft]")
     assert proc.returncode == 0, proc.stderr[-2000:]
     said = proc.stdout + proc.stderr
     assert "model.conv: conv1, conv2, conv3, conv4 by FFT in rust-native; directly in " in said
