@@ -252,21 +252,38 @@ pub fn outputs_len(plan: &FftPlan, geom: &ConvGeom, g: usize) -> usize {
     plan.freqs() * g * geom.cout
 }
 
-/// The spectra `what` (`[f][cin][cout]`) of the weights (`[cout, cin, k, k]`).
-pub fn transform_weights(
-    plan: &FftPlan,
-    geom: &ConvGeom,
-    weight: &[f32],
-    what: &mut [C32],
-    s: &mut PlaneScratch,
-) {
+/// The spectra `what` (`[f][cin][cout]`) of the weights (`[cout, cin, k, k]`), one output
+/// channel per task of the current rayon pool.
+pub fn transform_weights(plan: &FftPlan, geom: &ConvGeom, weight: &[f32], what: &mut [C32]) {
+    use rayon::prelude::*;
+
     let (k, cin, cout) = (geom.k, geom.cin, geom.cout);
-    for o in 0..cout {
-        for c in 0..cin {
-            let w = &weight[(o * cin + c) * k * k..];
-            plan.forward_plane(w, k, k, k, &mut what[c * cout + o..], cin * cout, s);
-        }
-    }
+    assert!(
+        what.len() >= weights_len(plan, geom),
+        "weight spectra too short"
+    );
+    assert!(weight.len() >= cout * cin * k * k, "weights too short");
+    /// The spectra's base pointer, shared by the tasks.
+    struct Spectra(*mut C32);
+    // SAFETY: every task writes only the frequencies of its own output channel `o`, indices
+    // `f * cin * cout + c * cout + o`, which no other task touches; the slice outlives the
+    // parallel loop, which joins before this function returns.
+    unsafe impl Sync for Spectra {}
+    let base = Spectra(what.as_mut_ptr());
+    let base = &base;
+    (0..cout).into_par_iter().for_each_init(
+        || (plan.scratch(), vec![C32::default(); plan.freqs()]),
+        |(s, tmp), o| {
+            for c in 0..cin {
+                let w = &weight[(o * cin + c) * k * k..];
+                plan.forward_plane(w, k, k, k, tmp, 1, s);
+                for (f, v) in tmp.iter().enumerate() {
+                    // SAFETY: in bounds by the assert above; disjoint per `o` (see `Spectra`).
+                    unsafe { *base.0.add(f * cin * cout + c * cout + o) = *v };
+                }
+            }
+        },
+    );
 }
 
 /// The spectra `xhat` (`[f][g][cin]`) of `g` input images (`[cin, n, n]` each).
@@ -545,7 +562,7 @@ mod tests {
             let mut yhat = vec![C32::default(); outputs_len(&plan, &geom, g)];
             let mut dxhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
             let mut dwhat = vec![C32::default(); weights_len(&plan, &geom)];
-            transform_weights(&plan, &geom, &w, &mut what, &mut s);
+            transform_weights(&plan, &geom, &w, &mut what);
             transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
             let mut y = vec![0.0; cout * g * p];
             let mut support = vec![0; g * p];

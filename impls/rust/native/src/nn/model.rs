@@ -85,8 +85,9 @@ pub struct Workspace {
     /// rearranged at every forward call; `flipped` likewise for their backward pass.
     packed: [Vec<f32>; 4],
     flipped: [Vec<f32>; 4],
-    /// Spectra of the FFT layers' weights (`[f][cin][cout]`), made at every forward call.
+    /// Spectra of the FFT layers' weights (`[f][cin][cout]`), and the weights they are of.
     what: [Vec<C32>; 4],
+    what_of: [Vec<f32>; 4],
     pooled: [Vec<f32>; 3],
     argmax: [Vec<u8>; 3],
     x4: Vec<f32>,
@@ -268,6 +269,7 @@ impl SiameseNet {
                 vec![0.0; if train && self.implicit[l] { len } else { 0 }]
             }),
             what: std::array::from_fn(|l| spectra(l, &conv_fft::weights_len)),
+            what_of: std::array::from_fn(|_| Vec::new()),
             pooled: std::array::from_fn(|l| vec![0.0; capacity * self.pooled_len(l)]),
             argmax: std::array::from_fn(|l| vec![0; capacity * self.pooled_len(l)]),
             x4: vec![0.0; capacity * self.flat],
@@ -340,9 +342,13 @@ impl SiameseNet {
                 conv_implicit::pack_weights(geom, weight, &mut ws.packed[l]);
             }
             if let Some(plan) = &self.fft[l] {
+                // Transformed again only when the weights changed (every training step; once
+                // for a whole inference task).
                 let weight = self.params.tensor(conv_weight(l));
-                let mut s = plan.scratch();
-                conv_fft::transform_weights(plan, geom, weight, &mut ws.what[l], &mut s);
+                if ws.what_of[l] != weight {
+                    conv_fft::transform_weights(plan, geom, weight, &mut ws.what[l]);
+                    ws.what_of[l] = weight.to_vec();
+                }
             }
         }
         let b = bounds(images, ws.threads);

@@ -196,3 +196,27 @@ fn fft_layers_match_the_direct_ones_over_several_groups_per_thread() {
         assert!((a - b).abs() < 1e-5, "embedding {a} {b}");
     }
 }
+
+#[test]
+fn fft_weight_spectra_follow_changed_weights_in_a_kept_workspace() {
+    let mut fft = formula_net().with_fft([true; 4]);
+    let mut ws = fft.workspace(4, 2, false);
+    let pool = super::model::thread_pool(2).unwrap();
+    for (i, v) in fft.inputs_mut(&mut ws).iter_mut().enumerate() {
+        *v = ((i * 7) % 3 == 0) as u8 as f32;
+    }
+    pool.install(|| fft.forward_pairs(&mut ws, 2));
+    for v in fft.params.data.iter_mut() {
+        *v *= -0.5;
+    }
+    pool.install(|| fft.forward_pairs(&mut ws, 2));
+    let direct = SiameseNet::new(fft.params.clone()).unwrap();
+    let mut wd = direct.workspace(4, 2, false);
+    direct
+        .inputs_mut(&mut wd)
+        .copy_from_slice(fft.inputs_mut(&mut ws));
+    pool.install(|| direct.forward_pairs(&mut wd, 2));
+    for (a, b) in fft.embeddings(&ws, 4).iter().zip(direct.embeddings(&wd, 4)) {
+        assert!((a - b).abs() < 1e-5, "embedding {a} against {b}");
+    }
+}
