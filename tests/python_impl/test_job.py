@@ -130,3 +130,15 @@ def test_load_source_must_be_pairs_or_dataset() -> None:
 def test_rejects_a_job_that_is_not_an_object() -> None:
     with pytest.raises(InputError, match="job: got an array, expected an object"):
         parse_job([1, 2])
+
+
+def test_model_conv_direct_is_accepted_and_fft_refused_in_one_line() -> None:
+    model = {"filters": [8, 8, 8, 8], "kernels": [10, 7, 4, 4], "embedding": 64, "input": 105}
+    job = parse_job(with_change("model", {**model, "conv": ["direct"] * 4}))
+    assert job.model is not None and job.model.conv == ("direct",) * 4
+    raw = with_change("model", {**model, "conv": ["direct", "fft", "direct", "direct"]})
+    with pytest.raises(InputError, match=r"^model\.conv: got fft for layer 2, expected direct"):
+        parse_job(raw)
+    expected = r"^model\.conv\[0\]: got string 'gemm', expected one of direct, fft"
+    with pytest.raises(InputError, match=expected):
+        parse_job(with_change("model", {**model, "conv": ["gemm"] * 4}))

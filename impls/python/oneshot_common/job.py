@@ -169,6 +169,12 @@ def parse_job(raw: object) -> Job:
         raise InputError(f"task: got {_describe(task)}, expected one of {known}")
     job: Job = from_dict(Job, {k: v for k, v in raw.items() if k not in SECTIONS})
     params = from_dict(PARAMS[job.task], job.params, "params")
+    conv = job.model.conv if job.model is not None else None
+    if conv is not None and "fft" in conv:
+        raise InputError(
+            f"model.conv: got fft for layer {conv.index('fft') + 1}, expected direct "
+            "(the Python implementations compute convolutions directly only)"
+        )
     optimizer, augment = raw.get("optimizer"), raw.get("augment")
     if optimizer is not None:
         optimizer = from_dict(OptimizerSpec, optimizer, "optimizer")

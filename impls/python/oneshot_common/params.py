@@ -280,9 +280,12 @@ class Inputs:
 @schema_node("model")
 @dataclass(frozen=True)
 class ModelSpec:
-    """The resolved network shape: four conv widths and kernels, embedding size, input size."""
+    """The resolved network shape: four conv widths and kernels, embedding size, input size;
+    `conv`, the algorithm of each conv layer, which the harness writes only for implementations
+    that declare FFT convolution (the Python ones compute directly: see parse_job)."""
 
     filters: tuple[int, ...]
     kernels: tuple[int, ...]
     embedding: int
     input: int
+    conv: tuple[Literal["direct", "fft"], ...] | None = None

@@ -3,5 +3,5 @@
 include!("../core/build_support.rs");
 
 fn main() {
-    emit(&["png", "rayon", "safetensors", "gemm"]);
+    emit(&["png", "rayon", "safetensors", "gemm", "realfft", "rustfft"]);
 }

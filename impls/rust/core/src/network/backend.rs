@@ -42,11 +42,10 @@ pub trait Network: Sized {
             Some(l) => Err(Error::job(
                 "model.conv",
                 format!(
-                    "{} computes convolutions directly only; got {:?} for layer {}, expected \
-                     direct",
-                    Self::ID,
-                    layers[l],
-                    l + 1
+                    "got fft for layer {}, expected direct ({} computes convolutions directly \
+                     only)",
+                    l + 1,
+                    Self::ID
                 ),
             )),
         }

@@ -15,7 +15,7 @@
 //! `F = n * h` products of `[g, cin] x [cin, cout]` plus one transform per plane, instead of
 //! `k * k` times the output's multiply-adds. The transforms of a layer's inputs (`X`) are
 //! kept from the forward pass for the weight gradient; the weights' transforms (`W`) are made
-//! once per call of the network and shared by its threads.
+//! by every thread, whenever the weights changed (model.rs), and shared by all of them.
 //!
 //! Spectra are stored frequency-major, `[f][row][col]` with `f = u * n + v` (`u < h` the
 //! real-to-complex axis, along a row of the image), so each frequency's matrix is contiguous.

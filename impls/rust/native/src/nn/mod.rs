@@ -2,7 +2,8 @@
 //!
 //! Hand-written forward and backward passes of every layer on top of one GEMM wrapper
 //! ([`gemm`]): convolutions lowered by im2col ([`conv`]) or as implicit GEMMs over shifted
-//! channels-last views ([`conv_implicit`], where that is faster), ReLU and sigmoid ([`activation`]),
+//! channels-last views ([`conv_implicit`], where that is faster) or by FFT ([`conv_fft`], when
+//! the job asks for it), ReLU and sigmoid ([`activation`]),
 //! 2x2 max-pooling with argmax ([`pool`]), fully connected layers ([`linear`]), the head and
 //! the binary cross-entropy from logits ([`loss`]). [`model::SiameseNet`] ties them together
 //! with a reusable [`model::Workspace`]. What every back-end shares (the [`Shape`], the

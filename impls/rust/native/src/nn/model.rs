@@ -7,9 +7,14 @@
 //! the GEMMs there are single-threaded and the threads never wait on each other inside the
 //! tower. Layers for which conv_implicit.rs is faster (conv2 of `paper`) skip im2col: they run
 //! one image at a time as GEMMs over shifted channels-last views, forward and backward, with
-//! weights rearranged once per call. fc1 is one batched GEMM split over the pool's threads. The workspace is sized once
-//! for a maximum batch and reused across steps: no big buffer is allocated per step. Only
-//! pooled activations and their argmax bytes are kept for the backward pass (pool.rs).
+//! weights rearranged once per call. Layers chosen for FFT ([`SiameseNet::with_fft`], the
+//! job's `model.conv`) run by conv_fft.rs in groups of up to `FFT_GROUP` images: the input
+//! spectra are kept per thread from the forward to the backward pass, and the weights'
+//! spectra are made on every thread whenever the weights changed. fc1 is one batched GEMM
+//! split over the pool's threads. The workspace is sized once for a maximum batch and reused
+//! across steps: no big buffer is allocated per step. Only pooled activations and their
+//! argmax bytes (and, for FFT layers, the input spectra) are kept for the backward pass
+//! (pool.rs).
 //!
 //! Call the methods inside `pool.install(..)` of a pool with the workspace's thread count.
 
