@@ -352,7 +352,8 @@ impl SiameseNet {
                 let weight = self.params.tensor(conv_weight(l));
                 if ws.what_of[l] != weight {
                     conv_fft::transform_weights(plan, geom, weight, &mut ws.what[l]);
-                    ws.what_of[l] = weight.to_vec();
+                    ws.what_of[l].clear();
+                    ws.what_of[l].extend_from_slice(weight);
                 }
             }
         }
