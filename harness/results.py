@@ -150,6 +150,12 @@ class Check(_Model):
     tolerance: Num | None
     ok: bool
     detail: str
+    # The float64 referee of `forward` and `gradients` (analysis/reference64.py): each
+    # implementation's relative error from float64 on the recomputed subset, the limit they were
+    # judged against, and a numpy float32 computation's own error (float32 rounding alone).
+    f64_errors: dict[str, Num] | None = None
+    f64_tolerance: Num | None = None
+    f32_floor: Num | None = None
 
 
 class Comparison(_Model):
