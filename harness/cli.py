@@ -1,7 +1,7 @@
 """Command line of the harness: argument parsing only; every verb calls into a module.
 
     python -m harness run CONFIG.yaml [--out DIR] [--set key=value ...]
-    python -m harness run --resume RUN_DIR
+    python -m harness run --resume RUN_DIR        (a run or a sweep)
     python -m harness run CONFIG.yaml --export pytest-benchmark
     python -m harness report RUN_DIR [--export pytest-benchmark]
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
@@ -151,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.run.config import load_config
     from harness.run.display import Display
     from harness.run.experiment import default_run_dir, resume_experiment, run_experiment
+    from harness.run.sweep import is_sweep_dir, resume_sweep, run_sweep
 
     # SIGTERM ends a run like Ctrl-C: the running job's process group is killed and
     # results.json keeps every finished job, marked `status: interrupted`.
@@ -162,13 +163,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--resume RUN_DIR takes no config, --set or --out: it reuses the run's"
             )
         run_dir = args.resume.resolve()
-        results = resume_experiment(run_dir, display)
+        if is_sweep_dir(run_dir):
+            results = resume_sweep(run_dir, display)
+        else:
+            results = resume_experiment(run_dir, display)
     else:
         if args.config is None:
             raise HarnessError("run: expected a config file (or --resume RUN_DIR)")
         config = load_config(args.config, args.overrides)
         run_dir = (args.out or default_run_dir(config)).resolve()
-        results = run_experiment(config, run_dir, display)
+        if config.sweep:
+            results = run_sweep(config, run_dir, display)
+        else:
+            results = run_experiment(config, run_dir, display)
     display.summary(results)
     print(f"results: {run_dir / 'results.json'}")
     if args.export:
@@ -176,8 +183,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"export: {write_export(args.export, results, run_dir)}")
     doc = parse_results(results)
-    failed = [f"{m.task}/{m.impl}" for m in doc.measurements if any(not r.ok for r in m.runs)]
-    bad_checks = [c.name for c in doc.checks if not c.ok]
+
+    def where(point: int | None) -> str:
+        return "" if point is None else f" (point {point})"
+
+    failed = [
+        f"{m.task}/{m.impl}{where(m.point)}"
+        for m in doc.measurements
+        if any(not r.ok for r in m.runs)
+    ]
+    bad_checks = [f"{c.name}{where(c.point)}" for c in doc.checks if not c.ok]
     if failed:
         print(f"error: failed jobs: {', '.join(failed)}", file=sys.stderr)
     if bad_checks:

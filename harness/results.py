@@ -11,7 +11,9 @@ integer in the file.
 Format history (`format_version`):
 - 1: the first recorded format (protocol 1); `comparisons`, `roofline`, `runs[].phase_resources`
   and `measurements[].phase_summary` are written after the last job, `summary.startup_s` when
-  the implementation announced its start-up.
+  the implementation announced its start-up. A sweep's document (`sweep`, added later, still
+  format 1: optional fields only) holds every point's measurements, checks and comparisons,
+  each with its `point`; each point's own folder holds an ordinary document.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """
@@ -126,6 +128,7 @@ class Measurement(_Model):
     runs: list[Run]
     summary: Summary | None
     phase_summary: list[dict[str, Any]] | None = None
+    point: int | None = None  # a sweep's point (Results.sweep.points[point]); None outside one
 
 
 class Build(_Model):
@@ -156,6 +159,7 @@ class Check(_Model):
     f64_errors: dict[str, Num] | None = None
     f64_tolerance: Num | None = None
     f32_floor: Num | None = None
+    point: int | None = None
 
 
 class Comparison(_Model):
@@ -178,6 +182,7 @@ class Comparison(_Model):
     n_impl: int | None = None
     refused: str | None = None
     warning: str | None = None
+    point: int | None = None
 
 
 class Machine(_Model):
@@ -220,8 +225,25 @@ class Roofline(_Model):
     tasks: list[dict[str, Any]]
 
 
+class SweepPoint(_Model):
+    """One point of a sweep: the swept keys' values, its own run folder and where it stands."""
+
+    index: int
+    values: dict[str, Any]
+    dir: str
+    status: str  # pending | running | complete | interrupted | failed
+
+
+class Sweep(_Model):
+    """A sweep run (harness/run/sweep.py): the grid, its points and the crossover analysis."""
+
+    keys: list[str]
+    points: list[SweepPoint]
+    crossover: list[dict[str, Any]] | None = None
+
+
 class Results(_Model):
-    """The whole document of one run."""
+    """The whole document of one run (of a sweep: every point's measurements, with `point`)."""
 
     format_version: int
     protocol: int
@@ -239,6 +261,7 @@ class Results(_Model):
     checks: list[Check]
     comparisons: list[Comparison] | None = None
     roofline: Roofline | None = None
+    sweep: Sweep | None = None
 
 
 # --- reading and writing ---------------------------------------------------------------------

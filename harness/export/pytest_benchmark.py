@@ -101,6 +101,13 @@ def commit_info(results: Results) -> dict[str, Any]:
     }
 
 
+def sweep_values(results: Results, point: int | None) -> dict[str, Any]:
+    """A sweep point's swept values (its measurements' params in the export), else {}."""
+    if point is None or results.sweep is None:
+        return {}
+    return dict(results.sweep.points[point].values)
+
+
 def export(results: Results) -> dict[str, Any]:
     benchmarks = []
     for m in results.measurements:
@@ -109,12 +116,14 @@ def export(results: Results) -> dict[str, Any]:
             continue
         name = f"{m.task}[{m.impl}]"
         tp = m.summary.throughput
+        point = sweep_values(results, m.point)
+        at = "" if m.point is None else f"p{m.point:02d}::"
         benchmarks.append(
             {
-                "group": f"{results.name}: task {m.task_index} {m.task}",
+                "group": f"{results.name}: {at}task {m.task_index} {m.task}",
                 "name": name,
-                "fullname": f"{results.name}::t{m.task_index:02d}::{name}",
-                "params": {"impl": m.impl, "task": m.task, **m.params},
+                "fullname": f"{results.name}::{at}t{m.task_index:02d}::{name}",
+                "params": {"impl": m.impl, "task": m.task, **m.params, **point},
                 "param": m.impl,
                 "extra_info": {
                     "throughput_metric": tp.metric if tp else None,

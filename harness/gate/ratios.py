@@ -418,6 +418,11 @@ def main(run_dir: Path, reference: Path, factor: float, update: bool) -> int:
 
     try:
         results = load(run_dir / "results.json")
+        if results.sweep is not None:
+            raise HarnessError(
+                f"{run_dir} is a sweep; the gate reads one run (bench-ci), such as one of its "
+                "points/NN folders"
+            )
         if update:
             doc = make_reference(results, run_dir)
             write_reference(doc, reference)

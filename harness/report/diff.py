@@ -12,7 +12,7 @@ its checksum, but not where the data set lives) are not comparable: `diff` refus
 and the first difference, unless `--force`. Repeats, warmup, the monitor, timeouts and the
 report settings may differ. `--figures throughput,wall_s` restricts the table and the gate to
 those figures (short jobs' wall seconds are noisy; the workload's throughput is what a gate
-should watch).
+should watch). Two sweeps of the same grid are compared point by point.
 """
 
 from __future__ import annotations
@@ -153,14 +153,18 @@ def diff_results(
     cpu_b = (new.get("machine") or {}).get("cpu_model")
     if cpu_a != cpu_b:
         notes.append(f"different machines: {cpu_a} vs {cpu_b}; timings may not be comparable")
-    new_by_key = {(m["task_index"], m["task"], m["impl"]): m for m in new["measurements"]}
+    new_by_key = {
+        (m.get("point"), m["task_index"], m["task"], m["impl"]): m for m in new["measurements"]
+    }
     rows: list[list[str]] = []
     regressions: list[str] = []
     for mb in base["measurements"]:
-        mn = new_by_key.get((mb["task_index"], mb["task"], mb["impl"]))
+        mn = new_by_key.get((mb.get("point"), mb["task_index"], mb["task"], mb["impl"]))
         if mn is None:
             continue
         label = f"{mb['task_index']}: {mb['task']}"
+        if mb.get("point") is not None:  # two sweeps of one grid: point by point
+            label = f"point {mb['point']}, {label}"
         why = refusal(context(base, mb), context(new, mn))
         tp_metric = THROUGHPUT.get(str(mb["task"]), ("", ""))[0]
         for figure in figures_of(str(mb["task"])):

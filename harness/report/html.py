@@ -53,6 +53,8 @@ def figure(p: Plot) -> str:
 
 def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
     results = results if isinstance(results, Results) else parse(results)
+    if results.sweep is not None:
+        return render_sweep(results, run_dir)
     tables = all_tables(results)
     plots = all_plots(results, run_dir)
     name = escape(results.name)
@@ -77,5 +79,30 @@ def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
     if any(p.title.startswith("Timeline") for p in plots):
         parts.append("<h2>RSS and CPU timelines</h2>")
         parts += [figure(p) for p in plots if p.title.startswith("Timeline")]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def render_sweep(results: Results, run_dir: Path) -> str:
+    """A sweep's page: the crossover verdicts, each series' plot, the table of every point."""
+    from harness.report.sweep import plots
+    from harness.report.sweep import tables as sweep_tables
+
+    tables = sweep_tables(results)
+    name = escape(results.name)
+    assert results.sweep is not None
+    keys = ", ".join(results.sweep.keys)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>oneshot-bench sweep {name}</title><style>{STYLE}</style></head><body>",
+        f"<h1>Sweep <code>{name}</code></h1>",
+        f'<p class="note">Folder {escape(str(run_dir))}; started '
+        f"{escape(results.started_utc)} UTC; {len(results.sweep.points)} points over "
+        f"{escape(keys)}; device {escape(results.device)}.</p>",
+        table(tables[0]),
+    ]
+    parts += [figure(p) for p in plots(results, run_dir)]
+    parts += [table(t) for t in tables[1:]]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

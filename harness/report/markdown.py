@@ -25,6 +25,18 @@ def table(t: Table) -> str:
 
 def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
     results = results if isinstance(results, Results) else parse(results)
+    if results.sweep is not None:
+        from harness.report.sweep import tables as sweep_tables
+
+        parts = [
+            f"# Sweep `{results.name}`",
+            "",
+            f"Folder `{run_dir}`; started {results.started_utc} UTC; "
+            f"{len(results.sweep.points)} points over {', '.join(results.sweep.keys)}; device "
+            f"{results.device}. The crossover plots are in `report.html`; each point's own "
+            "report is in its folder.",
+        ]
+        return "\n".join(parts + sections(sweep_tables(results))) + "\n"
     parts = [
         f"# Run `{results.name}`",
         "",
@@ -32,7 +44,12 @@ def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
         f"device {results.device}. "
         "Plots (throughput, RSS and CPU timelines, loss curves) are in `report.html`.",
     ]
-    for t in all_tables(results):
+    return "\n".join(parts + sections(all_tables(results))) + "\n"
+
+
+def sections(tables: list[Table]) -> list[str]:
+    parts: list[str] = []
+    for t in tables:
         parts += ["", f"## {t.title}", ""]
         if t.rows:
             parts.append(table(t))
@@ -40,4 +57,4 @@ def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
             parts.append("(none in this run)")
         if t.note:
             parts += ["", t.note]
-    return "\n".join(parts) + "\n"
+    return parts

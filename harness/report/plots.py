@@ -38,7 +38,7 @@ class Plot:
     alt: str
 
 
-def _png(fig: Any) -> bytes:
+def png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=DPI)
@@ -77,7 +77,7 @@ def throughput(results: Results) -> list[Plot]:
         ax.set_title(f"task {title}: throughput (median, min-max, runs)", fontsize=10)
         ax.set_xlim(left=0)
     alt = "Throughput per implementation and task: median bars with min-max whiskers"
-    return [Plot("Throughput", _png(fig), alt)]
+    return [Plot("Throughput", png(fig), alt)]
 
 
 def _first_run(m: Measurement) -> Run | None:
@@ -114,7 +114,7 @@ def timelines(results: Results, run_dir: Path) -> list[Plot]:
         ax_rss.legend(fontsize=8)
         title = f"task {index}: {group[0].task}: RSS and CPU of the first measured run"
         ax_rss.set_title(title, fontsize=10)
-        plots.append(Plot(f"Timeline {index}", _png(fig), f"RSS and CPU timelines, {title}"))
+        plots.append(Plot(f"Timeline {index}", png(fig), f"RSS and CPU timelines, {title}"))
     return plots
 
 
@@ -160,7 +160,7 @@ def loss_curves(results: Results, run_dir: Path) -> list[Plot]:
         ax.legend(fontsize=8)
         title = f"task {index}: {group[0].task}: loss of the first measured run"
         ax.set_title(title, fontsize=10)
-        plots.append(Plot(f"Loss {index}", _png(fig), f"Loss curves overlaid, {title}"))
+        plots.append(Plot(f"Loss {index}", png(fig), f"Loss curves overlaid, {title}"))
     return plots
 
 

@@ -3,7 +3,8 @@
 A run folder is any folder holding a `results.json` written by `harness run`. `load_run` rejects
 a format version it does not know; `list_runs` finds the runs under a folder (default
 `results/`) and `format_list` prints one line per run, newest first: when it started, its name,
-its jobs and checks, whether it finished, and its folder.
+its jobs and checks, whether it finished, and its folder. A sweep is one line (its points'
+folders are not listed apart).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | No
     for path in sorted(root.rglob("results.json")):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
+        if path.parent.parent.name == "points" and (path.parents[2] / "results.json").is_file():
+            continue  # a sweep's point: listed as part of its sweep
         try:
             out.append((path.parent, load_run(path.parent), ""))
         except HarnessError as e:
@@ -56,7 +59,8 @@ def describe(results: Results | Mapping[str, Any]) -> dict[str, str]:
     tasks = sorted({m.task for m in results.measurements})
     return {
         "started": results.started_utc or "?",
-        "name": results.name or "?",
+        "name": (results.name or "?")
+        + (f" (sweep of {len(results.sweep.points)} points)" if results.sweep else ""),
         "state": "finished" if results.finished_utc else "incomplete",
         "jobs": f"{len(runs) - failed}/{len(runs)} ok",
         "checks": f"{ok_checks}/{len(checks)} ok",

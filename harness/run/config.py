@@ -42,6 +42,7 @@ from harness.process.protocol import (
     validate_section,
     validate_task_params,
 )
+from harness.run.grid import Point, check_grid, expand
 from harness.run.presets import PRESETS, resolve_model
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
@@ -161,8 +162,10 @@ class Config(_Model):
     device: Literal["cpu", "cuda"] = "cpu"  # where network jobs compute (the job's `device`)
     roofline: RooflineConfig = RooflineConfig()
     comparisons: ComparisonsConfig = ComparisonsConfig()
+    sweep: Mapping[str, Any] | None = None  # key path -> values (harness/run/sweep.py)
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _points: list[Any] = PrivateAttr(default_factory=list)
 
     _none_is_empty = field_validator(
         "monitor", "dataset", "roofline", "comparisons", mode="before"
@@ -172,6 +175,11 @@ class Config(_Model):
     def raw(self) -> Mapping[str, Any]:
         """The config as read (after `--set`), recorded in results.json and config.yaml."""
         return self._raw
+
+    @property
+    def points(self) -> list[tuple[Point, Config]]:
+        """A sweep's points, each with its validated config ([] without `sweep`)."""
+        return self._points
 
     @property
     def sample_interval_ms(self) -> int:
@@ -253,6 +261,16 @@ class Config(_Model):
     def _zero_is_none(cls, value: int | None) -> int | None:
         return value or None
 
+    @field_validator("sweep", mode="plain")
+    @classmethod
+    def _sweep(cls, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            return check_grid(value)
+        except HarnessError as e:
+            raise _fail(str(e)) from None
+
     @field_validator("tolerances", mode="plain")
     @classmethod
     def _tolerances(cls, value: Any) -> dict[str, float]:
@@ -284,6 +302,7 @@ TOP_KEYS = (
     "device",
     "roofline",
     "comparisons",
+    "sweep",
 )
 LISTED_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
     Config: TOP_KEYS,
@@ -374,7 +393,20 @@ def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     context = {"base": base, "implementations": impls if isinstance(impls, list) else []}
     config = validate(Config, raw, (), context)
     config._raw = dict(raw)
+    if config.sweep:
+        config._points = validate_points(raw, base)
     return config
+
+
+def validate_points(raw: Mapping[str, Any], base: Path) -> list[tuple[Point, Config]]:
+    """Every point with its validated config; the first bad one as one line naming the point."""
+    out = []
+    for p in expand(raw):
+        try:
+            out.append((p, from_dict(p.raw, base=base)))
+        except HarnessError as e:
+            raise HarnessError(f"sweep point {p.index} ({p.label}): {e}") from None
+    return out
 
 
 def validate(

@@ -67,17 +67,19 @@ class Display:
     def summary(self, results: Results | Mapping[str, Any]) -> None:
         results = results if isinstance(results, Results) else parse(results)
         table = Table(title=f"{results.name}: medians of measured runs")
-        for col in ("task", "impl", "throughput", "wall s", "peak RSS", "start-up s", "runs"):
-            table.add_column(col, justify="left" if col in ("task", "impl") else "right")
+        sweep = results.sweep is not None
+        first = ("point", "task", "impl") if sweep else ("task", "impl")
+        for col in (*first, "throughput", "wall s", "peak RSS", "start-up s", "runs"):
+            table.add_column(col, justify="left" if col in first else "right")
         for m in results.measurements:
             s = m.summary
+            lead = (str(m.point), m.task, m.impl) if sweep else (m.task, m.impl)
             if s is None:
-                table.add_row(m.task, m.impl, "failed", "", "", "", f"0/{len(m.runs)}")
+                table.add_row(*lead, "failed", "", "", "", f"0/{len(m.runs)}")
                 continue
             tp = s.throughput
             table.add_row(
-                m.task,
-                m.impl,
+                *lead,
                 f"{tp.median:,.0f} {tp.unit}" if tp else "",
                 f"{s.wall_s.median:.3f}",
                 human_bytes(s.peak_rss_bytes.median),
@@ -88,4 +90,8 @@ class Display:
         out.print(table)
         for c in results.checks:
             verdict = "ok" if c.ok else "FAIL"
-            out.print(f"check {c.name} {' vs '.join(c.impls)}: {verdict} ({c.detail})")
+            at = f" (point {c.point})" if c.point is not None else ""
+            out.print(f"check {c.name}{at} {' vs '.join(c.impls)}: {verdict} ({c.detail})")
+        for record in (results.sweep.crossover or []) if results.sweep else []:
+            for line in record["summary"]:
+                out.print(line)

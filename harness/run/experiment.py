@@ -49,6 +49,8 @@ def run_experiment(
 
     `available` replaces the discovered implementations (tests use a fake one).
     """
+    if config.sweep:
+        raise HarnessError("this config has a sweep: run it with harness.run.sweep.run_sweep")
     chosen = impls.select(config.implementations, available or impls.discover())
     impls.check_device(config.device, chosen)
     if note := impls.conv_note(config.model, chosen):

@@ -68,16 +68,29 @@ def resolve_conv(raw: Any, filters: list[int], kernels: list[int]) -> list[str]:
     )
 
 
+def scale_widths(scale: Any, filters: list[int], embedding: int) -> dict[str, Any]:
+    """`model.width_scale`: every layer's width (the four filter counts and the embedding)
+    times `scale`, rounded, at least 1. Kernels and input side stay, so the work per image
+    scales about as scale squared (conv2 to conv4, fc1) and linearly (conv1)."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 16:
+        raise HarnessError(f"model.width_scale: expected a number in (0, 16], got {scale!r}")
+    return {
+        "filters": [max(1, round(f * scale)) for f in filters],
+        "embedding": max(1, round(embedding * scale)),
+    }
+
+
 def resolve_model(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """`{preset: NAME, ...overrides}` or explicit sizes -> the four explicit keys (or None),
-    plus `conv` (one algorithm per layer) when a layer is to be computed by FFT."""
+    widths times `width_scale` when given, plus `conv` (one algorithm per layer) when a layer
+    is to be computed by FFT."""
     if raw is None:
         return None
-    unknown = [k for k in raw if k not in ("preset", *KEYS, "conv")]
+    unknown = [k for k in raw if k not in ("preset", *KEYS, "width_scale", "conv")]
     if unknown:
         raise HarnessError(
             f"model.{unknown[0]}: unknown key; expected preset, filters, kernels, embedding, "
-            "input, conv"
+            "input, width_scale, conv"
         )
     preset = raw.get("preset")
     if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
@@ -104,6 +117,8 @@ def resolve_model(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
         value = model[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise HarnessError(f"model.{key}: expected an integer >= {lo}, got {value!r}")
+    if "width_scale" in raw:
+        model.update(scale_widths(raw["width_scale"], model["filters"], model["embedding"]))
     if "conv" in raw:
         conv = resolve_conv(raw["conv"], model["filters"], model["kernels"])
         if "fft" in conv:  # all-direct is the default every implementation runs

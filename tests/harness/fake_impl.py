@@ -1,14 +1,18 @@
 """A fake implementation for deterministic harness tests (never a stand-in for a real one).
 
     python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R]
-        [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G] run JOB.json
+        [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G]
+        [--overhead-s O --s-per-gflop C] run JOB.json
 
 It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
 result.json whose throughput metric is R (pairs_per_s / images_per_s), times a deterministic
 factor in [1-F, 1+F] drawn from the job folder's name and N when --jitter is given (noise that
 is the same on every machine). --losses N prints N `loss` metric events; --gflop-per-s reports G.
 For `sample` it writes a pair file whose content depends on --variant, for `load` an
-images.safetensors of zeros.
+images.safetensors of zeros, for `init` a weights file, for `forward` outputs of zeros.
+--overhead-s/--s-per-gflop model a cost per call of O + C * GFLOP (a forward or step of `batch`
+pairs of the job's model, `sum(filters) * embedding * input` FLOP per pair): pairs_per_s and
+gflop_per_s follow from it, so two fakes with different O and C cross over at a known size.
 MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
 hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json),
 noresult, spawn (a grandchild that hangs).
@@ -52,6 +56,8 @@ def main() -> int:
     p.add_argument("--jitter-seed", type=int, default=0)
     p.add_argument("--losses", type=int, default=0)
     p.add_argument("--gflop-per-s", type=float, default=None)
+    p.add_argument("--overhead-s", type=float, default=None)
+    p.add_argument("--s-per-gflop", type=float, default=0.0)
     p.add_argument("verb")
     p.add_argument("job", type=Path)
     args = p.parse_args()
@@ -86,6 +92,16 @@ def main() -> int:
         ]
         (out / "pairs.tsv").write_text("\n".join(lines) + "\n")
         outputs["pairs"] = "pairs.tsv"
+    if job["task"] in ("init", "forward"):
+        import numpy as np
+        from safetensors.numpy import save_file
+    if job["task"] == "init":  # a valid file without the network's tensors
+        save_file({"fake": np.zeros(1, dtype=np.float32)}, str(out / "weights.safetensors"))
+        outputs["weights"] = "weights.safetensors"
+    if job["task"] == "forward":
+        zeros = {k: np.zeros((2, 2), dtype=np.float32) for k in ("emb1", "emb2", "logits")}
+        save_file(zeros, str(out / "outputs.safetensors"))
+        outputs["outputs"] = "outputs.safetensors"
     metric = {"sample": "pairs_per_s", "load": "images_per_s"}.get(job["task"], "pairs_per_s")
     result = {
         "format_version": 1,
@@ -99,6 +115,13 @@ def main() -> int:
     }
     if args.gflop_per_s is not None:
         result["metrics"]["gflop_per_s"] = args.gflop_per_s
+    if args.overhead_s is not None and job.get("model"):
+        model = job["model"]
+        gflop_pair = sum(model["filters"]) * model["embedding"] * model["input"] * 1e-9
+        batch = job["params"].get("batch", 64)
+        seconds = (args.overhead_s + args.s_per_gflop * batch * gflop_pair) * jitter(args, out)
+        result["metrics"]["pairs_per_s"] = batch / seconds
+        result["metrics"]["gflop_per_s"] = batch * gflop_pair / seconds
     if args.mode == "schema":
         result["metrics"] = {"x": "not a number"}
     text = json.dumps(result)

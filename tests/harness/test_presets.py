@@ -61,3 +61,20 @@ def test_conv_fft_picks_the_layers_where_it_pays() -> None:
 def test_bad_conv_is_one_line_naming_the_choices(value: object) -> None:
     with pytest.raises(HarnessError, match=r"^model\.conv: got .*expected direct, fft or a list"):
         resolve_model({"preset": "paper", "conv": value})
+
+
+def test_width_scale_multiplies_every_width_of_the_preset() -> None:
+    half = resolve_model({"preset": "paper", "width_scale": 0.5})
+    assert half == {**PRESETS["paper"], "filters": [32, 64, 64, 128], "embedding": 2048}
+    # Rounded, never below one channel; kernels and the input side stay.
+    tiny = resolve_model({"preset": "tiny", "width_scale": 0.1})
+    assert tiny is not None and tiny["filters"] == [1, 1, 1, 2] and tiny["embedding"] == 3
+    assert tiny["kernels"] == PRESETS["tiny"]["kernels"] and tiny["input"] == 32
+    explicit = resolve_model({"preset": "cpu", "filters": [10, 20, 30, 40], "width_scale": 2})
+    assert explicit is not None and explicit["filters"] == [20, 40, 60, 80]
+
+
+@pytest.mark.parametrize("value", [0, -1, 17, "half", True, None])
+def test_bad_width_scale_is_one_line(value: object) -> None:
+    with pytest.raises(HarnessError, match=r"^model\.width_scale: expected a number in \(0, 16\]"):
+        resolve_model({"preset": "paper", "width_scale": value})

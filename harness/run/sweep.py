@@ -1,0 +1,234 @@
+"""Sweeps: one config, a grid of values over its keys, every point run as its own experiment
+(the grid itself: grid.py).
+
+    sweep:
+      model.width_scale: [0.0625, 0.125, 0.25, 0.5, 1]
+      tasks.*.batch: [8, 32]
+
+The points are the grid's cartesian product, in the order the keys are written (the last key
+varies fastest). A key is a `--set` path (`model.input`, `tasks.0.step.steps`, `threads`);
+`tasks.*.KEY` sets that parameter of every task that has it. Every point's config is validated
+before any work starts (`from_dict` does it), so a bad value is one line naming the point.
+
+The run folder:
+
+    RUN/config.yaml     the sweep config as read
+    RUN/points/NN/      one ordinary run folder per point: config.yaml (the point's own, without
+                        `sweep`), results.json, jobs, report.md and report.html
+    RUN/results.json    every point's measurements, checks and comparisons, each with `point`
+                        (job folders relative to RUN), plus `sweep` (keys, points and their
+                        status, the crossover analysis: analysis/crossover.py)
+    RUN/report.md, RUN/report.html   the sweep's report (report/sweep.py)
+
+Points run one after another, each with its own interleaved jobs, shared inputs and roofline
+probes, exactly as a run of that config alone would; the sweep's document is rewritten after
+every point. `resume_sweep` finishes an interrupted point and runs the ones never started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import HarnessError
+from harness.process import impls
+from harness.results import RESULTS_FORMAT_VERSION
+from harness.results import save as save_results
+from harness.run.config import Config, load_config
+from harness.run.display import Display
+from harness.run.grid import Point
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def run_sweep(
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    available: dict[str, impls.Implementation] | None = None,
+) -> dict[str, Any]:
+    """Run every point of a config with `sweep:` into `run_dir`; return the sweep's document."""
+    impls.select(config.implementations, available or impls.discover())  # fail before any work
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
+    return _execute(config, run_dir, display, available)
+
+
+def is_sweep_dir(run_dir: Path) -> bool:
+    """A folder a sweep writes into: its config.yaml has `sweep:`."""
+    path = run_dir / "config.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and bool(raw.get("sweep"))
+
+
+def resume_sweep(
+    run_dir: Path, display: Display, available: dict[str, impls.Implementation] | None = None
+) -> dict[str, Any]:
+    """Finish the points an interrupted sweep left: resume a started one, run the rest."""
+    config = load_config(run_dir / "config.yaml")
+    if not config.sweep:
+        raise HarnessError(f"{run_dir}: its config.yaml has no sweep; not a sweep run")
+    return _execute(config, run_dir, display, available)
+
+
+def _execute(
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    available: dict[str, impls.Implementation] | None,
+) -> dict[str, Any]:
+    from harness.run.experiment import resume_experiment, run_experiment
+
+    points = [p for p, _ in config.points]
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    previous = run_dir / "results.json"
+    if previous.is_file():
+        started = json.loads(previous.read_text(encoding="utf-8")).get("started_utc", started)
+    status: dict[int, str] = {}
+    try:
+        for p, point_config in config.points:
+            point_dir = run_dir / p.dir
+            results_path = point_dir / "results.json"
+            state = _status_of(results_path)
+            if state == "complete":
+                status[p.index] = state
+                continue
+            display.line(f"sweep point {p.index + 1}/{len(points)}: {p.label}")
+            status[p.index] = "running"
+            write_document(config, points, status, run_dir, started, display)
+            if state is None:
+                if point_dir.exists():  # made but never recorded a job: start it afresh
+                    _clear(point_dir)
+                run_experiment(point_config, point_dir, display, available)
+            else:
+                resume_experiment(point_dir, display, available)
+            status[p.index] = "complete"
+    except BaseException:
+        for p in points:
+            if status.get(p.index) == "running":
+                status[p.index] = "interrupted"
+        write_document(config, points, status, run_dir, started, display)
+        raise
+    return write_document(config, points, status, run_dir, started, display, final=True)
+
+
+def _status_of(results_path: Path) -> str | None:
+    if not results_path.is_file():
+        return None
+    try:
+        return str(json.loads(results_path.read_text(encoding="utf-8")).get("status"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _clear(folder: Path) -> None:
+    shutil.rmtree(folder)
+
+
+def write_document(
+    config: Config,
+    points: list[Point],
+    status: Mapping[int, str],
+    run_dir: Path,
+    started: str,
+    display: Display,
+    *,
+    final: bool = False,
+) -> dict[str, Any]:
+    """The sweep's results.json from the points' own documents (and, when final, its report)."""
+    from harness.analysis import crossover
+
+    doc = aggregate(config, points, status, run_dir, started)
+    if final:
+        doc["sweep"]["crossover"] = crossover.analyse(doc)
+        doc["status"] = "complete"
+        doc["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    save_results(run_dir / "results.json", doc)
+    if final:
+        from harness.report import write_report
+
+        for path in write_report(run_dir, doc):
+            display.line(f"report: {path}")
+    return doc
+
+
+def aggregate(
+    config: Config, points: list[Point], status: Mapping[int, str], run_dir: Path, started: str
+) -> dict[str, Any]:
+    """One results document of every point's: measurements, checks, comparisons with `point`."""
+    docs: dict[int, dict[str, Any]] = {}
+    for p in points:
+        path = run_dir / p.dir / "results.json"
+        if path.is_file():
+            docs[p.index] = json.loads(path.read_text(encoding="utf-8"))
+    first = docs[min(docs)] if docs else None
+    measurements, checks, comparisons = [], [], []
+    implementations: dict[str, Any] = {}
+    builds: list[dict[str, Any]] = []
+    for index, one in sorted(docs.items()):
+        prefix = points[index].dir
+        for m in one.get("measurements", []):
+            runs = [{**r, "dir": f"{prefix}/{r['dir']}"} for r in m.get("runs", [])]
+            measurements.append({**m, "runs": runs, "point": index})
+        checks += [{**c, "point": index} for c in one.get("checks", [])]
+        comparisons += [{**c, "point": index} for c in one.get("comparisons") or []]
+        implementations.update(one.get("implementations", {}))
+        builds = builds or one.get("builds", [])
+    machine = dict(first["machine"]) if first else {}
+    peaks = {
+        i: (d["machine"].get("sgemm_gflops"), d["machine"].get("fma_peak_gflops"))
+        for i, d in docs.items()
+    }
+    states = {
+        p.index: status.get(p.index) or _status_of(run_dir / p.dir / "results.json") for p in points
+    }
+    doc: dict[str, Any] = {
+        "format_version": RESULTS_FORMAT_VERSION,
+        "protocol": first["protocol"] if first else 1,
+        "name": config.name,
+        "device": config.device,
+        "status": "running",
+        "started_utc": started,
+        "finished_utc": None,
+        "machine": machine,
+        "config": dict(config.raw),
+        "dataset": first["dataset"] if first else {"source": "none", "root": "", "sha256": ""},
+        "implementations": implementations,
+        "builds": builds,
+        "measurements": measurements,
+        "checks": checks,
+        "comparisons": comparisons,
+        "sweep": {
+            "keys": list(config.sweep or {}),
+            "points": [
+                {
+                    "index": p.index,
+                    "values": p.values,
+                    "dir": p.dir,
+                    "status": states[p.index] or "pending",
+                    **_peaks(peaks.get(p.index)),
+                }
+                for p in points
+            ],
+        },
+    }
+    if any(s == "interrupted" for s in states.values()):
+        doc["status"] = "interrupted"
+    return doc
+
+
+def _peaks(peaks: tuple[Any, Any] | None) -> dict[str, Any]:
+    if peaks is None:
+        return {}
+    return {"sgemm_gflops": peaks[0], "fma_peak_gflops": peaks[1]}

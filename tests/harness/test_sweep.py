@@ -1,0 +1,209 @@
+"""Sweeps: the grid in the config, every point its own run, the crossover, resume, the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.analysis.crossover import crossings
+from harness.errors import HarnessError
+from harness.report import write_report
+from harness.results import parse
+from harness.run.config import from_dict
+from harness.run.sweep import resume_sweep, run_sweep
+
+from .fakerun import fake, quiet, tiny_dataset
+
+FAKE = Path(__file__).with_name("fake_impl.py")
+REPO = Path(__file__).resolve().parents[2]
+SCALES = [0.0625, 0.125, 0.25, 0.5, 1]
+# A call costs a 0.5 s + 0.1 s/GFLOP, b 0.01 s + 2 s/GFLOP: b is faster below 0.49/1.9 GFLOP.
+# The paper widths times SCALES give the fake's 0.0019 to 0.50 GFLOP per call of 2 pairs.
+A = ["--overhead-s", "0.5", "--s-per-gflop", "0.1", "--jitter", "0.01"]
+B = ["--overhead-s", "0.01", "--s-per-gflop", "2", "--jitter", "0.01", "--jitter-seed", "1"]
+CROSSING = 0.49 / 1.9
+
+
+def sweep_config(folder: Path, **extra: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "name": "sweep",
+        "threads": 1,
+        "warmup": 0,
+        "repeats": 3,
+        "implementations": ["a", "b"],
+        "dataset": {"root": str(tiny_dataset(folder))},
+        "model": {"preset": "paper"},
+        "roofline": {"measure": "never"},
+        "tasks": [{"forward": {"batch": 2, "input_pairs": 8}}],
+        "sweep": {"model.width_scale": SCALES},
+    }
+    raw.update(extra)
+    return raw
+
+
+def test_grid_points_are_the_product_in_written_order(tmp_path: Path) -> None:
+    raw = sweep_config(tmp_path)
+    raw["tasks"].append({"step": {"steps": 1, "batch": 4}})
+    raw["sweep"] = {"model.input": [52, 105], "tasks.*.batch": [8, 32, 64]}
+    config = from_dict(raw)
+    values = [p.values for p, _ in config.points]
+    assert values[:2] == [
+        {"model.input": 52, "tasks.*.batch": 8},
+        {"model.input": 52, "tasks.*.batch": 32},
+    ]
+    assert len(values) == 6
+    _, last = config.points[-1]
+    assert last.model is not None and last.model["input"] == 105
+    assert [t.params["batch"] for t in last.tasks] == [64, 64]
+    assert last.sweep is None
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ([1, 2], "sweep: expected a mapping of config keys to lists of values"),
+        ({"model.width_scale": []}, "sweep.model.width_scale: expected a non-empty list"),
+        ({"model.width_scale": 0.5}, "sweep.model.width_scale: expected a non-empty list"),
+        ({"name": ["a", "b"]}, "sweep.name: cannot be swept"),
+        ({"tasks.*.ways": [5, 20]}, "sweep.tasks.*.ways: no task has a parameter ways"),
+        (
+            {"model.width_scale": [0.5, -1]},
+            "sweep point 1 (model.width_scale=-1): model.width_scale: expected a number in (0, 16]",
+        ),
+        ({"repeats": [2, 0]}, "sweep point 1 (repeats=0): repeats:"),
+    ],
+)
+def test_a_bad_sweep_is_one_line_before_any_work(tmp_path: Path, sweep: Any, message: str) -> None:
+    with pytest.raises(HarnessError) as e:
+        from_dict(sweep_config(tmp_path, sweep=sweep))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def run(tmp_path: Path, **extra: Any) -> tuple[dict[str, Any], Path]:
+    config = from_dict(sweep_config(tmp_path, **extra))
+    available = {"a": fake("a", *A), "b": fake("b", *B)}
+    out = tmp_path / "run"
+    return run_sweep(config, out, quiet(), available), out
+
+
+def test_sweep_finds_the_crossover_of_two_known_cost_models(tmp_path: Path) -> None:
+    doc, out = run(tmp_path)
+    results = parse(doc)
+    assert results.status == "complete"
+    assert results.sweep is not None
+    assert [p.status for p in results.sweep.points] == ["complete"] * len(SCALES)
+    assert {m.point for m in results.measurements} == set(range(len(SCALES)))
+    for m in results.measurements:  # job folders are relative to the sweep's folder
+        assert all((out / r.dir / "result.json").is_file() for r in m.runs)
+    assert all(c.ok for c in results.checks) and results.checks
+    for i in range(len(SCALES)):
+        point = json.loads((out / f"points/{i:02d}/results.json").read_text())
+        assert point["status"] == "complete" and "sweep" not in point["config"]
+    [record] = results.sweep.crossover or []
+    info = record["impls"]["b"]
+    works = [p["work_gflop"] for p in record["points"]]
+    assert works == sorted(works)
+    assert works[-1] == pytest.approx(2 * 576 * 4096 * 105e-9)
+    [cross] = info["crossings"]
+    assert cross["faster"] == "below"
+    assert cross["between"][0] < CROSSING < cross["between"][1]
+    assert abs(math.log(cross["work_gflop"] / CROSSING)) < math.log(1.5)
+    assert cross["clear"]
+    assert "b is faster below" in info["summary"] and "within noise" not in info["summary"]
+
+
+def test_report_of_a_sweep_has_the_verdict_plot_and_every_point(tmp_path: Path) -> None:
+    doc, out = run(tmp_path)
+    write_report(out, doc)
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert "b is faster below" in html and "b is faster below" in md
+    assert html.count('data-plot="Crossover') == 1
+    assert md.count("\n| ") >= 1 + 2 * len(SCALES)  # header + a row per point and impl
+    assert (out / "points/00/report.html").is_file()
+
+
+def test_crossings_interpolate_in_log_log_and_say_when_within_noise() -> None:
+    pts = [
+        {"work_gflop": 1.0, "ratio": 2.0, "ci_low": 1.8, "ci_high": 2.2},
+        {"work_gflop": 100.0, "ratio": 0.5, "ci_low": 0.3, "ci_high": 1.1},
+        {"work_gflop": 1000.0, "ratio": 0.25, "ci_low": 0.2, "ci_high": 0.3},
+    ]
+    [c] = crossings(pts)
+    assert c["work_gflop"] == pytest.approx(10.0)
+    assert c["faster"] == "below" and not c["clear"]
+    assert crossings([{**p, "ratio": 1.5} for p in pts]) == []
+
+
+def impl_folder(tmp_path: Path) -> dict[str, str]:
+    impls = tmp_path / "impls"
+    for name, flags in (("a", A), ("b", B)):
+        folder = impls / name
+        folder.mkdir(parents=True)
+        cmd = ["{python}", str(FAKE), "--sleep-s", "0.3", *flags, "run", "{job}"]
+        (folder / "impl.yaml").write_text(
+            json.dumps({"id": name, "language": "python", "run": cmd})
+        )
+    return {**os.environ, "ONESHOT_BENCH_IMPLS": str(impls)}
+
+
+def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
+    env = impl_folder(tmp_path)
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        json.dumps(sweep_config(tmp_path, sweep={"model.width_scale": [0.25, 0.5, 1]}))
+    )
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = out / "points/01/results.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if second.is_file():
+            data = json.loads(second.read_text())
+            if sum(len(m["runs"]) for m in data["measurements"]) >= 1:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert [p["status"] for p in doc["sweep"]["points"]] == ["complete", "interrupted", "pending"]
+    first = (out / "points/00/results.json").read_bytes()
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--resume", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["status"] == "complete"
+    assert [p["status"] for p in doc["sweep"]["points"]] == ["complete"] * 3
+    assert (out / "points/00/results.json").read_bytes() == first  # not run again
+    runs = [r for m in doc["measurements"] if m["point"] == 1 for r in m["runs"]]
+    assert sorted(r["repeat"] for r in runs) == [0, 0, 1, 1, 2, 2]
+    assert doc["sweep"]["crossover"]
+
+
+def test_resume_of_a_finished_point_keeps_it(tmp_path: Path) -> None:
+    doc, out = run(tmp_path)
+    before = (out / "points/02/results.json").read_bytes()
+    available = {"a": fake("a", *A), "b": fake("b", *B)}
+    again = resume_sweep(out, quiet(), available)
+    assert (out / "points/02/results.json").read_bytes() == before
+    assert again["sweep"]["crossover"] == doc["sweep"]["crossover"]
