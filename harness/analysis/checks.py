@@ -15,8 +15,22 @@ files and initial weights the harness prepared):
 | `predictions` | evaluate | share of trials on which the two disagree | 0.005 |
 | `accuracy` | evaluate, train | accuracy difference; ok when its 95% interval holds 0 | - |
 
+`accuracy` of models each implementation trained itself (a `train` task, `evaluate` with
+`weights: trained`) compares the accuracies of all their runs as two samples (quality.py,
+`trained_accuracy_check`): it fails only on a significant difference, and one training each is
+a report line, not a verdict.
+
 Relative errors are norm-wise: max|a - b| / max|a| per tensor, so that values near zero do not
 blow the figure up. Tolerances can be set per check in the config (`tolerances:`).
+
+`forward` and `gradients` are also refereed in float64 (analysis/reference64.py): the network is
+recomputed from the same weights and pixels in float64 (the first `FORWARD_PAIRS` pairs; step
+0's whole batch), and once more in numpy float32, whose distance from float64 is the float32
+rounding floor of these inputs. Each implementation's error from float64 is judged against
+`max(tolerance, FLOOR_FACTOR * floor)`: one beyond it fails the check, named; two that differ
+from each other beyond the tolerance while both stay within it pass, with a note. Without a
+reference (no shared weights, a step too costly, see `reference64.MAX_STEP_GFLOP`) the pair's
+figure decides alone, and the detail says why the referee was skipped.
 """
 
 from __future__ import annotations
@@ -29,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis import reference64
+from harness.analysis.quality import trained_accuracy_check
 from harness.results import by_task, measured_runs
 
 DEFAULT_TOLERANCES = {
@@ -184,6 +200,105 @@ def accuracy_check(a: RunOutputs, b: RunOutputs) -> Outcome:
 
 SHARED_INPUT_CHECKS = ("forward", "gradients", "curves", "predictions")
 
+# --- the float64 referee -------------------------------------------------------------------
+
+# An implementation may be this many times as far from float64 as the numpy float32 computation
+# of the same network before it counts as drifting (independent float32 summation orders differ
+# by a small factor; a wrong computation by orders of magnitude).
+FLOOR_FACTOR = 4.0
+F64_CHECKS: dict[str, tuple[Callable[[Path], reference64.Reference], str]] = {
+    "forward": (reference64.forward_reference, "outputs.safetensors"),
+    "gradients": (reference64.gradients_reference, "grads.safetensors"),
+}
+
+
+def f64_error(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> float:
+    """Worst relative error over the reference's tensors (scaled by the reference) of outputs
+    cut to the reference's leading length: the recomputed subset of pairs."""
+    worst = 0.0
+    for name, ref in reference.items():
+        if name not in outputs:
+            return math.inf
+        got = outputs[name][: ref.shape[0]] if ref.ndim else outputs[name]
+        if got.shape != ref.shape:
+            return math.inf
+        err = rel_error(ref, got)
+        worst = err if not err <= worst else worst  # a NaN stays
+    return worst
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    note: str
+    limit: float
+
+
+def judge_f64(
+    pair_error: float, tolerance: float, errors: Mapping[str, float], floor: float
+) -> Verdict:
+    """The verdict of a check whose implementations were each compared with float64.
+
+    `pair_error` is their figure against each other, `errors` each one's against float64 and
+    `floor` the numpy float32 computation's. An implementation beyond `max(tolerance,
+    FLOOR_FACTOR * floor)` of float64 fails the check, named; otherwise it passes, with a note
+    when the two differ from each other beyond the tolerance."""
+    limit = max(tolerance, FLOOR_FACTOR * floor)
+    figures = ", ".join(f"{impl} {err:.2e}" for impl, err in errors.items())
+    floor_text = f"float32 rounding alone (numpy float32) {floor:.2e}"
+    drifting = [impl for impl, err in errors.items() if not err <= limit]
+    if drifting:
+        who = " and ".join(drifting)
+        return Verdict(
+            False,
+            f"from float64: {figures}; {floor_text}; {who} "
+            f"{'drift' if len(drifting) > 1 else 'drifts'} from float64 beyond {limit:.2e}",
+            limit,
+        )
+    if not pair_error <= tolerance:
+        why = (
+            "the outputs are ill-conditioned at these weights (float32 rounding alone is beyond "
+            "the tolerance), not wrong"
+            if floor > tolerance
+            else "each is as close to float64 as the tolerance asks"
+        )
+        return Verdict(
+            True,
+            f"apart by {pair_error:.2e} (beyond {tolerance:.0e}) but each within {limit:.2e} of "
+            f"float64: {figures}; {floor_text}: {why}",
+            limit,
+        )
+    return Verdict(True, f"from float64: {figures}; {floor_text}", limit)
+
+
+def _referee(
+    check: dict[str, Any],
+    reference: reference64.Reference | str,
+    outputs: Mapping[str, RunOutputs],
+    file: str,
+) -> None:
+    """Add the float64 figures and verdict to a check that compared two implementations."""
+    if isinstance(reference, str):
+        check["detail"] += f"; float64 referee skipped: {reference}"
+        return
+    errors = {}
+    for impl, out in outputs.items():
+        try:
+            errors[impl] = f64_error(reference.f64, _tensors(out.dir / file))
+        except (OSError, ValueError, KeyError) as e:
+            check["detail"] += f"; float64 referee skipped: {impl}'s outputs unreadable: {e}"
+            return
+    floor = f64_error(reference.f64, reference.f32)
+    pair = math.inf if check["value"] is None else float(check["value"])
+    verdict = judge_f64(pair, float(check["tolerance"] or 0.0), errors, floor)
+    check["ok"] = verdict.ok
+    check["detail"] += f"; float64 on {reference.subset}: {verdict.note}"
+    # JSON has no NaN or infinity: a non-finite error is in the detail only.
+    check["f64_errors"] = {k: v for k, v in errors.items() if math.isfinite(v)}
+    check["f64_tolerance"] = verdict.limit
+    check["f32_floor"] = floor
+
+
 CHECKS: dict[str, list[tuple[str, CheckFn]]] = {
     "sample": [("sampling", sampling_check)],
     "load": [("pixels", pixels_check)],
@@ -203,11 +318,24 @@ def first_outputs(measurement: dict[str, Any], run_dir: Path) -> RunOutputs | No
     return RunOutputs(run_dir / str(run["dir"]), run["metrics"], measurement["params"])
 
 
+def _reference(
+    make: Callable[[Path], reference64.Reference], job_dir: Path
+) -> reference64.Reference | str:
+    """The float64 reference of a baseline job, or why there is none."""
+    try:
+        return make(job_dir)
+    except reference64.ReferenceUnavailable as e:
+        return str(e)
+    except (OSError, ValueError, KeyError, IndexError, MemoryError) as e:
+        return f"{type(e).__name__}: {e}"
+
+
 def run_checks(
     results: dict[str, Any], run_dir: Path, tolerances: Mapping[str, float] | None = None
 ) -> list[dict[str, Any]]:
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
     checks: list[dict[str, Any]] = []
+    references: dict[tuple[int, str], reference64.Reference | str] = {}
     for index, measurements in by_task(results["measurements"]):
         task = measurements[0]["task"]
         if task not in CHECKS or len(measurements) < 2:
@@ -233,7 +361,12 @@ def run_checks(
                     checks.append(check)
                     continue
                 try:
-                    outcome = fn(base_out, other_out)
+                    if name == "accuracy" and (
+                        task == "train" or not base.get("shared_inputs", True)
+                    ):
+                        outcome = trained_accuracy_check(base, other)  # each its own trainings
+                    else:
+                        outcome = fn(base_out, other_out)
                 except (OSError, ValueError, KeyError, IndexError) as e:
                     outcome = (math.inf, f"outputs unreadable: {type(e).__name__}: {e}", False)
                 if outcome is None:
@@ -242,5 +375,11 @@ def run_checks(
                 check["value"] = value if math.isfinite(value) else None
                 check["detail"] = detail
                 check["ok"] = ok if ok is not None else value <= (check["tolerance"] or 0.0)
+                if name in F64_CHECKS and ok is None:
+                    make, file = F64_CHECKS[name]
+                    if (index, name) not in references:
+                        references[(index, name)] = _reference(make, base_out.dir)
+                    impls = {base["impl"]: base_out, other["impl"]: other_out}
+                    _referee(check, references[(index, name)], impls, file)
                 checks.append(check)
     return checks

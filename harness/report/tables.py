@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results import Comparison, Machine, Measurement, Results, measured_runs, parse
+from harness.results import Check, Comparison, Machine, Measurement, Results, measured_runs, parse
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,14 @@ def comparisons(results: Results) -> Table:
     )
 
 
+def _f64(check: Check) -> str:
+    """Each implementation's error from float64 and the limit it was judged against."""
+    if not check.f64_errors:
+        return ""
+    errors = ", ".join(f"{impl} {num(float(err), 2)}" for impl, err in check.f64_errors.items())
+    return f"{errors} (limit {num(float(check.f64_tolerance or 0.0), 2)})"
+
+
 def checks(results: Results) -> Table:
     rows = [
         [
@@ -148,13 +156,19 @@ def checks(results: Results) -> Table:
             " vs ".join(c.impls),
             "" if c.value is None else num(float(c.value), 4),
             num(float(c.tolerance or 0.0), 4),
+            _f64(c),
             "ok" if c.ok else "FAIL",
             c.detail,
         ]
         for c in results.checks
     ]
     return Table(
-        "Checks", ["check", "impls", "value", "tolerance", "verdict", "detail"], rows, "", "checks"
+        "Checks",
+        ["check", "impls", "value", "tolerance", "vs float64", "verdict", "detail"],
+        rows,
+        "vs float64: each implementation's relative error from a float64 recomputation of the same "
+        "inputs (forward, gradients; docs/correctness.md).",
+        "checks",
     )
 
 
