@@ -75,6 +75,7 @@ class Run(_Model):
     metrics: dict[str, Any]
     outputs: dict[str, str]
     phase_resources: list[dict[str, Any]] | None = None
+    seed: int | None = None  # the job's seed when the task varies it per repeat (`vary_seed`)
 
     @property
     def measured(self) -> bool:
@@ -262,6 +263,7 @@ class Results(_Model):
     comparisons: list[Comparison] | None = None
     roofline: Roofline | None = None
     sweep: Sweep | None = None
+    quality: list[dict[str, Any]] | None = None  # per train task (analysis/quality.py)
 
 
 # --- reading and writing ---------------------------------------------------------------------

@@ -32,7 +32,7 @@ DEVICES = ("cpu", "cuda")
 # `weights: PATH | trained` gives the task initial weights instead of the shared fresh ones.
 # `eval_root: PATH` gives the task other evaluation alphabets than `dataset.eval_root` (e.g.
 # validation during `train` on data/omniglot/koch-validation, `evaluate` on koch-test).
-TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights", "eval_root")
+TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights", "eval_root", "vary_seed", "quality_target")
 
 # Task params that are paths: the harness makes them absolute (jobs run in the impl's folder).
 TASK_PATH_PARAMS = {"evaluate": ("runs",)}

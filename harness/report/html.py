@@ -73,6 +73,9 @@ def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
     for t in tables:
         if t.id != "throughput":
             parts.append(table(t))
+    if any(p.title.startswith("Accuracy") for p in plots):
+        parts.append("<h2>Validation accuracy against wall time</h2>")
+        parts += [figure(p) for p in plots if p.title.startswith("Accuracy")]
     if any(p.title.startswith("Loss") for p in plots):
         parts.append("<h2>Loss curves</h2>")
         parts += [figure(p) for p in plots if p.title.startswith("Loss")]

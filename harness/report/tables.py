@@ -305,6 +305,65 @@ def fma_peak_fact(mach: Machine) -> str:
     return f"{num(mach.fma_peak_gflops)} GFLOP/s ({fma.get('best')}, {fma.get('threads')} threads)"
 
 
+def _spread(stats: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
+    if not stats:
+        return ""
+    med, lo, hi = (scale * stats[k] for k in ("median", "min", "max"))
+    if stats["n"] == 1:
+        return f"{med:.{digits}g}"
+    return f"{med:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def quality(results: Results) -> Table:
+    """Time to accuracy and accuracy over trainings, from `results.quality` (quality.py)."""
+    rows = []
+    evaluations: list[str] = []
+    for record in results.quality or []:
+        evals = record["evaluations"]
+        evaluations = [f"{e['task_index']}: {e['protocol']}" for e in evals]
+        target = record["target"]
+        for impl, info in record["impls"].items():
+            s = info["summary"]
+            olympic = s.get("time_to_target_olympic_s")
+            reached = (
+                ""
+                if target is None
+                else f"{s['reached_target']}/{s['runs']} (target {100 * target:.1f}%)"
+            )
+            rows.append(
+                [
+                    str(record["task_index"]),
+                    impl,
+                    str(s["runs"]),
+                    reached,
+                    _spread(s["time_to_target_s"]),
+                    "" if olympic is None else num(olympic),
+                    _spread(s["best_val_accuracy"], 100),
+                    *[_spread(s["evaluations"].get(str(e["task_index"])), 100) for e in evals],
+                ]
+            )
+    return Table(
+        "Time to accuracy and accuracy over trainings",
+        [
+            "train task",
+            "impl",
+            "trainings",
+            "reached",
+            "time to target s (median [min, max])",
+            "MLPerf mean s",
+            "best validation % ",
+            *[f"task {e} %" for e in evaluations],
+        ],
+        rows,
+        "Time to target: wall seconds from the first data touched until a validation first "
+        "reached the train task's quality_target (validation time included). MLPerf mean: "
+        "without the fastest and slowest training, from 5 trainings that all reached it. "
+        "Accuracies: median [min, max] over trainings; each training's weights are evaluated "
+        "by the evaluate task's run of the same repeat.",
+        id="quality",
+    )
+
+
 def all_tables(results: Results | Mapping[str, Any]) -> list[Table]:
     """Every table of the report, in order; a results dict is validated into the model first."""
     results = results if isinstance(results, Results) else parse(results)
@@ -315,5 +374,6 @@ def all_tables(results: Results | Mapping[str, Any]) -> list[Table]:
         roofline(results),
         phases(results),
         accuracy(results),
+        *([quality(results)] if results.quality else []),
         machine(results),
     ]

@@ -105,6 +105,8 @@ class TaskConfig:
     input_pairs: int | None = None
     weights: str | None = None  # a weights file, or "trained": the impl's own from a train task
     eval_root: Path | None = None  # this task's evaluation alphabets instead of dataset.eval_root
+    vary_seed: bool = False  # repeat r's job gets seed + r (several trainings: analysis/quality)
+    quality_target: float | None = None  # train: report the time to this validation accuracy
 
 
 class MonitorConfig(_Model):
@@ -521,6 +523,8 @@ class _HarnessKeys(_Model):
     input_pairs: Annotated[int, Field(ge=0, le=10**8)] = 0
     weights: str | None = None
     eval_root: str | None = None
+    vary_seed: bool = False
+    quality_target: Annotated[float | None, Field(gt=0.0, le=1.0)] = None
 
 
 def _task(where: str, item: Any) -> TaskConfig:
@@ -548,6 +552,10 @@ def _task(where: str, item: Any) -> TaskConfig:
         weights = str(Path(weights).expanduser().resolve())
         if not Path(weights).is_file():
             raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")
+    if keys.quality_target is not None and name != "train":
+        raise HarnessError(
+            f"{where}.{name}.quality_target: only a train task has a time to accuracy"
+        )
     # eval_root is checked with the data set, before any job (datasets.py)
     eval_root = None if keys.eval_root is None else Path(keys.eval_root).expanduser().resolve()
     return TaskConfig(
@@ -556,6 +564,8 @@ def _task(where: str, item: Any) -> TaskConfig:
         input_pairs=keys.input_pairs or None,
         weights=weights,
         eval_root=eval_root,
+        vary_seed=keys.vary_seed,
+        quality_target=keys.quality_target,
     )
 
 

@@ -17,12 +17,17 @@ from harness.run.context import Context, find_measurement
 KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
 
 
-def trained_weights(ctx: Context, impl_id: str, index: int) -> Path:
+def trained_weights(ctx: Context, impl_id: str, index: int, repeat: int) -> Path:
+    """The implementation's weights from its latest earlier train task: those of the train run
+    of the same repeat when it succeeded (several trainings, each evaluated), else the first
+    measured one's."""
     for earlier in range(index - 1, -1, -1):
         if ctx.config.tasks[earlier].name != "train":
             continue
         m = find_measurement(ctx.results, impl_id, earlier)
-        for run in measured_runs(m):
+        runs = measured_runs(m)
+        same = [r for r in m["runs"] if r["repeat"] == repeat and r["ok"]]
+        for run in same + runs:
             path = ctx.run_dir / str(run["dir"]) / "weights.safetensors"
             if path.is_file():
                 return path
@@ -45,13 +50,14 @@ def run_one(
     task = config.tasks[index]
     weights = inputs.get("weights")
     if task.weights == "trained":
-        weights = trained_weights(ctx, impl.id, index)
+        weights = trained_weights(ctx, impl.id, index, repeat)
     job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
     shutil.rmtree(job_dir, ignore_errors=True)  # a job cut off before a resume starts afresh
     job_dir.mkdir(parents=True)
+    seed = config.seed + repeat if task.vary_seed else config.seed
     job = make_job(
         task=task.name,
-        seed=config.seed,
+        seed=seed,
         threads=config.threads,
         out_dir=job_dir,
         root=ctx.root,
@@ -97,8 +103,12 @@ def run_one(
         metrics=metrics,
         outputs=outputs,
     ).dump()
+    if task.vary_seed:
+        run["seed"] = seed
     ctx.display.end_job(label, run)
-    if not first_measured_ok(ctx, impl.id, index) or warm:
+    if (not first_measured_ok(ctx, impl.id, index) or warm) and not (
+        task.name == "train" and any(t.weights == "trained" for t in config.tasks[index:])
+    ):  # a train run's weights stay while a later task evaluates each training's own
         prune_outputs(job_dir, run["outputs"])
     return run
 

@@ -10,6 +10,8 @@
   measured whenever the SGEMM peak is, with the same thread count; every `roofline.tasks[]` row
   gets its `share_of_fma_peak` beside `share_of_peak`. A failed probe is recorded
   (`fma_peak_gflops: null`, `fma_peak.reason`), never fatal.
+- `quality[]` (quality.py), with a train task: every training's validation curve and time to
+  `quality_target`, and what its weights scored in the later `evaluate` tasks.
 `write_outputs` then writes report.md and report.html into the run folder.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import fmapeak, phases, ratios, roofline
+from harness.analysis import fmapeak, phases, quality, ratios, roofline
 from harness.errors import HarnessError
 from harness.run.config import Config
 from harness.run.display import Display
@@ -30,6 +32,8 @@ def analyse(results: dict[str, Any], config: Config, run_dir: Path, display: Dis
         results, config.comparisons.baseline, config.comparisons.max_rel_iqr
     )
     results["roofline"] = measure_roofline(results, config, display)
+    if any(t.name == "train" for t in config.tasks):
+        results["quality"] = quality.analyse(results, config.tasks, run_dir)
 
 
 def measure_roofline(results: dict[str, Any], config: Config, display: Display) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
     python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R]
         [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G]
-        [--overhead-s O --s-per-gflop C] run JOB.json
+        [--overhead-s O --s-per-gflop C] [--val-curve A,B,.. --accuracy A --seed-spread S]
+        run JOB.json
 
 It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
 result.json whose throughput metric is R (pairs_per_s / images_per_s), times a deterministic
@@ -13,6 +14,10 @@ images.safetensors of zeros, for `init` a weights file, for `forward` outputs of
 --overhead-s/--s-per-gflop model a cost per call of O + C * GFLOP (a forward or step of `batch`
 pairs of the job's model, `sum(filters) * embedding * input` FLOP per pair): pairs_per_s and
 gflop_per_s follow from it, so two fakes with different O and C cross over at a known size.
+`train` prints the --val-curve as `val_accuracy` events 50 ms apart, each plus an offset drawn
+from the job's seed (uniform in +-S/2), reports its best as best_val_accuracy and writes the
+seed as its weights; `evaluate` reads that seed back from inputs.weights and reports
+accuracy = A + the same offset, so a test can tell which training's weights it was given.
 MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
 hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json),
 noresult, spawn (a grandchild that hangs).
@@ -45,6 +50,12 @@ def jitter(args: argparse.Namespace, out: Path) -> float:
     return float(1.0 + args.jitter * (2 * u - 1))
 
 
+def offset(args: argparse.Namespace, seed: int) -> float:
+    """A deterministic accuracy offset of one training seed, uniform in [-S/2, S/2)."""
+    digest = hashlib.sha256(f"{args.jitter_seed}/{seed}".encode()).digest()
+    return float(args.seed_spread * (int.from_bytes(digest[:8], "big") / 2**64 - 0.5))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--sleep-s", type=float, default=0.0)
@@ -58,6 +69,9 @@ def main() -> int:
     p.add_argument("--gflop-per-s", type=float, default=None)
     p.add_argument("--overhead-s", type=float, default=None)
     p.add_argument("--s-per-gflop", type=float, default=0.0)
+    p.add_argument("--val-curve", default="")
+    p.add_argument("--accuracy", type=float, default=0.5)
+    p.add_argument("--seed-spread", type=float, default=0.0)
     p.add_argument("verb")
     p.add_argument("job", type=Path)
     args = p.parse_args()
@@ -92,6 +106,21 @@ def main() -> int:
         ]
         (out / "pairs.tsv").write_text("\n".join(lines) + "\n")
         outputs["pairs"] = "pairs.tsv"
+    quality: dict[str, float] = {}
+    if job["task"] == "train":
+        event(event="phase", name="train", state="begin")
+        curve = [float(v) + offset(args, job["seed"]) for v in args.val_curve.split(",") if v]
+        for step, value in enumerate(curve):
+            time.sleep(0.05)
+            event(event="metric", name="val_accuracy", value=value, step=step)
+        event(event="phase", name="train", state="end")
+        (out / "weights.safetensors").write_text(str(job["seed"]))
+        outputs["weights"] = "weights.safetensors"
+        if curve:
+            quality["best_val_accuracy"] = max(curve)
+    if job["task"] == "evaluate" and job["inputs"]["weights"]:
+        seed = int(Path(job["inputs"]["weights"]).read_text())
+        quality["accuracy"] = args.accuracy + offset(args, seed)
     if job["task"] in ("init", "forward"):
         import numpy as np
         from safetensors.numpy import save_file
@@ -113,6 +142,7 @@ def main() -> int:
         "outputs": outputs,
         "versions": {"fake": "1"},
     }
+    result["metrics"].update(quality)
     if args.gflop_per_s is not None:
         result["metrics"]["gflop_per_s"] = args.gflop_per_s
     if args.overhead_s is not None and job.get("model"):
