@@ -264,6 +264,7 @@ class Results(_Model):
     roofline: Roofline | None = None
     sweep: Sweep | None = None
     quality: list[dict[str, Any]] | None = None  # per train task (analysis/quality.py)
+    reruns: list[dict[str, Any]] | None = None  # the baseline's reruns for the curves check
 
 
 # --- reading and writing ---------------------------------------------------------------------

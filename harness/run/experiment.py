@@ -30,7 +30,7 @@ from harness.run.config import Config
 from harness.run.context import Context, find_measurement, save
 from harness.run.display import Display
 from harness.run.inputs import prepare_inputs
-from harness.run.job import run_one
+from harness.run.job import rerun_baseline, run_one
 from harness.run.summary import summarize_runs
 
 
@@ -144,6 +144,9 @@ def execute(ctx: Context) -> dict[str, Any]:
                     summary = summarize_runs(task.name, measurement["runs"])
                     measurement["summary"] = summary and summary.dump()
                     save(ctx)
+        if results.get("reruns") is None:
+            results["reruns"] = rerun_baseline(ctx, input_files)
+            save(ctx)
     except BaseException:
         kill_children()
         results["status"] = "interrupted"

@@ -45,20 +45,26 @@ def run_one(
     warm: bool,
     inputs: dict[str, Path],
     label: str,
+    *,
+    threads: int | None = None,
+    job_dir: Path | None = None,
 ) -> dict[str, Any]:
+    """Run one job and return its `Run`; `threads` and `job_dir` replace the config's thread
+    count and the job's folder (the baseline's rerun for the curves check: rerun_baseline)."""
     config = ctx.config
     task = config.tasks[index]
+    threads = threads or config.threads
     weights = inputs.get("weights")
     if task.weights == "trained":
         weights = trained_weights(ctx, impl.id, index, repeat)
-    job_dir = ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
+    job_dir = job_dir or ctx.run_dir / "jobs" / f"t{index:02d}-{task.name}-{impl.id}-r{repeat:02d}"
     shutil.rmtree(job_dir, ignore_errors=True)  # a job cut off before a resume starts afresh
     job_dir.mkdir(parents=True)
     seed = config.seed + repeat if task.vary_seed else config.seed
     job = make_job(
         task=task.name,
         seed=seed,
-        threads=config.threads,
+        threads=threads,
         out_dir=job_dir,
         root=ctx.root,
         eval_root=task.eval_root or ctx.eval_root,
@@ -75,7 +81,7 @@ def run_one(
     record = run_process(
         impl.command(job_dir / "job.json"),
         cwd=impl.folder,
-        env=impls.job_env(config.threads),
+        env=impls.job_env(threads),
         log_dir=job_dir,
         timeout_s=config.timeout_s,
         interval_s=config.sample_interval_ms / 1000,
@@ -111,6 +117,30 @@ def run_one(
     ):  # a train run's weights stay while a later task evaluates each training's own
         prune_outputs(job_dir, run["outputs"])
     return run
+
+
+def rerun_baseline(ctx: Context, input_files: dict[int, dict[str, Path]]) -> list[dict[str, Any]]:
+    """The baseline's own spread for the `curves` check: every `step` task compared between
+    implementations is run once more by the baseline with another thread count (1, or 2 when
+    the run uses 1), after every measured job; the runs are kept in `results.reruns`, never in
+    a measurement."""
+    config = ctx.config
+    out: list[dict[str, Any]] = []
+    if len(ctx.chosen) < 2:
+        return out
+    baseline = ctx.chosen[0]
+    for index, task in enumerate(config.tasks):
+        if task.name != "step" or task.weights == "trained":
+            continue
+        if not measured_runs(find_measurement(ctx.results, baseline.id, index)):
+            continue
+        threads = 1 if config.threads > 1 else 2
+        label = f"rerun {task.name} {baseline.id} at {threads} thread(s) for the curves check"
+        job_dir = ctx.run_dir / "reruns" / f"t{index:02d}-{task.name}-{baseline.id}-x{threads}"
+        run = run_one(ctx, baseline, index, config.warmup, False, input_files[index], label,
+                      threads=threads, job_dir=job_dir)  # fmt: skip
+        out.append({"task_index": index, "impl": baseline.id, "threads": threads, **run})
+    return out
 
 
 def job_outcome(

@@ -3,7 +3,7 @@
     python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R]
         [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G]
         [--overhead-s O --s-per-gflop C] [--val-curve A,B,.. --accuracy A --seed-spread S]
-        run JOB.json
+        [--curve-offset D --curve-per-thread T] run JOB.json
 
 It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
 result.json whose throughput metric is R (pairs_per_s / images_per_s), times a deterministic
@@ -16,7 +16,8 @@ pairs of the job's model, `sum(filters) * embedding * input` FLOP per pair): pai
 gflop_per_s follow from it, so two fakes with different O and C cross over at a known size.
 `train` prints the --val-curve as `val_accuracy` events 50 ms apart, each plus an offset drawn
 from the job's seed (uniform in +-S/2), reports its best as best_val_accuracy and writes the
-seed as its weights; `evaluate` reads that seed back from inputs.weights and reports
+seed as its weights; `step` reports 5 `losses` 0.7 * 0.9^k * (1 + D + T * threads) for k >= 1
+(so a rerun at another thread count differs by T); `evaluate` reads that seed back from inputs.weights and reports
 accuracy = A + the same offset, so a test can tell which training's weights it was given.
 MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
 hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json),
@@ -70,6 +71,8 @@ def main() -> int:
     p.add_argument("--overhead-s", type=float, default=None)
     p.add_argument("--s-per-gflop", type=float, default=0.0)
     p.add_argument("--val-curve", default="")
+    p.add_argument("--curve-offset", type=float, default=0.0)
+    p.add_argument("--curve-per-thread", type=float, default=0.0)
     p.add_argument("--accuracy", type=float, default=0.5)
     p.add_argument("--seed-spread", type=float, default=0.0)
     p.add_argument("verb")
@@ -143,6 +146,9 @@ def main() -> int:
         "versions": {"fake": "1"},
     }
     result["metrics"].update(quality)
+    if job["task"] == "step":
+        drift = 1 + args.curve_offset + args.curve_per_thread * job["threads"]
+        result["metrics"]["losses"] = [0.7 * 0.9**k * (drift if k else 1) for k in range(5)]
     if args.gflop_per_s is not None:
         result["metrics"]["gflop_per_s"] = args.gflop_per_s
     if args.overhead_s is not None and job.get("model"):

@@ -113,3 +113,29 @@ def test_bad_quality_keys_are_one_line(tmp_path: Path, task: Any, message: str) 
     with pytest.raises(HarnessError) as e:
         from_dict(raw)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def curves_run(folder: Path, other_offset: float) -> dict[str, Any]:
+    raw = config(folder, 2)
+    raw["threads"] = 2
+    raw["tasks"] = [{"step": {"steps": 5, "batch": 2, "input_pairs": 8}}]
+    a = fake("a", "--curve-per-thread", "0.01")  # 1.02 at 2 threads, 1.01 at 1
+    b = fake("b", "--curve-offset", str(other_offset))
+    return run_experiment(from_dict(raw), folder / "run", quiet(), {"a": a, "b": b})
+
+
+@pytest.mark.parametrize(("offset", "ok"), [(0.05, True), (0.2, False)])
+def test_curves_are_judged_against_the_baselines_own_spread(
+    tmp_path: Path, offset: float, ok: bool
+) -> None:
+    doc = curves_run(tmp_path, offset)
+    [rerun] = doc["reruns"]
+    assert rerun["threads"] == 1 and rerun["impl"] == "a" and rerun["ok"]
+    assert (tmp_path / "run" / rerun["dir"] / "result.json").is_file()
+    [check] = [c for c in doc["checks"] if c["name"] == "curves"]
+    # b is 0.029 (or 0.18) from a, beyond the 1e-3 tolerance; a's own spread is 0.0098
+    assert check["value"] > 1e-3
+    assert check["baseline_spread"] == pytest.approx(0.01 / 1.02, rel=1e-6)
+    assert check["ok"] is ok
+    assert "a's own spread (rerun at 1 thread(s)) 9.80e-03" in check["detail"]
+    assert all(m["task"] == "step" for m in doc["measurements"])  # the rerun is no measurement
