@@ -97,3 +97,23 @@ def test_report_renders_plots_and_tables_in_chromium(tmp_path: Path) -> None:
     with Image.open(shot) as img:
         colours = img.convert("RGB").getcolors(1 << 24) or []
     assert len(colours) > 50  # text, tables and a plot, not a blank page
+
+
+@pytest.mark.slow
+def test_sweep_report_renders_its_crossover_plot_in_chromium(tmp_path: Path) -> None:
+    from tests.harness.test_sweep import run as run_sweep
+
+    browser = chromium()
+    _, run_dir = run_sweep(tmp_path)
+    probed = tmp_path / "probed.html"
+    probed.write_text((run_dir / "report.html").read_text().replace("</body>", PROBE + "</body>"))
+    proc = run_chromium(browser, tmp_path / "profile-sweep", "--dump-dom", probed.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", proc.stdout)
+    assert body, proc.stdout[:2000]
+    attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(1)))
+    assert attrs["data-images"] == attrs["data-images-rendered"] == "1"  # one series
+    assert int(attrs["data-widths"]) >= 300
+    for table in ("crossover", "points", "machine"):
+        assert f'data-table="{table}"' in proc.stdout
+    assert "b is faster below" in proc.stdout
