@@ -140,3 +140,64 @@ def test_real_omniglot_matches_a_plain_pillow_decode(omniglot_small1: Path) -> N
             assert im.mode == "1" and im.size == (105, 105)
             ink = np.asarray(im.convert("L")) == 0
         assert np.array_equal(unpack_bits(images[k]), ink.astype(np.uint8))
+
+
+def _chunks(data: bytes) -> list[tuple[int, bytes]]:
+    """(offset, type) of every chunk of a PNG."""
+    found, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        found.append((pos, data[pos + 4 : pos + 8]))
+        pos += 12 + length
+    return found
+
+
+def test_omniglot_files_take_the_zlib_path_and_decode_as_pillow_does(
+    omniglot_small1: Path,
+) -> None:
+    from oneshot_common.data import _plain_rows
+
+    dataset = scan_dataset(omniglot_small1)
+    paths = dataset.image_paths()[::9]  # 303 files of every alphabet
+    for path in paths:
+        assert _plain_rows((omniglot_small1 / path).read_bytes()) is not None, path
+    expected = pack_bits(np.stack([decode_png(str(omniglot_small1 / p)) for p in paths]))
+    assert np.array_equal(load_images(str(omniglot_small1), paths), expected)
+
+
+def test_files_off_the_zlib_path_are_decoded_by_pillow(
+    omniglot_small1: Path, tmp_path: Path
+) -> None:
+    from oneshot_common.data import _plain_rows
+
+    filtered = tmp_path / "filtered.png"  # Pillow picks a filter per row: not the plain layout
+    write_png(filtered, glyph(3))
+    assert _plain_rows(filtered.read_bytes()) is None
+    assert np.array_equal(load_images(str(tmp_path), ["filtered.png"])[0], pack_bits(glyph(3)))
+
+    source = omniglot_small1 / scan_dataset(omniglot_small1).image_paths()[0]
+    data = bytearray(source.read_bytes())
+    (idat,) = [pos for pos, kind in _chunks(bytes(data)) if kind == b"IDAT"]
+    bad_crc = bytearray(data)
+    length = int.from_bytes(data[idat : idat + 4], "big")
+    bad_crc[idat + 8 + length] ^= 0xFF
+    (tmp_path / "crc.png").write_bytes(bad_crc)
+    assert _plain_rows(bytes(bad_crc)) is None
+    try:  # whatever Pillow makes of it, load_images makes the same
+        expected = pack_bits(decode_png(str(tmp_path / "crc.png")))
+    except InputError:
+        with pytest.raises(InputError, match=r"crc\.png: corrupt or truncated PNG"):
+            load_images(str(tmp_path), ["crc.png"])
+    else:
+        assert np.array_equal(load_images(str(tmp_path), ["crc.png"])[0], expected)
+
+    import zlib
+
+    broken = bytearray(data)  # a damaged zlib stream under a right CRC: Pillow names the file
+    broken[idat + 8 : idat + 8 + length] = bytes(length)
+    crc = zlib.crc32(bytes(broken[idat + 4 : idat + 8 + length]))
+    broken[idat + 8 + length : idat + 12 + length] = crc.to_bytes(4, "big")
+    (tmp_path / "zlib.png").write_bytes(broken)
+    assert _plain_rows(bytes(broken)) is None
+    with pytest.raises(InputError, match=r"zlib\.png: corrupt or truncated PNG"):
+        load_images(str(tmp_path), ["zlib.png"])
