@@ -189,6 +189,8 @@ def test_siamese_warm_up_is_outside_the_timed_embedding_and_changes_no_score(
     assert cold.first_batch_s is not None and warm.first_batch_s is not None
     assert cold.first_batch_s > 0 and warm.first_batch_s > 0
     assert np.array_equal(cold.scores, warm.scores)
+    # The warm-up calls have their own seconds, at least the first call's.
+    assert cold.warmup_s < warm.warmup_s and warm.warmup_s >= warm.first_batch_s
 
 
 def fake_runs(root: Path, runs: int, ways: int) -> None:
@@ -261,6 +263,12 @@ def test_evaluate_task_koch_needs_an_eval_root(eval_root: Path, job_writer: JobW
     assert result["metrics"]["error_pct"] == pytest.approx(
         100 - 100 * result["metrics"]["accuracy"]
     )
+    # Where the task's time went: the parts are disjoint sections of task_s.
+    parts = ("setup_s", "draw_s", "load_s", "warmup_s", "embed_s", "score_s")
+    metrics = result["metrics"]
+    assert all(isinstance(metrics[p], float) and metrics[p] >= 0 for p in parts)
+    assert metrics["draw_s"] > 0 and metrics["load_s"] > 0 and metrics["warmup_s"] == 0
+    assert sum(metrics[p] for p in parts) <= metrics["task_s"]
 
 
 def test_trial_set_reports_its_ways(eval_root: Path) -> None:

@@ -13,7 +13,10 @@ alone, for validation during training.
 its siamese scorer: Koch's protocol draws `params.trials` trials from `dataset.eval_root` with
 `Rng(seed, "trials")` (trials.py); Lake's protocol reads the 20 runs of `params.runs`. It
 writes `predictions.tsv` and reports `accuracy`, `error_pct`, `trials` and `trials_per_s`
-(trials over the seconds spent embedding and scoring, decoding excluded).
+(trials over the seconds spent embedding and scoring, decoding excluded), and where `task_s`
+went: `setup_s` (the scorer built: the framework imported, the network and its weights),
+`draw_s` (the trials drawn or Lake's runs read), `load_s` (each distinct image decoded),
+`warmup_s` (the untimed warm-up calls), `embed_s`, `score_s`; the rest is writing.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class OneShotOutcome:
     embed_s: float
     score_s: float
     first_batch_s: float | None = None  # the first embedding call, when the scorer warms up
+    warmup_s: float = 0.0  # the untimed warm-up calls before embed_s
 
     @property
     def accuracy(self) -> float:
@@ -90,8 +94,10 @@ def score_trials(
 
     A scorer with a `warm_up(images)` method runs it first, outside the timed sections."""
     warm_up = getattr(scorer, "warm_up", None)
+    warming = time.perf_counter()
     first_batch_s = warm_up(trials.images) if warm_up is not None else None
     began = time.perf_counter()
+    warmup_s = began - warming if first_batch_s is not None else 0.0  # 0: no warm-up calls
     embeddings = scorer.embed(trials.images)
     embedded = time.perf_counter()
     if first_batch_s is None:  # no warm-up calls: the first timed call is the cold one
@@ -108,7 +114,13 @@ def score_trials(
     scored = time.perf_counter()
     predicted, correct = judge(scores, trials.answers)
     return OneShotOutcome(
-        scores, predicted, correct, embedded - began, scored - embedded, first_batch_s
+        scores,
+        predicted,
+        correct,
+        embedded - began,
+        scored - embedded,
+        first_batch_s,
+        warmup_s,
     )
 
 
@@ -157,7 +169,9 @@ def check_evaluate(job: Job) -> EvaluateParams:
     return params
 
 
-def build_trials(job: Job, params: EvaluateParams, events: Events) -> TrialSet:
+def build_trials(job: Job, params: EvaluateParams, events: Events) -> tuple[TrialSet, float, float]:
+    """The trial set with the seconds spent drawing it (scanning `dataset.eval_root` and drawing
+    Koch's trials, or reading Lake's runs) and loading it (decoding each distinct image once)."""
     from oneshot_common.rng import Rng
     from oneshot_common.sampling import scan_dataset
     from oneshot_common.trials import draw_koch_trials, load_trials, read_lake_runs
@@ -165,6 +179,7 @@ def build_trials(job: Job, params: EvaluateParams, events: Events) -> TrialSet:
     def progress(done: int, total: int) -> None:
         events.progress(done, total, "images")
 
+    began = time.perf_counter()
     if params.protocol == "lake":
         assert params.runs is not None  # check_evaluate
         root = params.runs
@@ -181,7 +196,9 @@ def build_trials(job: Job, params: EvaluateParams, events: Events) -> TrialSet:
                 file=sys.stderr,
             )
         drawn = draw_koch_trials(dataset, params.ways, params.trials, Rng(job.seed, "trials"))
-    return load_trials(root, drawn, progress)
+    drawn_at = time.perf_counter()
+    trials = load_trials(root, drawn, progress)
+    return trials, drawn_at - began, time.perf_counter() - drawn_at
 
 
 NetworkScorer = Callable[[Job, EvaluateParams, Events], Scorer]
@@ -208,8 +225,9 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
     task_start = time.perf_counter()
     params = check_evaluate(job)
     scorer = make_scorer(job, params, events, network_scorer)
+    setup_s = time.perf_counter() - task_start
     with events.phase("load"):
-        trials = build_trials(job, params, events)
+        trials, draw_s, load_s = build_trials(job, params, events)
     with events.phase("evaluate"):
         outcome = score_trials(
             scorer, trials, lambda done, total: events.progress(done, total, "trials")
@@ -234,6 +252,10 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
     metrics.update(
         {
             "images": len(trials.paths),
+            "setup_s": setup_s,
+            "draw_s": draw_s,
+            "load_s": load_s,
+            "warmup_s": outcome.warmup_s,
             "embed_s": outcome.embed_s,
             "score_s": outcome.score_s,
             "trials_per_s": len(trials) / evaluate_s if evaluate_s > 0 else 0.0,

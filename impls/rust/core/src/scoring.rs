@@ -37,6 +37,8 @@ pub struct OneShotOutcome {
     /// Seconds of the first embedding call (the first warm-up call, else the first timed one);
     /// `None` for the MHD scorer.
     pub first_batch_s: Option<f64>,
+    /// Seconds of the untimed warm-up calls (0 without any).
+    pub warmup_s: f64,
 }
 
 impl OneShotOutcome {
@@ -154,6 +156,7 @@ pub fn score_trials<N: Network>(
 ) -> Result<OneShotOutcome> {
     let ways = trials.ways;
     let pairs = trials.len() * ways;
+    let warming = Instant::now();
     let warm_s = match scorer {
         Scorer::Siamese {
             net,
@@ -163,6 +166,11 @@ pub fn score_trials<N: Network>(
         Scorer::Mhd => None,
     };
     let began = Instant::now();
+    let warmup_s = if warm_s.is_some() {
+        (began - warming).as_secs_f64()
+    } else {
+        0.0
+    };
     let scores: Vec<f64>;
     let embedded;
     let mut first_batch_s = None;
@@ -213,6 +221,7 @@ pub fn score_trials<N: Network>(
         embed_s: (embedded - began).as_secs_f64(),
         score_s: (scored - embedded).as_secs_f64(),
         first_batch_s,
+        warmup_s,
     })
 }
 

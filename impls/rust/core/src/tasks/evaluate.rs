@@ -4,6 +4,9 @@
 //! Writes `predictions.tsv`; `trials_per_s` counts embedding and scoring, not decoding. The
 //! siamese scorer first makes `warmup_batches` untimed embedding calls on the first batch
 //! (`first_batch_s`: the first call's seconds); the MHD scorer ignores `warmup_batches`.
+//! Where `task_s` went: `setup_s` (the weights read, the network built), `draw_s` (the trials
+//! drawn or Lake's runs read), `load_s` (each distinct image decoded), `warmup_s`, `embed_s`,
+//! `score_s`; the rest is writing.
 
 use std::path::Path;
 use std::time::Instant;
@@ -19,7 +22,7 @@ use crate::rng::Rng;
 use crate::sampling::Dataset;
 use crate::scoring::{format_predictions, run_error_pct, score_trials, Scorer};
 use crate::tasks::common::{build_network, network_shape, start_params};
-use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, TrialSet};
+use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, Trial, TrialSet};
 
 /// Output file of `evaluate`.
 pub const PREDICTIONS_FILE: &str = "predictions.tsv";
@@ -32,6 +35,13 @@ pub fn koch_trial_set(
     seed: u64,
     events: &Events,
 ) -> Result<TrialSet> {
+    let drawn = draw_koch(root, ways, count, seed)?;
+    let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+    load_trials(root, &drawn, &mut progress)
+}
+
+/// Koch's trials of `root` drawn, their images not yet decoded.
+fn draw_koch(root: &Path, ways: usize, count: usize, seed: u64) -> Result<Vec<Trial>> {
     let dataset = Dataset::scan(root)?;
     let skipped = (0..dataset.alphabets().len())
         .filter(|&a| dataset.characters_of(a).len() < ways)
@@ -42,9 +52,7 @@ pub fn koch_trial_set(
             root.display()
         );
     }
-    let drawn = draw_koch_trials(&dataset, ways, count, &mut Rng::new(seed, "trials"))?;
-    let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
-    load_trials(root, &drawn, &mut progress)
+    draw_koch_trials(&dataset, ways, count, &mut Rng::new(seed, "trials"))
 }
 
 /// Run `evaluate` for `job`.
@@ -63,34 +71,45 @@ pub fn run<N: Network>(job: &Job, params: &EvaluateParams, events: &Events) -> R
             Some(start_params(job, shape, InitName::Paper)?)
         }
     };
-    let trials = events.phase("load", || match params.protocol {
-        Protocol::Lake => {
-            let root = params.runs.as_ref().ok_or_else(|| {
-                Error::job(
-                    "params.runs",
-                    "missing, expected the all_runs folder for protocol: lake",
-                )
-            })?;
-            let drawn = read_lake_runs(root, params.ways)?;
-            let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
-            load_trials(root, &drawn, &mut progress)
-        }
-        Protocol::Koch => {
-            let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
-                Error::job(
-                    "dataset.eval_root",
-                    "null, expected the evaluation alphabets' folder for protocol: koch",
-                )
-            })?;
-            koch_trial_set(root, params.ways, params.trials, job.seed, events)
-        }
+    let mut setup_s = task_start.elapsed().as_secs_f64();
+    let (mut draw_s, mut load_s) = (0.0, 0.0);
+    let trials = events.phase("load", || {
+        let began = Instant::now();
+        let (root, drawn) = match params.protocol {
+            Protocol::Lake => {
+                let root = params.runs.as_ref().ok_or_else(|| {
+                    Error::job(
+                        "params.runs",
+                        "missing, expected the all_runs folder for protocol: lake",
+                    )
+                })?;
+                (root, read_lake_runs(root, params.ways)?)
+            }
+            Protocol::Koch => {
+                let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
+                    Error::job(
+                        "dataset.eval_root",
+                        "null, expected the evaluation alphabets' folder for protocol: koch",
+                    )
+                })?;
+                (root, draw_koch(root, params.ways, params.trials, job.seed)?)
+            }
+        };
+        let drawn_at = Instant::now();
+        let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+        let trials = load_trials(root, &drawn, &mut progress)?;
+        draw_s = (drawn_at - began).as_secs_f64();
+        load_s = drawn_at.elapsed().as_secs_f64();
+        Ok::<_, Error>(trials)
     })?;
     let outcome = events.phase("evaluate", || {
         let batch = params.batch.min(trials.paths.len()).max(1);
         let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
         let result = match start {
             Some(start) => {
+                let building = Instant::now();
                 let mut net = build_network::<N>(job, start, batch, false)?;
+                setup_s += building.elapsed().as_secs_f64();
                 let mut scorer = Scorer::Siamese {
                     net: &mut net,
                     batch,
@@ -131,6 +150,10 @@ pub fn run<N: Network>(job: &Job, params: &EvaluateParams, events: &Events) -> R
     let evaluate_s = outcome.embed_s + outcome.score_s;
     Ok(result
         .metric("images", trials.paths.len())
+        .metric("setup_s", setup_s)
+        .metric("draw_s", draw_s)
+        .metric("load_s", load_s)
+        .metric("warmup_s", outcome.warmup_s)
         .metric("embed_s", outcome.embed_s)
         .metric("score_s", outcome.score_s)
         .metric(
