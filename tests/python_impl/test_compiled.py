@@ -93,8 +93,10 @@ def test_compiled_forward_matches_eager_and_compiles_outside_the_timed_calls(
             assert metrics["compiled_graphs"] == 1
             assert metrics["compile_s"] > 0
             assert metrics["first_batch_s"] > metrics["compile_s"]
+            assert "ops_per_call" not in metrics  # not counted around a compiled function
         else:
             assert "compile_s" not in metrics
+            assert type(metrics["ops_per_call"]) is int and metrics["ops_per_call"] > 0
     for name in ("emb1", "emb2", "logits"):
         np.testing.assert_allclose(
             outputs["python-torch-compile"][name], outputs["python-torch"][name], atol=1e-5

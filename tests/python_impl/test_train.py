@@ -270,3 +270,40 @@ def test_step_and_train_leave_their_warm_up_steps_out_of_the_rate(
     code, result, _ = run_job(tmp_path, "train", root, params)
     m = result["metrics"]
     assert m["train_pairs_per_s"] * m["train_s"] == pytest.approx(32)
+
+
+def test_step_and_forward_count_their_aten_operator_calls_outside_the_timed_calls(
+    tmp_path: Path, synthetic: tuple[Path, Path]
+) -> None:
+    root = synthetic[0]
+    pairs = pair_file(tmp_path, root, 12)
+    _, _, init_out = run_job(tmp_path, "init", root, {"init": "he"})
+    weights = init_out / "weights.safetensors"
+    optimizer = {"name": "sgd", "lr": 0.05, "momentum_start": 0.9, "momentum_epochs": 0}
+    counts: dict[str, list[int]] = {"forward": [], "step": []}
+    for batch in (2, 5):
+        for task, params in (("forward", {"batch": batch}), ("step", {"steps": 1, "batch": batch})):
+            code, result, out = run_job(
+                tmp_path, task, root, params, pairs=pairs, weights=weights, optimizer=optimizer
+            )
+            assert code == 0, result["error"]
+            ops = result["metrics"]["ops_per_call"]
+            assert type(ops) is int and ops > 0
+            counts[task].append(ops)
+        # The counting step runs after the weights are written: they are one step's update.
+        net = tiny_net(weights)
+        left, right, labels = load_pairs(str(root), read_pairs(pairs, root))
+        loss = pair_loss(
+            net(to_input(left[:batch], 32), to_input(right[:batch], 32))[2],
+            torch.tensor(labels[:batch]),
+        )
+        loss.backward()
+        saved = load_file(str(out / "weights.safetensors"))
+        for name, param in net.named_parameters():
+            assert param.grad is not None
+            update = param.grad + (2e-4 * param if name.endswith("weight") else 0)
+            torch.testing.assert_close(saved[name], param.detach() - 0.05 * update)
+    # Operators do not depend on the batch size; a step runs the forward's and more.
+    assert counts["forward"][0] == counts["forward"][1]
+    assert counts["step"][0] == counts["step"][1]
+    assert counts["step"][0] > 2 * counts["forward"][0]

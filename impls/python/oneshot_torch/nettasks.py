@@ -37,6 +37,7 @@ from oneshot_common.params import ForwardParams, StepParams
 from oneshot_common.shape import Shape, network_shape
 from oneshot_common.tasks import Outcome
 
+from oneshot_torch import compiling
 from oneshot_torch.compiling import compile_metrics, compile_net
 from oneshot_torch.device import CPU, synchronize, torch_device
 from oneshot_torch.model import SiameseNet, init_weights, pair_loss, prepare_images
@@ -132,6 +133,14 @@ def run_forward(job: Job, events: Events) -> Outcome:
         save_tensors(
             {"emb1": emb1, "emb2": emb2, "logits": logits}, os.path.join(job.out_dir, OUTPUTS_FILE)
         )
+    ops: dict[str, int] = {}
+    if not compiling.enabled():  # one more call on the first batch, untimed, outputs dropped
+        from oneshot_torch.opcount import count_aten_ops
+
+        x1 = to_input(left[: params.batch], shape.input, device)
+        x2 = to_input(right[: params.batch], shape.input, device)
+        with torch.inference_mode():
+            ops["ops_per_call"] = count_aten_ops(lambda: net(x1, x2))
     pairs_per_s = n / forward_s
     first_batch_s = first_batch_s if first_batch_s is not None else forward_s  # one call ran
     return Outcome(
@@ -143,6 +152,7 @@ def run_forward(job: Job, events: Events) -> Outcome:
             "first_batch_s": first_batch_s,
             "warmup_batches": params.warmup_batches,
             "torch_threads": torch.get_num_threads(),
+            **ops,
             **compile_metrics(first_batch_s, forward_s / math.ceil(n / params.batch)),
         },
         outputs={"outputs": OUTPUTS_FILE},
@@ -165,12 +175,17 @@ def run_step(job: Job, events: Events) -> Outcome:
     timed_s, timed_steps, first_batch_s = 0.0, 0, 0.0
     outputs: dict[str, str] = {}
     grads: dict[str, torch.Tensor] = {}
+
+    def batch_of(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        index = wrap_indices(step * params.batch, params.batch, n)
+        x1 = to_input(left[index], shape.input, device)
+        x2 = to_input(right[index], shape.input, device)
+        labels = torch.from_numpy(labels_np[index]).to(device=device, dtype=torch.float32)
+        return x1, x2, labels
+
     with events.phase("step"):
         for step in range(params.steps):
-            index = wrap_indices(step * params.batch, params.batch, n)
-            x1 = to_input(left[index], shape.input, device)
-            x2 = to_input(right[index], shape.input, device)
-            labels = torch.from_numpy(labels_np[index]).to(device=device, dtype=torch.float32)
+            x1, x2, labels = batch_of(step)
             synchronize(device)
             began = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
@@ -203,6 +218,21 @@ def run_step(job: Job, events: Events) -> Outcome:
         if params.save_gradients:
             save_tensors(grads, os.path.join(job.out_dir, GRADS_FILE))
             outputs["gradients"] = GRADS_FILE
+    ops: dict[str, int] = {}
+    if not compiling.enabled():  # one more step on step 0's pairs, after the weights are saved
+        from oneshot_torch.opcount import count_aten_ops
+
+        x1, x2, labels = batch_of(0)
+
+        def one_step() -> None:  # the timed section of a step, as in the loop above
+            optimizer.zero_grad(set_to_none=True)
+            _, _, logits = net(x1, x2)
+            loss = pair_loss(logits, labels)
+            loss.backward()  # type: ignore[no-untyped-call]
+            float(loss.item())
+            optimizer.step()
+
+        ops["ops_per_call"] = count_aten_ops(one_step)
     pairs_per_s = timed_steps * params.batch / timed_s
     return Outcome(
         metrics={
@@ -214,6 +244,7 @@ def run_step(job: Job, events: Events) -> Outcome:
             "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
             "first_batch_s": first_batch_s,
             "torch_threads": torch.get_num_threads(),
+            **ops,
             **compile_metrics(first_batch_s, timed_s / timed_steps),
         },
         outputs=outputs,
