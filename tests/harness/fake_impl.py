@@ -17,8 +17,9 @@ gflop_per_s follow from it, so two fakes with different O and C cross over at a 
 `train` prints the --val-curve as `val_accuracy` events 50 ms apart, each plus an offset drawn
 from the job's seed (uniform in +-S/2), reports its best as best_val_accuracy and writes the
 seed as its weights; `step` reports 5 `losses` 0.7 * 0.9^k * (1 + D + T * threads) for k >= 1
-(so a rerun at another thread count differs by T); `evaluate` reads that seed back from inputs.weights and reports
-accuracy = A + the same offset, so a test can tell which training's weights it was given.
+(so a rerun at another thread count differs by T); `evaluate` reads that seed back from
+inputs.weights and reports accuracy = A + the same offset, so a test can tell which training's
+weights it was given.
 MODE: ok, badevents (a non-JSON stdout line), crash (exit 3), signal (SIGKILL itself),
 hang (sleep forever), badjson (malformed result.json), schema (schema-violating result.json),
 noresult, spawn (a grandchild that hangs).
