@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use oneshot_core::data::{decode_png, encode_png, load_dataset, pack, PACKED_BYTES, PIXELS};
+use oneshot_core::data::{
+    decode_png, decode_with_png_crate, encode_png, load_dataset, pack, PACKED_BYTES, PIXELS,
+};
 use oneshot_core::pairfile::format_pairs;
 use oneshot_core::rng::Rng;
 use oneshot_core::sampling::{sample_pairs, Dataset};
@@ -74,8 +76,13 @@ fn decoding(c: &mut Criterion) {
     let path = dataset.root().join(&dataset.paths()[0]);
     let bytes = std::fs::read(&path).expect("read the first image");
     let mut out = [0u8; PACKED_BYTES];
+    // decode_png takes the direct path for Omniglot's own layout (decode_plain); the png
+    // crate is what every file went through before, and what any other file still does.
     c.bench_function("decode_png_one", |b| {
         b.iter(|| decode_png(black_box(&bytes), &path, &mut out).expect("decode"))
+    });
+    c.bench_function("decode_png_crate_one", |b| {
+        b.iter(|| decode_with_png_crate(black_box(&bytes), &path, &mut out).expect("decode"))
     });
     let mut group = c.benchmark_group("load");
     group.sample_size(10);

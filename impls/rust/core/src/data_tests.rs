@@ -207,3 +207,136 @@ fn load_pairs_gives_left_right_and_labels_decoding_each_file_once() {
         assert_eq!(image(&loaded.right, p), image(&all, pair.right as usize));
     }
 }
+
+/// `image` as a PNG laid out as Omniglot's are (one IDAT, unfiltered rows), or with `filter`.
+fn encode_with(image: &BitImage, filter: png::Filter) -> Vec<u8> {
+    let mut rows = [0xffu8; ROW_BYTES * IMAGE_SIDE];
+    for k in (0..PIXELS).filter(|&k| is_ink(image, k)) {
+        let (y, x) = (k / IMAGE_SIDE, k % IMAGE_SIDE);
+        rows[y * ROW_BYTES + x / 8] &= !(0x80 >> (x % 8));
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, IMAGE_SIDE as u32, IMAGE_SIDE as u32);
+    encoder.set_color(ColorType::Grayscale);
+    encoder.set_depth(BitDepth::One);
+    encoder.set_filter(filter);
+    let mut writer = encoder.write_header().expect("header");
+    writer.write_image_data(&rows).expect("data");
+    writer.finish().expect("finish");
+    bytes
+}
+
+fn with_png_crate(bytes: &[u8]) -> BitImage {
+    let mut out = [0u8; PACKED_BYTES];
+    decode_with_png_crate(bytes, Path::new("/d/x.png"), &mut out).expect("png crate");
+    out
+}
+
+/// A chunk with its length and CRC, as a PNG holds it.
+fn raw_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    let mut out = (data.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
+    out
+}
+
+#[test]
+fn the_plain_layout_decodes_directly_and_as_the_png_crate_does() {
+    for seed in 0..20 {
+        let image = glyph(seed);
+        let bytes = encode_with(&image, png::Filter::NoFilter);
+        let mut direct = [0u8; PACKED_BYTES];
+        assert!(decode_plain(&bytes, &mut direct).is_some(), "glyph {seed}");
+        assert_eq!(direct, image);
+        assert_eq!(direct, with_png_crate(&bytes));
+    }
+}
+
+#[test]
+fn filtered_rows_and_other_chunks_go_through_the_png_crate_unchanged() {
+    let image = glyph(3);
+    let mut scratch = [0u8; PACKED_BYTES];
+    for filter in [
+        png::Filter::Sub,
+        png::Filter::Up,
+        png::Filter::Avg,
+        png::Filter::Paeth,
+    ] {
+        let bytes = encode_with(&image, filter);
+        assert!(decode_plain(&bytes, &mut scratch).is_none(), "{filter:?}");
+        assert_eq!(decode(&bytes).expect("decode"), image, "{filter:?}");
+    }
+    // an ancillary chunk (Omniglot's files carry tIME) is skipped; a critical one is not
+    let plain = encode_with(&image, png::Filter::NoFilter);
+    let ihdr_end = 8 + 25;
+    for (kind, data, direct) in [
+        (b"tIME", &[7u8, 0xdf, 6, 1, 12, 0, 0][..], true),
+        (b"PLTE", &[0u8, 0, 0, 255, 255, 255][..], false),
+    ] {
+        let mut with = plain[..ihdr_end].to_vec();
+        with.extend(raw_chunk(kind, data));
+        with.extend_from_slice(&plain[ihdr_end..]);
+        assert_eq!(decode_plain(&with, &mut scratch).is_some(), direct);
+        if direct {
+            assert_eq!(scratch, image);
+            assert_eq!(decode(&with).expect("decode"), image);
+        }
+    }
+}
+
+#[test]
+fn damage_the_direct_path_cannot_vouch_for_falls_back_to_the_png_crates_error() {
+    let plain = encode_with(&glyph(7), png::Filter::NoFilter);
+    let idat_at = 8 + 25;
+    let len = u32::from_be_bytes(plain[idat_at..idat_at + 4].try_into().unwrap()) as usize;
+    let zlib = &plain[idat_at + 8..idat_at + 8 + len];
+    // a flipped byte of the deflate data, the IDAT CRC made right again: the Adler-32 (or the
+    // inflate) fails
+    let mut bad = zlib.to_vec();
+    bad[len / 2] ^= 0x10;
+    let mut rebuilt = plain[..idat_at].to_vec();
+    rebuilt.extend(raw_chunk(b"IDAT", &bad));
+    rebuilt.extend_from_slice(&plain[idat_at + 12 + len..]);
+    let mut flipped_crc = plain.clone();
+    flipped_crc[idat_at + 8 + len] ^= 1;
+    let mut scratch = [0u8; PACKED_BYTES];
+    for (what, bytes) in [("deflate", &rebuilt), ("crc", &flipped_crc)] {
+        assert!(decode_plain(bytes, &mut scratch).is_none(), "{what}");
+        let err = decode(bytes).expect_err(what);
+        assert!(
+            err.chain()
+                .starts_with("/d/x.png: corrupt or truncated PNG"),
+            "{what}: {}",
+            err.chain()
+        );
+    }
+}
+
+#[test]
+fn files_longer_than_one_read_and_empty_ones_load_as_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = glyph(11);
+    let plain = encode_with(&image, png::Filter::NoFilter);
+    let ihdr_end = 8 + 25;
+    let mut long = plain[..ihdr_end].to_vec();
+    long.extend(raw_chunk(b"tEXt", &vec![b'x'; 10_000])); // the IDAT starts after 4096 bytes
+    long.extend_from_slice(&plain[ihdr_end..]);
+    let folder = dir.path().join("A/c1");
+    fs::create_dir_all(&folder).expect("mkdir");
+    fs::write(folder.join("long.png"), &long).expect("write");
+    fs::write(folder.join("plain.png"), &plain).expect("write");
+    fs::write(folder.join("empty.png"), b"").expect("write");
+    let paths = ["A/c1/long.png".to_string(), "A/c1/plain.png".to_string()];
+    let images = load_images(dir.path(), &paths, &mut |_, _| {}).expect("load");
+    assert_eq!(image(&images, 0), &image[..]);
+    assert_eq!(image(&images, 1), &image[..]);
+    let err = load_images(dir.path(), &["A/c1/empty.png".to_string()], &mut |_, _| {})
+        .expect_err("empty file");
+    assert!(
+        err.chain().contains("empty.png: corrupt or truncated PNG"),
+        "{}",
+        err.chain()
+    );
+}
