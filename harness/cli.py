@@ -2,6 +2,7 @@
 
     python -m harness run CONFIG.yaml [--out DIR] [--set key=value ...]
     python -m harness run --resume RUN_DIR        (a run or a sweep)
+    python -m harness run CONFIG.yaml --cluster HOST:PORT    (on a Ray cluster: docs/cluster.md)
     python -m harness run CONFIG.yaml --export pytest-benchmark
     python -m harness report RUN_DIR [--export pytest-benchmark]
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
@@ -54,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. --set repeats=5 --set tasks.0.sample.pairs=5000",
     )
     run.add_argument("--export", choices=EXPORT_FORMATS, help="also write results in this format")
+    run.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Ray cluster's benchmark nodes, e.g. 10.0.0.1:6379 (docs/cluster.md)",
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --cluster: rerun a task whose node or worker died up to N times (default 1)",
+    )
 
     report = verbs.add_parser("report", help="write report.md and report.html of a run")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -163,7 +176,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--resume RUN_DIR takes no config, --set or --out: it reuses the run's"
             )
         run_dir = args.resume.resolve()
-        if is_sweep_dir(run_dir):
+        if args.cluster:
+            from harness.cluster.driver import resume_on_cluster
+
+            results = resume_on_cluster(run_dir, display, args.cluster, args.retries)
+        elif is_sweep_dir(run_dir):
             results = resume_sweep(run_dir, display)
         else:
             results = resume_experiment(run_dir, display)
@@ -172,7 +189,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise HarnessError("run: expected a config file (or --resume RUN_DIR)")
         config = load_config(args.config, args.overrides)
         run_dir = (args.out or default_run_dir(config)).resolve()
-        if config.sweep:
+        if args.cluster:
+            from harness.cluster.driver import run_on_cluster
+
+            results = run_on_cluster(config, run_dir, display, args.cluster, args.retries)
+        elif config.sweep:
             results = run_sweep(config, run_dir, display)
         else:
             results = run_experiment(config, run_dir, display)
@@ -193,11 +214,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         if any(not r.ok for r in m.runs)
     ]
     bad_checks = [f"{c.name}{where(c.point)}" for c in doc.checks if not c.ok]
+    lost = [p for p in (doc.sweep.points if doc.sweep else []) if p.status != "complete"]
+    for p in lost:
+        print(f"error: sweep point {p.index} {p.status}: {p.reason or 'not run'}", file=sys.stderr)
+    if lost:
+        resume = f" --cluster {args.cluster}" if args.cluster else ""
+        print(
+            f"error: run the rest with: python -m harness run --resume {run_dir}{resume}",
+            file=sys.stderr,
+        )
     if failed:
         print(f"error: failed jobs: {', '.join(failed)}", file=sys.stderr)
     if bad_checks:
         print(f"error: failed checks: {', '.join(bad_checks)}", file=sys.stderr)
-    return 1 if failed or bad_checks else 0
+    return 1 if failed or bad_checks or lost else 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:

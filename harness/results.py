@@ -130,6 +130,7 @@ class Measurement(_Model):
     summary: Summary | None
     phase_summary: list[dict[str, Any]] | None = None
     point: int | None = None  # a sweep's point (Results.sweep.points[point]); None outside one
+    node: dict[str, Any] | None = None  # the cluster node the point ran on (node_id, ip, cpu)
 
 
 class Build(_Model):
@@ -233,6 +234,8 @@ class SweepPoint(_Model):
     values: dict[str, Any]
     dir: str
     status: str  # pending | running | complete | interrupted | failed
+    node: dict[str, Any] | None = None  # run on a cluster node (harness/cluster): its facts
+    reason: str | None = None  # why a point failed (a cluster task lost with its node, ...)
 
 
 class Sweep(_Model):
@@ -265,6 +268,8 @@ class Results(_Model):
     sweep: Sweep | None = None
     quality: list[dict[str, Any]] | None = None  # per train task (analysis/quality.py)
     reruns: list[dict[str, Any]] | None = None  # the baseline's reruns for the curves check
+    cluster: dict[str, Any] | None = None  # run with --cluster: address, benchmark nodes
+    node: dict[str, Any] | None = None  # a run (no sweep) on a cluster node: its facts
 
 
 # --- reading and writing ---------------------------------------------------------------------

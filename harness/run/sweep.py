@@ -54,12 +54,19 @@ def run_sweep(
     available: dict[str, impls.Implementation] | None = None,
 ) -> dict[str, Any]:
     """Run every point of a config with `sweep:` into `run_dir`; return the sweep's document."""
+    start_sweep_dir(config, run_dir, available)
+    return _execute(config, run_dir, display, available)
+
+
+def start_sweep_dir(
+    config: Config, run_dir: Path, available: dict[str, impls.Implementation] | None = None
+) -> None:
+    """Check the implementations and the folder before any work; write the sweep's config."""
     impls.select(config.implementations, available or impls.discover())  # fail before any work
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
-    return _execute(config, run_dir, display, available)
 
 
 def is_sweep_dir(run_dir: Path) -> bool:
@@ -76,10 +83,24 @@ def resume_sweep(
     run_dir: Path, display: Display, available: dict[str, impls.Implementation] | None = None
 ) -> dict[str, Any]:
     """Finish the points an interrupted sweep left: resume a started one, run the rest."""
+    return _execute(load_sweep_config(run_dir), run_dir, display, available)
+
+
+def load_sweep_config(run_dir: Path) -> Config:
+    """The config a sweep run folder was started with (its config.yaml)."""
     config = load_config(run_dir / "config.yaml")
     if not config.sweep:
         raise HarnessError(f"{run_dir}: its config.yaml has no sweep; not a sweep run")
-    return _execute(config, run_dir, display, available)
+    return config
+
+
+def started_utc(run_dir: Path) -> str:
+    """When the sweep in run_dir started: its results.json's, else now."""
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    previous = run_dir / "results.json"
+    if previous.is_file():
+        started = json.loads(previous.read_text(encoding="utf-8")).get("started_utc", started)
+    return str(started)
 
 
 def _execute(
@@ -91,16 +112,13 @@ def _execute(
     from harness.run.experiment import resume_experiment, run_experiment
 
     points = [p for p, _ in config.points]
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    previous = run_dir / "results.json"
-    if previous.is_file():
-        started = json.loads(previous.read_text(encoding="utf-8")).get("started_utc", started)
+    started = started_utc(run_dir)
     status: dict[int, str] = {}
     try:
         for p, point_config in config.points:
             point_dir = run_dir / p.dir
             results_path = point_dir / "results.json"
-            state = _status_of(results_path)
+            state = status_of(results_path)
             if state == "complete":
                 status[p.index] = state
                 continue
@@ -109,7 +127,7 @@ def _execute(
             write_document(config, points, status, run_dir, started, display)
             if state is None:
                 if point_dir.exists():  # made but never recorded a job: start it afresh
-                    _clear(point_dir)
+                    clear_point(point_dir)
                 run_experiment(point_config, point_dir, display, available)
             else:
                 resume_experiment(point_dir, display, available)
@@ -123,7 +141,7 @@ def _execute(
     return write_document(config, points, status, run_dir, started, display, final=True)
 
 
-def _status_of(results_path: Path) -> str | None:
+def status_of(results_path: Path) -> str | None:
     if not results_path.is_file():
         return None
     try:
@@ -132,7 +150,8 @@ def _status_of(results_path: Path) -> str | None:
         return None
 
 
-def _clear(folder: Path) -> None:
+def clear_point(folder: Path) -> None:
+    """Remove a point's folder that is to be run again from the start."""
     shutil.rmtree(folder)
 
 
@@ -145,11 +164,17 @@ def write_document(
     display: Display,
     *,
     final: bool = False,
+    reasons: Mapping[int, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sweep's results.json from the points' own documents (and, when final, its report)."""
+    """The sweep's results.json from the points' own documents (and, when final, its report).
+
+    `reasons`: why a point failed (index -> one line); `extra`: top-level keys to add.
+    """
     from harness.analysis import crossover
 
-    doc = aggregate(config, points, status, run_dir, started)
+    doc = aggregate(config, points, status, run_dir, started, reasons)
+    doc.update(extra or {})
     if final:
         doc["sweep"]["crossover"] = crossover.analyse(doc)
         doc["status"] = "complete"
@@ -164,14 +189,27 @@ def write_document(
 
 
 def aggregate(
-    config: Config, points: list[Point], status: Mapping[int, str], run_dir: Path, started: str
+    config: Config,
+    points: list[Point],
+    status: Mapping[int, str],
+    run_dir: Path,
+    started: str,
+    reasons: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """One results document of every point's: measurements, checks, comparisons with `point`."""
+    """One results document of every point's: measurements, checks, comparisons with `point`.
+
+    A point that ran on a cluster node has that node's facts in `points/NN/node.json`
+    (harness/cluster): they become `sweep.points[i].node` and each measurement's `node`.
+    """
     docs: dict[int, dict[str, Any]] = {}
+    nodes: dict[int, dict[str, Any]] = {}
     for p in points:
         path = run_dir / p.dir / "results.json"
         if path.is_file():
             docs[p.index] = json.loads(path.read_text(encoding="utf-8"))
+        node = run_dir / p.dir / NODE_FILE
+        if node.is_file():
+            nodes[p.index] = json.loads(node.read_text(encoding="utf-8"))
     first = docs[min(docs)] if docs else None
     measurements, checks, comparisons = [], [], []
     implementations: dict[str, Any] = {}
@@ -180,7 +218,8 @@ def aggregate(
         prefix = points[index].dir
         for m in one.get("measurements", []):
             runs = [{**r, "dir": f"{prefix}/{r['dir']}"} for r in m.get("runs", [])]
-            measurements.append({**m, "runs": runs, "point": index})
+            where = {"node": node_summary(nodes[index])} if index in nodes else {}
+            measurements.append({**m, "runs": runs, "point": index, **where})
         checks += [{**c, "point": index} for c in one.get("checks", [])]
         comparisons += [{**c, "point": index} for c in one.get("comparisons") or []]
         implementations.update(one.get("implementations", {}))
@@ -191,7 +230,7 @@ def aggregate(
         for i, d in docs.items()
     }
     states = {
-        p.index: status.get(p.index) or _status_of(run_dir / p.dir / "results.json") for p in points
+        p.index: status.get(p.index) or status_of(run_dir / p.dir / "results.json") for p in points
     }
     doc: dict[str, Any] = {
         "format_version": RESULTS_FORMAT_VERSION,
@@ -218,14 +257,25 @@ def aggregate(
                     "dir": p.dir,
                     "status": states[p.index] or "pending",
                     **_peaks(peaks.get(p.index)),
+                    **({"node": nodes[p.index]} if p.index in nodes else {}),
+                    **({"reason": reasons[p.index]} if reasons and p.index in reasons else {}),
                 }
                 for p in points
             ],
         },
     }
-    if any(s == "interrupted" for s in states.values()):
+    if any(s in ("interrupted", "failed") for s in states.values()):
         doc["status"] = "interrupted"
     return doc
+
+
+NODE_FILE = "node.json"  # a point run on a cluster node: that node's facts (harness/cluster)
+
+
+def node_summary(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The few node facts each measurement carries: which node, which CPU."""
+    keys = ("node_id", "ip", "hostname", "cpu_model")
+    return {k: node[k] for k in keys if k in node}
 
 
 def _peaks(peaks: tuple[Any, Any] | None) -> dict[str, Any]:

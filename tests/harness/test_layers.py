@@ -23,6 +23,7 @@ LAYERS = {  # module or package prefix -> rank; a module may import only ranks <
     "harness.report": 4,
     "harness.export": 4,
     "harness.run": 5,
+    "harness.cluster": 5,  # runs across machines through Ray (docs/cluster.md)
     "harness.gate": 5,  # CI gates: run a bench, compare with references (docs/reports.md)
     "harness.cli": 6,
     "harness.__main__": 6,
