@@ -42,7 +42,7 @@ from harness.process.protocol import (
     validate_section,
     validate_task_params,
 )
-from harness.run.grid import Point, check_grid, expand
+from harness.run.grid import Point, check_grid, expand, set_path
 from harness.run.presets import PRESETS, resolve_model
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
@@ -366,25 +366,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text
-    parts = key.split(".")
-    node: Any = raw
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        where = ".".join(parts[: i + 1])
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise HarnessError(f"--set {key}: {where} must index a list of {len(node)} items")
-            if last:
-                node[int(part)] = value
-            else:
-                node = node[int(part)]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, {})
-        else:
-            raise HarnessError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping or list")
+    set_path(raw, key.split("."), value, f"--set {key}")
 
 
 def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:

@@ -72,7 +72,7 @@ def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
             if isinstance(task, dict) and len(task) == 1:
                 params = next(iter(task.values()))
                 if isinstance(params, dict) and _has(params, rest):
-                    _set(params, rest, value, key)
+                    set_path(params, rest, value, f"sweep.{key}")
                     hits += 1
         if not hits:
             raise HarnessError(
@@ -80,7 +80,7 @@ def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
                 "give it to the tasks it applies to first"
             )
         return
-    _set(raw, parts, value, key)
+    set_path(raw, parts, value, f"sweep.{key}")
 
 
 def _has(node: Mapping[str, Any], parts: Sequence[str]) -> bool:
@@ -91,13 +91,15 @@ def _has(node: Mapping[str, Any], parts: Sequence[str]) -> bool:
     return True
 
 
-def _set(node: Any, parts: Sequence[str], value: Any, key: str) -> None:
+def set_path(node: Any, parts: Sequence[str], value: Any, label: str) -> None:
+    """Set `value` (a copy) at the key path `parts` of a decoded config, making mappings on the
+    way; list items by index. Errors name `label` (`--set a.b`, `sweep.a.b`)."""
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         where = ".".join(parts[: i + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise HarnessError(f"sweep.{key}: {where} must index a list of {len(node)} items")
+                raise HarnessError(f"{label}: {where} must index a list of {len(node)} items")
             if last:
                 node[int(part)] = deepcopy(value)
             else:
@@ -108,7 +110,7 @@ def _set(node: Any, parts: Sequence[str], value: Any, key: str) -> None:
             else:
                 node = node.setdefault(part, {})
         else:
-            raise HarnessError(f"sweep.{key}: {'.'.join(parts[:i])} is not a mapping or list")
+            raise HarnessError(f"{label}: {'.'.join(parts[:i])} is not a mapping or list")
 
 
 def expand(raw: Mapping[str, Any]) -> list[Point]:

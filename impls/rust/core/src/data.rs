@@ -351,6 +351,14 @@ pub fn pack(ink: &[u8]) -> BitImage {
 
 /// Encode a bit image as Omniglot's PNG format: 105x105, 1-bit grayscale, ink 0.
 pub fn encode_png(image: &BitImage) -> std::result::Result<Vec<u8>, png::EncodingError> {
+    encode_png_with(image, None)
+}
+
+/// [`encode_png`] with this row filter (`NoFilter`: the layout of Omniglot's own files).
+pub fn encode_png_with(
+    image: &BitImage,
+    filter: Option<png::Filter>,
+) -> std::result::Result<Vec<u8>, png::EncodingError> {
     let mut rows = [0xffu8; ROW_BYTES * IMAGE_SIDE];
     for k in (0..PIXELS).filter(|&k| is_ink(image, k)) {
         let (y, x) = (k / IMAGE_SIDE, k % IMAGE_SIDE);
@@ -360,6 +368,9 @@ pub fn encode_png(image: &BitImage) -> std::result::Result<Vec<u8>, png::Encodin
     let mut encoder = png::Encoder::new(&mut bytes, IMAGE_SIDE as u32, IMAGE_SIDE as u32);
     encoder.set_color(ColorType::Grayscale);
     encoder.set_depth(BitDepth::One);
+    if let Some(filter) = filter {
+        encoder.set_filter(filter);
+    }
     let mut writer = encoder.write_header()?;
     writer.write_image_data(&rows)?;
     writer.finish()?;
