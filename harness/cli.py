@@ -6,6 +6,7 @@
     python -m harness run CONFIG.yaml --export pytest-benchmark
     python -m harness report RUN_DIR [--export pytest-benchmark]
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
+                                            [--across-machines]
     python -m harness list [--root results]
     python -m harness gate ratios RUN_DIR [--update] [--factor 1.5] [--reference PATH]
     python -m harness gate instructions [--update] [--impls rust-native] [--tolerance 2%]
@@ -25,6 +26,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.errors import HarnessError
 
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on a Ray cluster's benchmark nodes, e.g. 10.0.0.1:6379 (docs/cluster.md)",
     )
     run.add_argument(
+        "--per-node",
+        action="store_true",
+        help="with --cluster: run a config without a sweep once on every benchmark node",
+    )
+    run.add_argument(
         "--retries",
         type=int,
         default=1,
@@ -79,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", default="5%", help="fail when a figure is significantly worse by more"
     )
     diff.add_argument("--force", action="store_true", help="compare runs of different configs")
+    diff.add_argument(
+        "--across-machines",
+        action="store_true",
+        help="compare figures from different CPU models: a machine comparison, never a regression",
+    )
     diff.add_argument(
         "--figures",
         metavar="NAMES",
@@ -192,11 +204,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.cluster:
             from harness.cluster.driver import run_on_cluster
 
-            results = run_on_cluster(config, run_dir, display, args.cluster, args.retries)
+            results = run_on_cluster(
+                config, run_dir, display, args.cluster, args.retries, args.per_node
+            )
+        elif args.per_node:
+            raise HarnessError("--per-node runs on a cluster: give --cluster ADDRESS")
         elif config.sweep:
             results = run_sweep(config, run_dir, display)
         else:
             results = run_experiment(config, run_dir, display)
+    if "measurements" not in results:  # a --per-node run: its index of node folders
+        return per_node_outcome(results, run_dir, args.cluster)
     display.summary(results)
     print(f"results: {run_dir / 'results.json'}")
     if args.export:
@@ -228,6 +246,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if bad_checks:
         print(f"error: failed checks: {', '.join(bad_checks)}", file=sys.stderr)
     return 1 if failed or bad_checks or lost else 0
+
+
+def per_node_outcome(index: dict[str, Any], run_dir: Path, address: str) -> int:
+    """A --per-node run's lines: every node's results.json, and what did not complete."""
+    bad = 0
+    for e in index["nodes"]:
+        where = run_dir / e["dir"] / "results.json"
+        if e["status"] == "complete":
+            print(f"results ({e['hostname']} {e['ip']}): {where}")
+            continue
+        bad += 1
+        reason = e.get("reason") or "not run"
+        print(
+            f"error: node {e['hostname']} {e['node_id']} {e['status']}: {reason}", file=sys.stderr
+        )
+    if bad:
+        print(
+            f"error: run the rest with: python -m harness run --resume {run_dir} "
+            f"--cluster {address}",
+            file=sys.stderr,
+        )
+    return 1 if bad else 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -272,7 +312,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     try:
         threshold, figures = parse_threshold(args.threshold), parse_figures(args.figures)
-        result = diff_runs(args.base, args.new, threshold, args.force, figures)
+        result = diff_runs(
+            args.base, args.new, threshold, args.force, figures, args.across_machines
+        )
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

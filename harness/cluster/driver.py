@@ -10,7 +10,8 @@ points run as parallel tasks, each written, when it returns, into `points/NN/` e
 local sweep writes it, plus `points/NN/node.json` (the node's facts); the sweep's document is
 then rebuilt by harness/run/sweep.py, which adds the node to each point and measurement. A
 config without a sweep is one task whose folder becomes the run folder (`node.json` beside
-its results.json, and the document's `node`).
+its results.json, and the document's `node`); with `--per-node` it runs once on every benchmark
+node, each task pinned to its node, into `nodes/NN/`, indexed by `nodes.json`.
 
 Faults: Ray retries a task whose worker or node died once (`max_retries`); a task that still
 fails (its node died twice, it cannot be scheduled, the run raised on the node) leaves its
@@ -29,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from harness.cluster.node import RESOURCE, run_unit, unpack
 from harness.errors import HarnessError
@@ -58,6 +61,7 @@ class Unit:
     label: str
     raw: dict[str, Any]
     dest: Path
+    pin: str | None = None  # run on this node (its Ray node id) and nowhere else
 
 
 @dataclass(frozen=True)
@@ -144,12 +148,10 @@ def run_units(units: list[Unit], retries: int = RETRIES) -> Iterator[Done]:
     """Submit every unit as a Ray task and yield each as it finishes (or fails)."""
     import ray
 
-    remote = ray.remote(run_unit).options(
-        resources={RESOURCE: 1}, num_cpus=0, max_retries=retries, retry_exceptions=False
-    )
+    remote = ray.remote(run_unit)
     base = str(Path.cwd())
     folder = os.environ.get(impls.IMPLS_ENV)
-    pending = {remote.remote(u.raw, base, folder): u for u in units}
+    pending = {_options(remote, u.pin, retries).remote(u.raw, base, folder): u for u in units}
     try:
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
@@ -163,6 +165,21 @@ def run_units(units: list[Unit], retries: int = RETRIES) -> Iterator[Done]:
             ray.cancel(ref, force=True)
 
 
+def _options(remote: Any, pin: str | None, retries: int) -> Any:
+    """The task's options: one benchmark resource, no CPU claimed, retries; pinned to a node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    options: dict[str, Any] = {
+        "resources": {RESOURCE: 1},
+        "num_cpus": 0,
+        "max_retries": retries,
+        "retry_exceptions": False,
+    }
+    if pin is not None:
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(pin, soft=False)
+    return remote.options(**options)
+
+
 def write_unit(done: Done) -> dict[str, Any]:
     """A finished unit's folder and node facts into its destination; the node's facts."""
     assert done.result is not None
@@ -173,13 +190,26 @@ def write_unit(done: Done) -> dict[str, Any]:
 
 
 def run_on_cluster(
-    config: Config, run_dir: Path, display: Display, address: str, retries: int = RETRIES
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    address: str,
+    retries: int = RETRIES,
+    per_node: bool = False,
 ) -> dict[str, Any]:
-    """`harness run CONFIG --cluster ADDRESS`: a sweep's points, or the whole run, on the nodes."""
+    """`harness run CONFIG --cluster ADDRESS`: a sweep's points, or the whole run, on the nodes.
+
+    `per_node`: a config without a sweep, run once on every benchmark node (nodes/NN/).
+    """
+    if per_node and config.sweep:
+        raise HarnessError(
+            "--per-node runs a config without a sweep once on every node; this one has a sweep "
+            "(its points are spread over the nodes without --per-node)"
+        )
     impls.select(config.implementations, impls.discover())  # fail before any work
     if run_dir.exists() and any(run_dir.iterdir()):
         raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
-    return _drive(config, run_dir, display, address, retries, fresh=True)
+    return _drive(config, run_dir, display, address, retries, fresh=True, per_node=per_node)
 
 
 def resume_on_cluster(
@@ -187,11 +217,18 @@ def resume_on_cluster(
 ) -> dict[str, Any]:
     """`harness run --resume RUN_DIR --cluster ADDRESS`: run again what is not complete."""
     config = load_config(run_dir / "config.yaml")
-    return _drive(config, run_dir, display, address, retries)
+    per_node = (run_dir / PER_NODE_FILE).is_file()
+    return _drive(config, run_dir, display, address, retries, per_node=per_node)
 
 
 def _drive(
-    config: Config, run_dir: Path, display: Display, address: str, retries: int, fresh: bool = False
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    address: str,
+    retries: int,
+    fresh: bool = False,
+    per_node: bool = False,
 ) -> dict[str, Any]:
     import ray
 
@@ -202,6 +239,8 @@ def _drive(
         names = ", ".join(f"{n['hostname']} {n['ip']}" for n in nodes)
         display.line(f"cluster {address}: {len(nodes)} benchmark node(s): {names}")
         facts = {"address": address, "nodes": nodes}
+        if per_node:
+            return _per_node(config, run_dir, display, retries, facts, fresh)
         if config.sweep:
             return _sweep(config, run_dir, display, retries, facts)
         return _single(config, run_dir, display, retries, facts)
@@ -272,11 +311,69 @@ def _single(
     if done.result is None:
         raise HarnessError(f"the run failed on the cluster: {done.reason}")
     node = write_unit(done)
+    display.line(f"ran on {node['hostname']} {node['ip']}")
+    return annotate(results, node, facts)
+
+
+def annotate(results: Path, node: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """Add the node (the document's `node`, each measurement's) and the cluster to a run's."""
     doc = dict(json.loads(results.read_text(encoding="utf-8")))
     doc["node"] = node
     doc["cluster"] = facts
     for m in doc.get("measurements", []):
         m["node"] = node_summary(node)
     atomic_write_json(results, doc)
-    display.line(f"ran on {node['hostname']} {node['ip']}")
     return doc
+
+
+PER_NODE_FILE = "nodes.json"  # a --per-node run's index: every node's folder and status
+
+
+def _per_node(
+    config: Config,
+    run_dir: Path,
+    display: Display,
+    retries: int,
+    facts: dict[str, Any],
+    fresh: bool,
+) -> dict[str, Any]:
+    """The whole run once on every node, each pinned to it, into nodes/NN/; the index."""
+    index_path = run_dir / PER_NODE_FILE
+    if fresh:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
+        entries = [
+            {"index": i, "dir": f"nodes/{i:02d}", **node, "status": "pending"}
+            for i, node in enumerate(facts["nodes"])
+        ]
+    else:
+        entries = json.loads(index_path.read_text(encoding="utf-8"))["nodes"]
+    alive = {n["node_id"] for n in facts["nodes"]}
+    units = []
+    for e in entries:
+        dest = run_dir / e["dir"]
+        if status_of(dest / "results.json") == "complete":
+            e["status"] = "complete"
+            continue
+        if dest.exists():
+            shutil.rmtree(dest)
+        if e["node_id"] not in alive:
+            e["status"], e["reason"] = "failed", "the node is no longer in the cluster"
+            continue
+        e.pop("reason", None)
+        e["status"] = "running"
+        units.append(
+            Unit(e["index"], f"{e['hostname']} {e['ip']}", dict(config.raw), dest, e["node_id"])
+        )
+    index = {"cluster": facts, "nodes": entries}
+    atomic_write_json(index_path, index)
+    for done in run_units(units, retries):
+        e = entries[done.unit.index]
+        if done.result is None:
+            e["status"], e["reason"] = "failed", done.reason or "failed"
+        else:
+            annotate(done.unit.dest / "results.json", write_unit(done), facts)
+            e["status"] = status_of(done.unit.dest / "results.json") or "failed"
+        display.line(f"node {done.unit.label}: {e['status']} {e.get('reason', '')}".rstrip())
+        atomic_write_json(index_path, index)
+    return index

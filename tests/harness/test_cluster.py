@@ -239,3 +239,37 @@ def test_a_lost_point_is_failed_with_its_reason_and_resume_runs_it(
     assert [p["status"] for p in doc["sweep"]["points"]] == ["complete", "complete"]
     assert "reason" not in doc["sweep"]["points"][lost["index"]]
     assert (out / kept["dir"] / "results.json").read_bytes() == before  # not run again
+
+
+def test_per_node_runs_the_whole_config_once_on_every_node(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("ONESHOT_BENCH_IMPLS", str(impl_folder(tmp_path, 0.05)))
+    raw = json.loads(config_file(tmp_path, [1], repeats=1).read_text())
+    del raw["sweep"]
+    config = tmp_path / "single.yaml"
+    config.write_text(json.dumps(raw))
+    out = tmp_path / "run"
+    cmd = ["run", str(config), "--out", str(out), "--cluster", cluster.address, "--per-node"]
+    assert main(cmd) == 0
+    index = json.loads((out / "nodes.json").read_text())
+    assert [e["status"] for e in index["nodes"]] == ["complete", "complete"]
+    ran = set()
+    for e in index["nodes"]:
+        doc = json.loads((out / e["dir"] / "results.json").read_text())
+        assert doc["status"] == "complete" and doc["node"]["node_id"] == e["node_id"]
+        ran.add(doc["node"]["node_id"])
+    assert ran == {n.node_id for n in cluster.list_all_nodes()}  # each pinned to its node
+    assert capsys.readouterr().out.count("results (") == 2
+
+    again = ["run", "--resume", str(out), "--cluster", cluster.address]
+    before = (out / "nodes/00/results.json").read_bytes()
+    assert main(again) == 0
+    assert (out / "nodes/00/results.json").read_bytes() == before
+
+
+def test_per_node_refuses_a_sweep(cluster: Cluster, tmp_path: Path, capsys: Any) -> None:
+    config = config_file(tmp_path, [0.5, 1])
+    cmd = ["run", str(config), "--cluster", cluster.address, "--per-node"]
+    assert main(cmd) == 1
+    assert "error: --per-node runs a config without a sweep" in capsys.readouterr().err
