@@ -1,4 +1,4 @@
-"""`python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force]`: run against run.
+"""`python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--across-machines]`.
 
 Every figure the two runs share (per task and implementation: the throughput metric, achieved
 GFLOP/s, wall seconds, CPU seconds, peak RSS) gets a row: both medians, the ratio new/base with a
@@ -13,6 +13,10 @@ and the first difference, unless `--force`. Repeats, warmup, the monitor, timeou
 report settings may differ. `--figures throughput,wall_s` restricts the table and the gate to
 those figures (short jobs' wall seconds are noisy; the workload's throughput is what a gate
 should watch). Two sweeps of the same grid are compared point by point.
+
+Figures from different machine kinds (CPU models: the run's `machine`, or per measurement the
+cluster node it ran on) are refused with exit 2 unless `--across-machines`; then those rows say
+`machine comparison:` and none of them is ever a regression (a faster CPU is not a change).
 """
 
 from __future__ import annotations
@@ -140,8 +144,13 @@ def diff_results(
     threshold: float = 0.05,
     force: bool = False,
     figures: Sequence[str] | None = None,
+    across_machines: bool = False,
 ) -> DiffResult:
-    """The diff table and the regressions; raises IncomparableRuns unless `force`."""
+    """The diff table and the regressions; raises IncomparableRuns unless `force`.
+
+    Figures measured on different machine kinds (CPU models) are refused unless
+    `across_machines`; then their rows are machine comparisons and never regressions.
+    """
     notes: list[str] = []
     try:
         check_comparable(base, new)
@@ -149,13 +158,22 @@ def diff_results(
         if not force:
             raise
         notes.append(f"forced: {e}".replace("; pass --force to compare anyway", ""))
-    cpu_a = (base.get("machine") or {}).get("cpu_model")
-    cpu_b = (new.get("machine") or {}).get("cpu_model")
-    if cpu_a != cpu_b:
-        notes.append(f"different machines: {cpu_a} vs {cpu_b}; timings may not be comparable")
     new_by_key = {
         (m.get("point"), m["task_index"], m["task"], m["impl"]): m for m in new["measurements"]
     }
+    kinds = machine_pairs(base, new, new_by_key)
+    if kinds and not across_machines:
+        kind_a, kind_b = kinds[0]
+        raise IncomparableRuns(
+            f"the runs come from different machines ({kind_a} vs {kind_b}): their figures compare "
+            "machines, not versions; pass --across-machines to see them as a machine "
+            "comparison (never a regression)"
+        )
+    for kind_a, kind_b in kinds:
+        notes.append(
+            f"machine comparison: base on {kind_a}, new on {kind_b}; those rows compare "
+            "machines and are never counted as regressions"
+        )
     rows: list[list[str]] = []
     regressions: list[str] = []
     for mb in base["measurements"]:
@@ -182,7 +200,9 @@ def diff_results(
             entry.update(metric=figure.name, higher_is_better=figure.higher_is_better)
             text = verdict(entry)
             loss = worse_by(entry)
-            if entry["significant"] and loss > threshold:
+            if machine_kind(base, mb) != machine_kind(new, mn):
+                text = f"machine comparison: {text}"
+            elif entry["significant"] and loss > threshold:
                 regressions.append(f"{label} {mb['impl']} {figure.name}: {100 * loss:.1f}% worse")
                 text += f" (worse by {100 * loss:.1f}% > {100 * threshold:g}%)"
             if entry["warning"]:
@@ -207,6 +227,30 @@ def diff_results(
     return DiffResult("\n".join(lines) + "\n", regressions, notes)
 
 
+def machine_kind(doc: Mapping[str, Any], measurement: Mapping[str, Any]) -> str | None:
+    """The CPU model a measurement ran on: its cluster node's, else the run's machine's."""
+    node = measurement.get("node") or {}
+    cpu = node.get("cpu_model") or (doc.get("machine") or {}).get("cpu_model")
+    return None if cpu is None else str(cpu)
+
+
+def machine_pairs(
+    base: Mapping[str, Any],
+    new: Mapping[str, Any],
+    new_by_key: Mapping[tuple[Any, ...], Mapping[str, Any]],
+) -> list[tuple[str | None, str | None]]:
+    """Every distinct (base, new) pair of different machine kinds among the compared figures."""
+    pairs: list[tuple[str | None, str | None]] = []
+    for mb in base["measurements"]:
+        mn = new_by_key.get((mb.get("point"), mb["task_index"], mb["task"], mb["impl"]))
+        if mn is None:
+            continue
+        pair = (machine_kind(base, mb), machine_kind(new, mn))
+        if pair[0] != pair[1] and pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
 def _median(vals: Mapping[int, float]) -> float:
     xs = sorted(vals.values())
     mid = len(xs) // 2
@@ -219,6 +263,7 @@ def diff_runs(
     threshold: float = 0.05,
     force: bool = False,
     figures: Sequence[str] | None = None,
+    across_machines: bool = False,
 ) -> DiffResult:
     base, new = load_run(base_dir), load_run(new_dir)
-    return diff_results(base, new, threshold, force, figures)
+    return diff_results(base, new, threshold, force, figures, across_machines)

@@ -167,11 +167,58 @@ def test_dataset_checksum_and_task_parameters_must_match() -> None:
     assert diff_results(base, other).exit_code == 0
 
 
-def test_different_machines_are_noted() -> None:
-    other = document(1.0, 5)
+def test_different_machines_are_refused_unless_across_machines() -> None:
+    other = document(1.5, 5)  # much slower, on another CPU
     other["machine"]["cpu_model"] = "other cpu"
-    result = diff_results(document(1, 1), other)
-    assert "note: different machines: cpu vs other cpu" in result.markdown
+    with pytest.raises(IncomparableRuns, match=r"different machines \(cpu vs other cpu\)"):
+        diff_results(document(1, 1), other)
+    result = diff_results(document(1, 1), other, across_machines=True)
+    assert result.exit_code == 0 and not result.regressions  # never a regression
+    assert wall_row(result.markdown)[7].startswith("machine comparison: slower")
+    assert "note: machine comparison: base on cpu, new on other cpu" in result.markdown
+    same = document(1.5, 5)
+    assert diff_results(document(1, 1), same, across_machines=True).exit_code == 1
+
+
+def test_cluster_sweeps_compare_each_point_by_the_node_it_ran_on() -> None:
+    def sweep(cpu_per_point: list[str], wall_s: float) -> dict[str, Any]:
+        doc = document(wall_s, 1)
+        [m] = doc["measurements"]
+        doc["measurements"] = [
+            {**m, "point": i, "node": {"node_id": f"n{i}", "cpu_model": cpu}}
+            for i, cpu in enumerate(cpu_per_point)
+        ]
+        return doc
+
+    base, new = sweep(["cpu", "cpu"], 1.0), sweep(["cpu", "fast cpu"], 1.5)
+    with pytest.raises(IncomparableRuns, match="different machines"):
+        diff_results(base, new)
+    result = diff_results(base, new, across_machines=True)
+    table = [r for r in result.markdown.splitlines() if r.startswith("| point") and "wall_s" in r]
+    assert len(table) == 2
+    assert "machine comparison" not in table[0] and "machine comparison" in table[1]
+    assert result.regressions == ["point 0, 0: load rs wall_s: 50.0% worse"]  # same CPU only
+
+
+def test_diff_cli_refuses_another_machine_with_exit_2(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(runs["slower"], other)
+    doc = json.loads((other / "results.json").read_text())
+    doc["machine"]["cpu_model"] = "another cpu"
+    (other / "results.json").write_text(json.dumps(doc))
+    assert main(["diff", str(runs["base"]), str(other), "--figures", "throughput"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the runs come from different machines (") and err.count("\n") == 1
+    args = ["diff", str(runs["base"]), str(other), "--figures", "throughput", "--across-machines"]
+    assert main(args) == 0  # 10% slower, but on another machine: not a regression
+    out = capsys.readouterr().out
+    assert rows(out)[("a", "pairs_per_s")][7].startswith("machine comparison: slower")
+    assert main(["diff", str(runs["base"]), str(runs["slower"]), "--figures", "throughput"]) == 1
 
 
 @pytest.mark.parametrize(("text", "value"), [("5%", 0.05), ("0.1", 0.1), (" 12.5% ", 0.125)])
