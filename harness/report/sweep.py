@@ -109,8 +109,67 @@ def points(results: Results) -> Table:
     )
 
 
+def by_machine(results: Results) -> Table | None:
+    """The points grouped by the cluster node each ran on, when they ran on several."""
+    assert results.sweep is not None
+    groups: dict[str, list[Any]] = {}
+    for p in results.sweep.points:
+        if p.node:
+            groups.setdefault(str(p.node.get("node_id")), []).append(p)
+    if len(groups) < 2:
+        return None
+    rows = []
+    for node_id, pts in groups.items():
+        node = pts[0].node or {}
+        sgemm = [x for x in (getattr(p, "sgemm_gflops", None) for p in pts) if x is not None]
+        fma = [x for x in (getattr(p, "fma_peak_gflops", None) for p in pts) if x is not None]
+        rows.append(
+            [
+                f"{node.get('hostname')} {node.get('ip')} ({node_id[:8]})",
+                str(node.get("cpu_model")),
+                f"{node.get('logical_cores')} logical, {node.get('physical_cores')} physical",
+                mib(node.get("memory_bytes")),
+                ", ".join(str(p.index) for p in pts),
+                _span(sgemm),
+                _span(fma),
+            ]
+        )
+    kinds = {str((pts[0].node or {}).get("cpu_model")) for pts in groups.values()}
+    note = (
+        "The points ran on several cluster nodes (docs/cluster.md): ratios compare "
+        "implementations on one node within a point; "
+        + (
+            "the nodes have one CPU model, so absolute figures compare across points as far as "
+            "the peaks agree."
+            if len(kinds) == 1
+            else f"{len(kinds)} CPU models: absolute figures of points on different models are "
+            "different machines, not a trend."
+        )
+    )
+    return Table(
+        "Points by machine",
+        ["node", "CPU", "cores", "memory", "points", "SGEMM GFLOP/s", "FMA peak GFLOP/s"],
+        rows,
+        note,
+        id="machines",
+    )
+
+
+def _span(values: list[float]) -> str:
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    return num(lo) if lo == hi else f"{num(lo)} to {num(hi)}"
+
+
 def tables(results: Results) -> list[Table]:
-    return [verdicts(results), points(results), machine(results)]
+    grouped = by_machine(results)
+    return [
+        verdicts(results),
+        points(results),
+        *([grouped] if grouped else []),
+        machine(results),
+    ]
 
 
 def plots(results: Results, run_dir: Path) -> list[Plot]:

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from harness.report.sweep import by_machine
+from harness.results import parse
 from harness.run.config import load_config
 from harness.run.sweep import run_sweep
 
@@ -97,6 +99,13 @@ def test_a_sweep_runs_one_point_per_task_and_records_the_nodes(
     assert {m["node"]["node_id"] for m in doc["measurements"]} <= ids
     assert len(doc["cluster"]["nodes"]) == 2
     assert doc["sweep"]["crossover"] is not None
+    assert len({p["node"]["node_id"] for p in points}) == 2  # one point on each node
+    md = (out / "report.md").read_text()
+    assert "Points by machine" in md and "the nodes have one CPU model" in md
+    points[1]["node"]["cpu_model"] = "another CPU"
+    grouped = by_machine(parse(doc))
+    assert grouped is not None and "2 CPU models" in grouped.note
+    assert [row[4] for row in grouped.rows] == ["0", "1"]
 
     # The same sweep run locally: the same documents and files, less the node facts.
     local = tmp_path / "local"
