@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,10 +85,17 @@ def connect(address: str) -> list[dict[str, Any]]:
             "and every node"
         ) from None
     check_reachable(address)
+    # ray.init installs its own SIGTERM handler (exit 1); keep the harness's (an interrupt that
+    # stops the tasks and records the points as interrupted).
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError ...
         raise HarnessError(f"--cluster {address}: cannot connect to Ray: {one_line(e)}") from None
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     nodes = benchmark_nodes(ray.nodes())
     if not nodes:
         ray.shutdown()
@@ -162,7 +170,7 @@ def run_units(units: list[Unit], retries: int = RETRIES) -> Iterator[Done]:
                 yield Done(unit, None, reason_of(e))
     finally:
         for ref in pending:  # interrupted: stop what still runs or waits
-            ray.cancel(ref, force=True)
+            ray.cancel(ref)  # KeyboardInterrupt in the task: the runner kills its job
 
 
 def _options(remote: Any, pin: str | None, retries: int) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -282,3 +283,28 @@ def test_per_node_refuses_a_sweep(cluster: Cluster, tmp_path: Path, capsys: Any)
     cmd = ["run", str(config), "--cluster", cluster.address, "--per-node"]
     assert main(cmd) == 1
     assert "error: --per-node runs a config without a sweep" in capsys.readouterr().err
+
+
+def test_an_interrupted_cluster_sweep_stops_its_tasks_and_resumes(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    impls = impl_folder(tmp_path, 1.0)
+    config = config_file(tmp_path, [0.25, 0.5, 1])
+    out = tmp_path / "run"
+    proc = start(["run", str(config), "--out", str(out), "--cluster", cluster.address], impls)
+    time.sleep(5)  # two points running, one waiting for a node
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert [p["status"] for p in doc["sweep"]["points"]] == ["interrupted"] * 3
+    time.sleep(1)
+    jobs = subprocess.run(["pgrep", "-f", str(impls)], capture_output=True, text=True)
+    assert jobs.stdout == "", "a cancelled task left its job running"
+
+    proc = start(["run", "--resume", str(out), "--cluster", cluster.address], impls)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    doc = json.loads((out / "results.json").read_text())
+    assert [p["status"] for p in doc["sweep"]["points"]] == ["complete"] * 3
