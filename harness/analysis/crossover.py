@@ -28,6 +28,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.analysis.ratios import values
 from harness.process.protocol import THROUGHPUT
 
 TASKS = ("forward", "step", "train")
@@ -35,13 +36,8 @@ DEFAULT_BATCH = {"forward": 64, "step": 32, "train": 32}
 
 
 def _median(measurement: Mapping[str, Any], key: str) -> float | None:
-    xs = [
-        float(r["metrics"][key])
-        for r in measurement.get("runs", [])
-        if r.get("ok")
-        and not r.get("warmup")
-        and isinstance(r.get("metrics", {}).get(key), int | float)
-    ]
+    """Median of a metric over the measured runs (ratios.values), None when none has it."""
+    xs = list(values(measurement, key).values())
     return statistics.median(xs) if xs else None
 
 

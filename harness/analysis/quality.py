@@ -22,13 +22,13 @@ is one draw from a distribution (docs/correctness.md). This module judges distri
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.stats import compare_samples
+from harness.analysis.stats import compare_samples, summarize
+from harness.process.runner import read_event_log
 from harness.results import measured_runs
 
 MIN_RUNS_FOR_VERDICT = 2
@@ -37,17 +37,9 @@ OLYMPIC_MIN_RUNS = 5  # MLPerf drops the fastest and the slowest of 5 or more ru
 
 def curve(job_dir: Path) -> list[tuple[float, float]]:
     """(seconds since the first data touched, validation accuracy) of one train job."""
-    try:
-        lines = (job_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
     start: float | None = None
     points: list[tuple[float, float]] = []
-    for line in lines:
-        try:
-            e = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for e in read_event_log(job_dir / "events.jsonl"):
         t = e.get("t_harness_s")
         if not isinstance(t, int | float):
             continue
@@ -83,14 +75,8 @@ def olympic_mean(values: Sequence[float]) -> float | None:
 
 
 def _stats(values: Sequence[float]) -> dict[str, Any] | None:
-    if not values:
-        return None
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
+    """median, iqr, min, max and n (stats.summarize), None for no values."""
+    return summarize(values) if values else None
 
 
 def analyse(

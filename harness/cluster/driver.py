@@ -39,6 +39,7 @@ from harness.errors import HarnessError
 from harness.process import impls
 from harness.process.protocol import atomic_write_json
 from harness.run.config import Config, load_config
+from harness.run.context import require_new_folder
 from harness.run.display import Display
 from harness.run.sweep import (
     NODE_FILE,
@@ -215,8 +216,7 @@ def run_on_cluster(
             "(its points are spread over the nodes without --per-node)"
         )
     impls.select(config.implementations, impls.discover())  # fail before any work
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    require_new_folder(run_dir)
     return _drive(config, run_dir, display, address, retries, fresh=True, per_node=per_node)
 
 

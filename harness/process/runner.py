@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -222,3 +223,21 @@ def write_samples(path: Path, samples: Sequence[Sample]) -> None:
         f.write("t_s,rss_bytes,cpu_percent,processes\n")
         for s in samples:
             f.write(f"{s.t_s},{s.rss_bytes},{s.cpu_percent},{s.processes}\n")
+
+
+def read_event_log(path: Path) -> list[dict[str, Any]]:
+    """The events a job's `events.jsonl` (written above) holds, each with its `t_harness_s`;
+    [] when the file is missing, unreadable lines skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
+    return out

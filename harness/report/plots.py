@@ -13,7 +13,6 @@ Each function returns a list of `Plot(title, png, alt)`; a run with nothing to d
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import matplotlib.pyplot as plt
 
 from harness.analysis.phases import read_samples
 from harness.analysis.ratios import values
+from harness.process.runner import read_event_log
 from harness.results import Measurement, Results, Run, by_task, measured_runs, parse
 
 DPI = 100
@@ -121,15 +121,7 @@ def timelines(results: Results, run_dir: Path) -> list[Plot]:
 def read_losses(path: Path) -> list[tuple[float, float]]:
     """(step, value) of every `metric` event named `loss` in an events.jsonl."""
     out: list[tuple[float, float]] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return out
-    for n, line in enumerate(lines):
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for n, event in enumerate(read_event_log(path)):
         if event.get("event") == "metric" and event.get("name") == "loss":
             value = event.get("value")
             if isinstance(value, int | float):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.process import impls
 from harness.results import save as save_results
 from harness.run.config import Config
@@ -25,6 +26,12 @@ class Context:
     chosen: list[impls.Implementation]
     display: Display
     results: dict[str, Any]
+
+
+def require_new_folder(run_dir: Path) -> None:
+    """Refuse, before any work, a run folder that already holds something."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
 
 
 def save(ctx: Context) -> None:

@@ -27,7 +27,7 @@ from harness.results import load as load_results
 from harness.run import datasets, postrun
 from harness.run.builds import build_all
 from harness.run.config import Config
-from harness.run.context import Context, find_measurement, save
+from harness.run.context import Context, find_measurement, require_new_folder, save
 from harness.run.display import Display
 from harness.run.inputs import prepare_inputs
 from harness.run.job import rerun_baseline, run_one
@@ -55,8 +55,7 @@ def run_experiment(
     impls.check_device(config.device, chosen)
     if note := impls.conv_note(config.model, chosen):
         display.line(note)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    require_new_folder(run_dir)
     root, eval_root, data_facts = datasets.prepare(config, display)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))

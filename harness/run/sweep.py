@@ -41,6 +41,7 @@ from harness.process import impls
 from harness.results import RESULTS_FORMAT_VERSION
 from harness.results import save as save_results
 from harness.run.config import Config, load_config
+from harness.run.context import require_new_folder
 from harness.run.display import Display
 from harness.run.grid import Point
 
@@ -63,8 +64,7 @@ def start_sweep_dir(
 ) -> None:
     """Check the implementations and the folder before any work; write the sweep's config."""
     impls.select(config.implementations, available or impls.discover())  # fail before any work
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise HarnessError(f"{run_dir}: output folder exists and is not empty; pass a new --out")
+    require_new_folder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
 

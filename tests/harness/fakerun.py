@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,17 @@ def tiny_dataset(folder: Path) -> Path:
     (root / "Alpha" / "character01").mkdir(parents=True, exist_ok=True)
     (root / "Alpha" / "character01" / "0001_01.png").write_bytes(b"not checked by fakes")
     return root
+
+
+def wait_for_runs(results: Path, runs: int, timeout_s: float) -> None:
+    """Wait until the results.json at `results` records at least `runs` runs (or time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if results.is_file():
+            data = json.loads(results.read_text())
+            if sum(len(m["runs"]) for m in data["measurements"]) >= runs:
+                return
+        time.sleep(0.05)
 
 
 def quiet() -> Display:

@@ -121,14 +121,20 @@ def test_a_sweep_runs_one_point_per_task_and_records_the_nodes(
     assert point["status"] == "complete" and "sweep" not in point["config"]
 
 
-def test_a_run_without_a_sweep_is_one_task(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ONESHOT_BENCH_IMPLS", str(impl_folder(tmp_path, 0.05)))
+def single_config(tmp_path: Path) -> Path:
+    """The small config of these tests without its sweep: one run, one point."""
     raw = json.loads(config_file(tmp_path, [1], repeats=1).read_text())
     del raw["sweep"]
     config = tmp_path / "single.yaml"
     config.write_text(json.dumps(raw))
+    return config
+
+
+def test_a_run_without_a_sweep_is_one_task(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONESHOT_BENCH_IMPLS", str(impl_folder(tmp_path, 0.05)))
+    config = single_config(tmp_path)
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--cluster", cluster.address]) == 0
     doc = json.loads((out / "results.json").read_text())
@@ -255,10 +261,7 @@ def test_per_node_runs_the_whole_config_once_on_every_node(
     cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     monkeypatch.setenv("ONESHOT_BENCH_IMPLS", str(impl_folder(tmp_path, 0.05)))
-    raw = json.loads(config_file(tmp_path, [1], repeats=1).read_text())
-    del raw["sweep"]
-    config = tmp_path / "single.yaml"
-    config.write_text(json.dumps(raw))
+    config = single_config(tmp_path)
     out = tmp_path / "run"
     cmd = ["run", str(config), "--out", str(out), "--cluster", cluster.address, "--per-node"]
     assert main(cmd) == 0

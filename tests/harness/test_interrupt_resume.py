@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psutil
 
+from .fakerun import wait_for_runs
+
 FAKE = Path(__file__).with_name("fake_impl.py")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,13 +54,7 @@ def test_sigterm_keeps_finished_jobs_and_resume_completes(tmp_path: Path) -> Non
     cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = out / "results.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if results.exists():
-            data = json.loads(results.read_text())
-            if sum(len(m["runs"]) for m in data["measurements"]) >= 3:
-                break
-        time.sleep(0.05)
+    wait_for_runs(results, 3, 60)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130

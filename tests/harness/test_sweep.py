@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from harness.results import parse
 from harness.run.config import from_dict
 from harness.run.sweep import resume_sweep, run_sweep
 
-from .fakerun import fake, quiet, tiny_dataset
+from .fakerun import fake, quiet, tiny_dataset, wait_for_runs
 
 FAKE = Path(__file__).with_name("fake_impl.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -166,14 +165,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    second = out / "points/01/results.json"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if second.is_file():
-            data = json.loads(second.read_text())
-            if sum(len(m["runs"]) for m in data["measurements"]) >= 1:
-                break
-        time.sleep(0.05)
+    wait_for_runs(out / "points/01/results.json", 1, 120)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
