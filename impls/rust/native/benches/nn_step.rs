@@ -1,5 +1,7 @@
 //! Criterion benchmarks of a whole training step and of the forward pass on the `paper`
 //! shape at batch 32 (pairs), on a rayon pool of `NN_BENCH_THREADS` threads (default 2).
+//! `NN_BENCH_SHAPE=small` (or `cpu`, `tiny`, `paper`) picks the harness preset of that name and
+//! `NN_BENCH_PAIRS=64` the batch in pairs.
 //!
 //! Run: `cargo bench --bench nn_step`. Before the criterion groups it prints a per-stage
 //! time profile of a few steps (seconds per step, thread 0's share inside the conv tower).
@@ -18,7 +20,30 @@ use oneshot_native::nn::model::{thread_pool, SiameseNet, Workspace};
 use oneshot_native::nn::optim::{LayerSettings, Optimizer, Rule};
 use oneshot_native::nn::{init, Shape};
 
-const PAIRS: usize = 32;
+/// The harness presets (harness/run/presets.py) by name.
+fn shape() -> Shape {
+    let name = std::env::var("NN_BENCH_SHAPE").unwrap_or_else(|_| "paper".into());
+    let (filters, kernels, embedding, input) = match name.as_str() {
+        "paper" => return Shape::paper(),
+        "tiny" => return Shape::tiny(),
+        "cpu" => ([32, 64, 64, 128], [10, 7, 4, 4], 1024, 105),
+        "small" => ([32, 64, 64, 128], [5, 5, 3, 3], 1024, 52),
+        other => panic!("NN_BENCH_SHAPE={other}: expected paper, cpu, small or tiny"),
+    };
+    Shape {
+        filters,
+        kernels,
+        embedding,
+        input,
+    }
+}
+
+fn pairs() -> usize {
+    std::env::var("NN_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
 
 fn threads() -> usize {
     std::env::var("NN_BENCH_THREADS")
@@ -28,7 +53,7 @@ fn threads() -> usize {
 }
 
 fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
-    let mut net = SiameseNet::new(init::paper(Shape::paper(), 1).unwrap()).unwrap();
+    let mut net = SiameseNet::new(init::paper(shape(), 1).unwrap()).unwrap();
     if std::env::var_os("NN_BENCH_IM2COL").is_some() {
         net = net.with_implicit([false; 4]);
     }
@@ -39,7 +64,7 @@ fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
         }
         net = net.with_fft(fft);
     }
-    let mut ws = net.workspace(2 * PAIRS, threads(), train);
+    let mut ws = net.workspace(2 * pairs(), threads(), train);
     for (i, v) in net.inputs_mut(&mut ws).iter_mut().enumerate() {
         *v = if ((i * 2_654_435_761usize) >> 13) % 5 == 0 {
             1.0
@@ -47,7 +72,7 @@ fn setup(train: bool) -> (SiameseNet, Workspace, Vec<f32>) {
             0.0
         };
     }
-    let labels = (0..PAIRS).map(|i| (i % 2) as f32).collect();
+    let labels = (0..pairs()).map(|i| (i % 2) as f32).collect();
     (net, ws, labels)
 }
 
@@ -89,7 +114,7 @@ fn ab(rounds: usize) {
     let pool = thread_pool(threads()).unwrap();
     let (net, mut ws, labels) = setup(true);
     let im2col = net.clone().with_implicit([false; 4]);
-    let mut ws2 = im2col.workspace(2 * PAIRS, threads(), true);
+    let mut ws2 = im2col.workspace(2 * pairs(), threads(), true);
     net.inputs_mut(&mut ws2)
         .copy_from_slice(net.inputs_mut(&mut ws));
     let mut times = vec![vec![]; 8];
@@ -102,7 +127,7 @@ fn ab(rounds: usize) {
                 for task in 0..2 {
                     let (began, cpu) = (Instant::now(), cpu_s());
                     if task == 0 {
-                        net.forward_pairs(ws, PAIRS);
+                        net.forward_pairs(ws, pairs());
                     } else {
                         net.train_batch(ws, &labels);
                     }
@@ -129,7 +154,7 @@ fn profile() {
     let pool = thread_pool(threads()).unwrap();
     let (mut net, mut ws, labels) = setup(true);
     let mut opt = optimizer(&net);
-    let flop = Shape::paper().train_pair_flop().unwrap() * PAIRS as f64;
+    let flop = shape().train_pair_flop().unwrap() * pairs() as f64;
     pool.install(|| {
         for step in 0..4 {
             let began = Instant::now();
@@ -139,21 +164,21 @@ fn profile() {
             let step_s = began.elapsed().as_secs_f64();
             eprintln!(
                 "step {step}: {step_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s), optimiser {:.3} s",
-                PAIRS as f64 / step_s,
+                pairs() as f64 / step_s,
                 flop / step_s / 1e9,
                 step_s - grads_s
             );
             eprintln!("  {}", ws.profile_line());
         }
         let (net, mut ws, _) = setup(false);
-        let flop = Shape::paper().pair_forward_flop().unwrap() * PAIRS as f64;
+        let flop = shape().pair_forward_flop().unwrap() * pairs() as f64;
         for call in 0..4 {
             let began = Instant::now();
-            net.forward_pairs(&mut ws, PAIRS);
+            net.forward_pairs(&mut ws, pairs());
             let forward_s = began.elapsed().as_secs_f64();
             eprintln!(
                 "forward {call}: {forward_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s)",
-                PAIRS as f64 / forward_s,
+                pairs() as f64 / forward_s,
                 flop / forward_s / 1e9
             );
             eprintln!("  {}", ws.profile_line());
@@ -163,7 +188,11 @@ fn profile() {
 
 fn bench(c: &mut Criterion) {
     let pool = thread_pool(threads()).unwrap();
-    let mut group = c.benchmark_group("paper_batch32");
+    let mut group = c.benchmark_group(format!(
+        "{}_batch{}",
+        std::env::var("NN_BENCH_SHAPE").unwrap_or_else(|_| "paper".into()),
+        pairs()
+    ));
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -183,7 +212,7 @@ fn bench(c: &mut Criterion) {
     {
         let (net, mut ws, _) = setup(false);
         group.bench_function("forward", |b| {
-            b.iter(|| pool.install(|| net.forward_pairs(&mut ws, PAIRS)))
+            b.iter(|| pool.install(|| net.forward_pairs(&mut ws, pairs())))
         });
     }
     group.finish();
