@@ -13,11 +13,17 @@ between two neighbouring points the crossing's work is interpolated linearly in 
 log(ratio). Each series gets one sentence ("rust-native is faster below 0.8 GFLOP per call
 (step, batch 32)"), kept in `sweep.crossover[].summary`.
 
-Per point the record also keeps each implementation's throughput, GFLOP/s, share of the point's
-FMA and SGEMM peaks and peak RSS, and, for an implementation that reports `ops_per_call` (the
-operator calls of one timed call: python-torch), its time per operator call at the series'
-smallest point: the seconds of one call divided by its operator calls, an upper bound on the
-per-operation overhead (it still includes that call's arithmetic).
+Per point the record also keeps each implementation's throughput, GFLOP/s, share of the
+machine's FMA and SGEMM peaks and peak RSS, and, for an implementation that reports
+`ops_per_call` (the operator calls of one timed call: python-torch), its time per operator call
+at the series' smallest point: the seconds of one call divided by its operator calls, an upper
+bound on the per-operation overhead (it still includes that call's arithmetic).
+
+The machine's peaks are the best probe of all the points run on it (`best_peaks`): every point
+probes after its last job, and a probe whose second thread did not get its core for the probe's
+second reads half the peak (seen: 234 against 433-463 GFLOP/s within one sweep), which would
+double that point's share. Points of a cluster run are grouped by node; each point keeps its own
+probe's figures in `sweep.points[]`.
 """
 
 from __future__ import annotations
@@ -127,7 +133,7 @@ def analyse(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The `sweep.crossover` records of a sweep's results document."""
     sweep = doc.get("sweep") or {}
     values = {p["index"]: p["values"] for p in sweep.get("points", [])}
-    peaks = {p["index"]: p for p in sweep.get("points", [])}
+    peaks = best_peaks(sweep.get("points", []))
     comparisons = {
         (c["point"], c["task_index"], c["impl"]): c
         for c in doc.get("comparisons") or []
@@ -226,6 +232,22 @@ def analyse(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "per-operation overhead)"
                 )
         out.append(record)
+    return out
+
+
+def best_peaks(points: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per point index, the best FMA and SGEMM probe over the points run on the same machine."""
+    machines: dict[str, list[Mapping[str, Any]]] = {}
+    for p in points:
+        node = p.get("node") or {}
+        machines.setdefault(str(node.get("node_id", "")), []).append(p)
+    out: dict[int, dict[str, Any]] = {}
+    for pts in machines.values():
+        best: dict[str, Any] = {}
+        for key in ("fma_peak_gflops", "sgemm_gflops"):
+            found = [p[key] for p in pts if isinstance(p.get(key), (int, float))]
+            best[key] = max(found) if found else None
+        out.update({p["index"]: best for p in pts})
     return out
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.crossover import crossings
+from harness.analysis.crossover import best_peaks, crossings
 from harness.errors import HarnessError
 from harness.report import write_report
 from harness.results import parse
 from harness.run.config import from_dict
-from harness.run.sweep import resume_sweep, run_sweep
+from harness.run.sweep import best_probes, resume_sweep, run_sweep
 
 from .fakerun import fake, quiet, tiny_dataset, wait_for_runs
 
@@ -199,3 +199,27 @@ def test_resume_of_a_finished_point_keeps_it(tmp_path: Path) -> None:
     again = resume_sweep(out, quiet(), available)
     assert (out / "points/02/results.json").read_bytes() == before
     assert again["sweep"]["crossover"] == doc["sweep"]["crossover"]
+
+
+def test_a_half_read_probe_does_not_halve_a_points_peak() -> None:
+    # One machine: each point's share is judged against the best probe of the sweep; two nodes
+    # of a cluster keep their own best; a point without a probe gets the machine's.
+    local = [
+        {"index": 0, "fma_peak_gflops": 450.0, "sgemm_gflops": 300.0},
+        {"index": 1, "fma_peak_gflops": 234.0, "sgemm_gflops": 310.0},
+        {"index": 2, "fma_peak_gflops": None, "sgemm_gflops": None},
+    ]
+    assert best_peaks(local) == {
+        i: {"fma_peak_gflops": 450.0, "sgemm_gflops": 310.0} for i in range(3)
+    }
+    nodes = [
+        {"index": 0, "fma_peak_gflops": 100.0, "node": {"node_id": "a"}},
+        {"index": 1, "fma_peak_gflops": 400.0, "node": {"node_id": "b"}},
+        {"index": 2, "fma_peak_gflops": 90.0, "node": {"node_id": "a"}},
+    ]
+    assert [best_peaks(nodes)[i]["fma_peak_gflops"] for i in range(3)] == [100.0, 400.0, 100.0]
+    docs = {
+        i: {"machine": {"fma_peak_gflops": g, "fma_peak": {"best": f"p{i}"}}}
+        for i, g in enumerate([234.0, 463.0, None])
+    }
+    assert best_probes(docs) == {"fma_peak_gflops": 463.0, "fma_peak": {"best": "p1"}}
