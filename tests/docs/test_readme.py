@@ -51,7 +51,8 @@ def path_words() -> Iterator[str]:
 
 def commands() -> Iterator[list[str]]:
     """Every command of the code blocks and of code spans that start with python."""
-    lines = [line for block in SH_BLOCKS for line in block.splitlines()]
+    # A line ending in a backslash continues on the next, as in the shell.
+    lines = [line for block in SH_BLOCKS for line in block.replace("\\\n", " ").splitlines()]
     lines += [span for span in SPANS if span.startswith(("python ", "python3 "))]
     for line in lines:
         line = line.split(" #", 1)[0].strip()
