@@ -114,7 +114,8 @@ fn ab(rounds: usize) {
     let pool = thread_pool(threads()).unwrap();
     let (net, mut ws, labels) = setup(true);
     let im2col = net.clone().with_implicit([false; 4]);
-    let mut ws2 = im2col.workspace(2 * pairs(), threads(), true);
+    let n = pairs();
+    let mut ws2 = im2col.workspace(2 * n, threads(), true);
     net.inputs_mut(&mut ws2)
         .copy_from_slice(net.inputs_mut(&mut ws));
     let mut times = vec![vec![]; 8];
@@ -127,7 +128,7 @@ fn ab(rounds: usize) {
                 for task in 0..2 {
                     let (began, cpu) = (Instant::now(), cpu_s());
                     if task == 0 {
-                        net.forward_pairs(ws, pairs());
+                        net.forward_pairs(ws, n);
                     } else {
                         net.train_batch(ws, &labels);
                     }
@@ -154,7 +155,8 @@ fn profile() {
     let pool = thread_pool(threads()).unwrap();
     let (mut net, mut ws, labels) = setup(true);
     let mut opt = optimizer(&net);
-    let flop = shape().train_pair_flop().unwrap() * pairs() as f64;
+    let n = pairs();
+    let flop = shape().train_pair_flop().unwrap() * n as f64;
     pool.install(|| {
         for step in 0..4 {
             let began = Instant::now();
@@ -164,21 +166,21 @@ fn profile() {
             let step_s = began.elapsed().as_secs_f64();
             eprintln!(
                 "step {step}: {step_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s), optimiser {:.3} s",
-                pairs() as f64 / step_s,
+                n as f64 / step_s,
                 flop / step_s / 1e9,
                 step_s - grads_s
             );
             eprintln!("  {}", ws.profile_line());
         }
         let (net, mut ws, _) = setup(false);
-        let flop = shape().pair_forward_flop().unwrap() * pairs() as f64;
+        let flop = shape().pair_forward_flop().unwrap() * n as f64;
         for call in 0..4 {
             let began = Instant::now();
-            net.forward_pairs(&mut ws, pairs());
+            net.forward_pairs(&mut ws, n);
             let forward_s = began.elapsed().as_secs_f64();
             eprintln!(
                 "forward {call}: {forward_s:.3} s ({:.1} pairs/s, {:.0} GFLOP/s)",
-                pairs() as f64 / forward_s,
+                n as f64 / forward_s,
                 flop / forward_s / 1e9
             );
             eprintln!("  {}", ws.profile_line());
@@ -188,10 +190,10 @@ fn profile() {
 
 fn bench(c: &mut Criterion) {
     let pool = thread_pool(threads()).unwrap();
+    let n = pairs();
     let mut group = c.benchmark_group(format!(
-        "{}_batch{}",
+        "{}_batch{n}",
         std::env::var("NN_BENCH_SHAPE").unwrap_or_else(|_| "paper".into()),
-        pairs()
     ));
     group
         .sample_size(10)
@@ -212,7 +214,7 @@ fn bench(c: &mut Criterion) {
     {
         let (net, mut ws, _) = setup(false);
         group.bench_function("forward", |b| {
-            b.iter(|| pool.install(|| net.forward_pairs(&mut ws, pairs())))
+            b.iter(|| pool.install(|| net.forward_pairs(&mut ws, n)))
         });
     }
     group.finish();
