@@ -523,6 +523,94 @@ mod tests {
         }
     }
 
+    /// The FFT's float32 rounding, judged against float64 (conv_ref.rs) beside the im2col
+    /// path's: on a conv2-like layer (k 7, post-ReLU inputs) every output of both stays within
+    /// a few times float32's epsilon of the reference, relative to its norm.
+    #[test]
+    fn stays_near_float64_as_the_direct_convolution_does() {
+        use crate::nn::conv_ref::{self, widen, Error};
+        let geom = ConvGeom {
+            cin: 12,
+            cout: 8,
+            k: 7,
+            side_in: 20,
+        };
+        let g = 2;
+        let (p, rows) = (geom.pixels_out(), geom.col_rows());
+        let w = values(geom.cout * rows, 4);
+        let x: Vec<f32> = values(g * geom.input_len(), 5)
+            .into_iter()
+            .map(|v| v.max(0.0))
+            .collect();
+        let dy = values(geom.cout * g * p, 6);
+        let y_ref = conv_ref::forward(&geom, &widen(&w), &widen(&x), g);
+        let (dw_ref, dx_ref) = conv_ref::backward(&geom, &widen(&w), &widen(&x), &widen(&dy), g);
+
+        let mut col = vec![0.0; rows * g * p];
+        let mut y_d = vec![0.0; geom.cout * g * p];
+        conv::forward(&geom, &w, &x, g, &mut col, &mut y_d);
+        let (mut dw_d, mut db, mut dx_d) =
+            (vec![0.0; w.len()], vec![0.0; geom.cout], vec![0.0; x.len()]);
+        conv::backward(
+            &geom,
+            &w,
+            &x,
+            &dy,
+            g,
+            &mut col,
+            &mut dw_d,
+            &mut db,
+            Some(&mut dx_d),
+        );
+
+        let plan = FftPlan::new(geom.side_in);
+        let mut s = plan.scratch();
+        let mut what = vec![C32::default(); weights_len(&plan, &geom)];
+        let mut dwhat = vec![C32::default(); weights_len(&plan, &geom)];
+        let mut xhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
+        let mut dxhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
+        let mut yhat = vec![C32::default(); outputs_len(&plan, &geom, g)];
+        transform_weights(&plan, &geom, &w, &mut what);
+        transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
+        let mut support = vec![0; g * p];
+        input_support(&geom, &x, g, &mut support);
+        let mut y_f = vec![0.0; geom.cout * g * p];
+        forward(
+            &plan, &geom, &what, &xhat, &support, g, &mut yhat, &mut y_f, &mut s,
+        );
+        let (mut dw_f, mut dx_f) = (vec![0.0; w.len()], vec![0.0; x.len()]);
+        backward(
+            &plan,
+            &geom,
+            &what,
+            &xhat,
+            &dy,
+            g,
+            &mut yhat,
+            &mut dxhat,
+            &mut dwhat,
+            &mut db,
+            Some(&mut dx_f),
+            &mut s,
+        );
+        finish_weight_grad(&plan, &geom, &dwhat, &mut dw_f, &mut s);
+
+        let eps = f32::EPSILON as f64;
+        for (what, got, direct, reference) in [
+            ("y", &y_f, &y_d, &y_ref),
+            ("dx", &dx_f, &dx_d, &dx_ref),
+            ("dw", &dw_f, &dw_d, &dw_ref),
+        ] {
+            let (fft, direct) = (Error::of(got, reference), Error::of(direct, reference));
+            assert!(direct.rel_rms < 4.0 * eps, "{what}: direct {direct:?}");
+            assert!(
+                fft.rel_rms < 8.0 * eps,
+                "{what}: fft {fft:?} (direct {direct:?})"
+            );
+            assert!(fft.rel_max < 64.0 * eps, "{what}: fft {fft:?}");
+        }
+    }
+
     /// Forward, input and weight gradient against conv.rs's im2col path, for even and odd
     /// FFT sides and several groups.
     #[test]

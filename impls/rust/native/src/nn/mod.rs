@@ -14,6 +14,7 @@ pub mod activation;
 pub mod conv;
 pub mod conv_fft;
 pub mod conv_implicit;
+pub mod conv_ref;
 pub mod gemm;
 pub mod linear;
 pub mod loss;
