@@ -4,8 +4,10 @@ For every network task that reports `pairs_per_s` and `gflop_per_s` (forward, st
 sweep point's work per call is `gflop_per_s / pairs_per_s * batch` of the baseline's median:
 the GFLOP of one timed call (one forward batch, one training step), from the implementations'
 own analytic counts (docs/protocol.md, "FLOPs"), so no formula is written twice. Points form one
-series per task and per value of every swept key outside `model.` (a batch of 32 and one of 128
-are two curves); when only non-model keys are swept, all points form one series.
+series per task and per value of every swept key outside `model.` and of `model.conv` (a batch
+of 32 and one of 128 are two curves, and so are the direct and the FFT convolution, which do the
+same work differently); when only non-model keys are swept, all points form one series. A series
+of one work size (a sweep over `model.conv` alone) says its ratios, with no crossover.
 
 Along each series, sorted by work, the throughput ratio of each implementation to the baseline
 (the run's `comparisons`, with their bootstrap intervals) is followed; where it crosses 1
@@ -56,12 +58,22 @@ def work_gflop(measurement: Mapping[str, Any]) -> float | None:
     return gflops / rate * float(batch)
 
 
+# Model keys that change how the work is done, not how much of it there is: points that differ
+# in them lie on different curves, never on one curve at the same work.
+ALGORITHM_KEYS = ("model.conv",)
+
+
 def series_key(values: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
-    """What tells the curves of one task apart: the swept keys outside `model.`, and the batch."""
+    """What tells the curves of one task apart: the swept keys outside `model.` and the model's
+    algorithm keys (`model.conv`), and the batch."""
     model_swept = any(k.startswith("model.") for k in values)
     if not model_swept:
         return {}
-    key = {k: v for k, v in values.items() if not k.startswith("model.") and "batch" not in k}
+    key = {
+        k: v
+        for k, v in values.items()
+        if (not k.startswith("model.") or k in ALGORITHM_KEYS) and "batch" not in k
+    }
     key["batch"] = task.get("params", {}).get("batch", DEFAULT_BATCH.get(task["task"], 1))
     return key
 
@@ -76,8 +88,8 @@ def crossings(pts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for a, b in itertools.pairwise(pts):
         x0, r0, x1, r1 = a["work_gflop"], a["ratio"], b["work_gflop"], b["ratio"]
-        if min(x0, r0, x1, r1) <= 0 or (r0 - 1) * (r1 - 1) >= 0:
-            continue
+        if min(x0, r0, x1, r1) <= 0 or (r0 - 1) * (r1 - 1) >= 0 or math.isclose(x0, x1):
+            continue  # no crossing, or two points of the same work: no size between them
         l0, l1 = math.log(r0), math.log(r1)
         x = math.exp(math.log(x0) + l0 / (l0 - l1) * (math.log(x1) - math.log(x0)))
         out.append(
@@ -103,6 +115,12 @@ def sentence(
     if not pts:
         return f"{where}: no comparable points"
     lo, hi = pts[0], pts[-1]
+    if math.isclose(lo["work_gflop"], hi["work_gflop"]):
+        ratios = ", ".join(f"{p['ratio']:.2f}x" for p in pts)
+        return (
+            f"{where}: {impl} runs at {ratios} {baseline} at {fmt(lo['work_gflop'])} GFLOP per "
+            "call (one work size: no crossover to find)"
+        )
     span = (
         f"{lo['ratio']:.2f}x at {fmt(lo['work_gflop'])} to {hi['ratio']:.2f}x at "
         f"{fmt(hi['work_gflop'])} GFLOP per call"

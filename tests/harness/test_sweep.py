@@ -121,6 +121,20 @@ def test_sweep_finds_the_crossover_of_two_known_cost_models(tmp_path: Path) -> N
     assert "b is faster below" in info["summary"] and "within noise" not in info["summary"]
 
 
+def test_a_sweep_over_the_algorithm_is_one_curve_per_algorithm_not_a_crossover(
+    tmp_path: Path,
+) -> None:
+    # model.conv changes how the work is done, not how much: the same GFLOP at every point.
+    doc, _ = run(tmp_path, sweep={"model.conv": ["direct", "fft"]})
+    records = parse(doc).sweep.crossover or []  # type: ignore[union-attr]
+    assert [r["series"]["model.conv"] for r in records] == ["direct", "fft"]
+    for record in records:
+        assert len(record["points"]) == 1
+        summary = record["impls"]["b"]["summary"]
+        assert record["impls"]["b"]["crossings"] == []
+        assert "one work size: no crossover" in summary and "faster" not in summary
+
+
 def test_report_of_a_sweep_has_the_verdict_plot_and_every_point(tmp_path: Path) -> None:
     doc, out = run(tmp_path)
     write_report(out, doc)
@@ -142,6 +156,8 @@ def test_crossings_interpolate_in_log_log_and_say_when_within_noise() -> None:
     assert c["work_gflop"] == pytest.approx(10.0)
     assert c["faster"] == "below" and not c["clear"]
     assert crossings([{**p, "ratio": 1.5} for p in pts]) == []
+    same_work = [{**pts[0], "ratio": 0.8}, {**pts[0], "ratio": 1.6}]
+    assert crossings(same_work) == []
 
 
 def impl_folder(tmp_path: Path) -> dict[str, str]:
