@@ -42,15 +42,17 @@ CONV_ALGORITHMS = ("direct", "fft")
 
 
 def fft_pays(kernel: int, cin: int) -> bool:
-    """The layers `conv: fft` computes by FFT: kernels of 5 or more over several channels.
+    """The layers `conv: fft` computes by FFT: kernels of 4 or more over several channels.
 
-    Measured on the `paper` shape (rust-native, benches/nn_step.rs with NN_BENCH_FFT): conv2
-    (7x7 over 64 channels) runs about twice as fast by FFT, forward and backward; conv1 (one
-    input channel, 10x10 on a 105-pixel side) runs slower, since 64 inverse transforms per
-    image cost more than its GEMM; the 4x4 layers gain nothing clear. A list of four
-    algorithms chooses per layer instead.
+    Measured on the `paper` shape (rust-native against itself; docs/results.md): conv2 (7x7
+    over 64 channels) runs about twice as fast by FFT, forward and backward, on every machine
+    tried; conv1 (one input channel, 10x10 on a 105-pixel side) runs slower, since 64 inverse
+    transforms per image cost more than its GEMM. The 4x4 layers (conv3, conv4) gained nothing
+    clear on an AVX-512 Zen 5 and gained 24% in a `step` b32 and 29% in `forward` on an AVX2
+    Zen 3 (the cpu-bench sweep of 2026-12-03 over conv2 alone against conv2 to conv4); 3x3 and
+    smaller stay direct (not measured to pay). A list of four algorithms chooses per layer.
     """
-    return kernel >= 5 and cin > 1
+    return kernel >= 4 and cin > 1
 
 
 def resolve_conv(raw: Any, filters: list[int], kernels: list[int]) -> list[str]:
