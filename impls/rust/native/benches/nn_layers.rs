@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use oneshot_native::nn::conv::{self, ConvGeom};
+use oneshot_native::nn::conv_single;
 use oneshot_native::nn::model::thread_pool;
 use oneshot_native::nn::optim::OptimizerSpec;
 use oneshot_native::nn::{init, linear, pool, Shape};
@@ -79,6 +80,21 @@ fn conv_layers(c: &mut Criterion) {
     ];
     for (name, geom, g) in layers {
         let width = g * geom.pixels_out();
+        if conv_single::handles(&geom) {
+            // conv1 by conv_single.rs, as the network runs it, beside the im2col path below.
+            let (w, x) = (
+                values(geom.cout * geom.col_rows()),
+                values(g * geom.input_len()),
+            );
+            let mut y = values(geom.cout * width);
+            group.bench_function(BenchmarkId::new("forward_single", name), |b| {
+                b.iter(|| conv_single::forward(&geom, &w, &x, g, black_box(&mut y)))
+            });
+            let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; geom.cout]);
+            group.bench_function(BenchmarkId::new("backward_single", name), |b| {
+                b.iter(|| conv_single::backward(&geom, &x, &y, g, black_box(&mut dw), &mut db))
+            });
+        }
         let w = values(geom.cout * geom.col_rows());
         let x = values(g * geom.input_len());
         let mut col = vec![0.0; geom.col_rows() * width];

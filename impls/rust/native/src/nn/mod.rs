@@ -15,6 +15,7 @@ pub mod conv;
 pub mod conv_fft;
 pub mod conv_implicit;
 pub mod conv_ref;
+pub mod conv_single;
 pub mod gemm;
 pub mod linear;
 pub mod loss;

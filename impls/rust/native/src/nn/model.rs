@@ -7,8 +7,9 @@
 //! the GEMMs there are single-threaded and the threads never wait on each other inside the
 //! tower. Layers for which conv_implicit.rs is faster (conv2 of `paper`) skip im2col: they run
 //! one image at a time as GEMMs over shifted channels-last views, forward and backward, with
-//! weights rearranged once per call. Layers chosen for FFT ([`SiameseNet::with_fft`], the
-//! job's `model.conv`) run by conv_fft.rs in groups of up to `FFT_GROUP` images: the input
+//! weights rearranged once per call. A single-channel layer (conv1) runs by conv_single.rs's
+//! register-blocked loops, forward and weight gradient, without im2col. Layers chosen for FFT
+//! ([`SiameseNet::with_fft`], the job's `model.conv`) run by conv_fft.rs in groups of up to `FFT_GROUP` images: the input
 //! spectra are kept per thread from the forward to the backward pass, and the weights'
 //! spectra are made on every thread whenever the weights changed. fc1 is one batched GEMM
 //! split over the pool's threads. The workspace is sized once for a maximum batch and reused
@@ -26,6 +27,7 @@ use super::activation;
 use super::conv::{self, ConvGeom};
 use super::conv_fft::{self, FftPlan, PlaneScratch};
 use super::conv_implicit;
+use super::conv_single;
 use super::input;
 use super::linear;
 use super::loss;
@@ -453,6 +455,8 @@ impl SiameseNet {
                     conv_fft::forward(plan, geom, &what[l], xhat, on, g, yhat, y, planes);
                 } else if self.implicit[l] {
                     conv_implicit::forward(geom, &packed[l], input, &mut s.implicit, &mut s.y);
+                } else if conv_single::handles(geom) {
+                    conv_single::forward(geom, weight, input, g, &mut s.y);
                 } else {
                     conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
                 }
@@ -671,6 +675,8 @@ impl SiameseNet {
                 } else if self.implicit[l] {
                     let (dy, scratch) = (&s.y, &mut s.implicit);
                     conv_implicit::backward(geom, &flipped[l], input, dy, scratch, dw, db, dinput);
+                } else if conv_single::handles(geom) && dinput.is_none() {
+                    conv_single::backward(geom, input, &s.y, g, dw, db);
                 } else {
                     conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
                 }
