@@ -101,7 +101,11 @@ fn run_with(threads: usize, implicit: [bool; 4], fft: [bool; 4]) {
     let loss = pool.install(|| net.train_batch(&mut ws, &[1.0, 0.0]));
     assert!(close(loss, LOSS, LOSS, 1e-5), "loss {loss}");
     for (got, want) in net.logits(&ws, 2).iter().zip(LOGITS) {
-        assert!(close(*got as f64, want, want, 1e-5), "logit {got} {want}");
+        // Relative to the terms of the head's sum (weighted |e1 - e2| of embeddings near 1),
+        // not to a logit that their cancellation made small: -0.1002126 against -0.1002115
+        // is float32 rounding (seen with AVX2 kernels), on either lowering of conv1.
+        let scale = want.abs().max(1.0);
+        assert!(close(*got as f64, want, scale, 1e-5), "logit {got} {want}");
     }
     let emb = net.embeddings(&ws, 4);
     for k in 0..4 {
