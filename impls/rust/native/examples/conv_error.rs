@@ -102,57 +102,14 @@ fn main() {
         let y_ref = conv_ref::forward(&geom, &widen(&w), &widen(&x), g);
         let (dw_ref, dx_ref) = conv_ref::backward(&geom, &widen(&w), &widen(&x), &widen(&dy), g);
 
-        let mut col = vec![0.0; geom.col_rows() * width];
-        let mut y_d = vec![0.0; geom.cout * width];
-        conv::forward(&geom, &w, &x, g, &mut col, &mut y_d);
-        let (mut dw_d, mut db, mut dx_d) =
-            (vec![0.0; w.len()], vec![0.0; geom.cout], vec![0.0; x.len()]);
-        conv::backward(
-            &geom,
-            &w,
-            &x,
-            &dy,
-            g,
-            &mut col,
-            &mut dw_d,
-            &mut db,
-            Some(&mut dx_d),
-        );
-
+        let direct = conv::convolve(&geom, &w, &x, &dy, g);
+        let fft = conv_fft::convolve(&geom, &w, &x, &dy, g);
         let plan = FftPlan::new(geom.side_in);
-        let mut s = plan.scratch();
         let (wl, xl, yl) = (
             conv_fft::weights_len(&plan, &geom),
             conv_fft::inputs_len(&plan, &geom, g),
             conv_fft::outputs_len(&plan, &geom, g),
         );
-        let (mut what, mut dwhat) = (vec![C32::default(); wl], vec![C32::default(); wl]);
-        let (mut xhat, mut dxhat) = (vec![C32::default(); xl], vec![C32::default(); xl]);
-        let mut yhat = vec![C32::default(); yl];
-        let mut support = vec![0u8; width];
-        conv_fft::transform_weights(&plan, &geom, &w, &mut what);
-        conv_fft::transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
-        conv_fft::input_support(&geom, &x, g, &mut support);
-        let mut y_f = vec![0.0; geom.cout * width];
-        conv_fft::forward(
-            &plan, &geom, &what, &xhat, &support, g, &mut yhat, &mut y_f, &mut s,
-        );
-        let (mut dw_f, mut dx_f) = (vec![0.0; w.len()], vec![0.0; x.len()]);
-        conv_fft::backward(
-            &plan,
-            &geom,
-            &what,
-            &xhat,
-            &dy,
-            g,
-            &mut yhat,
-            &mut dxhat,
-            &mut dwhat,
-            &mut db,
-            Some(&mut dx_f),
-            &mut s,
-        );
-        conv_fft::finish_weight_grad(&plan, &geom, &dwhat, &mut dw_f, &mut s);
 
         // Floating-point operations of one group: the direct convolution's multiply-adds;
         // the FFT's complex products (8 flops each) plus its plane transforms, counted as
@@ -165,9 +122,17 @@ fn main() {
         let planes = ((g * (geom.cin + geom.cout)) as f64) * transform;
         let fft_flop = (products + planes) / 1e9;
         let rows = [
-            ("y", Error::of(&y_d, &y_ref), Error::of(&y_f, &y_ref)),
-            ("dx", Error::of(&dx_d, &dx_ref), Error::of(&dx_f, &dx_ref)),
-            ("dw", Error::of(&dw_d, &dw_ref), Error::of(&dw_f, &dw_ref)),
+            ("y", Error::of(&direct.y, &y_ref), Error::of(&fft.y, &y_ref)),
+            (
+                "dx",
+                Error::of(&direct.dinput, &dx_ref),
+                Error::of(&fft.dinput, &dx_ref),
+            ),
+            (
+                "dw",
+                Error::of(&direct.dweight, &dw_ref),
+                Error::of(&fft.dweight, &dw_ref),
+            ),
         ];
         for (output, direct, fft) in rows {
             println!(

@@ -153,6 +153,41 @@ pub fn backward(
     }
 }
 
+/// One layer's forward and backward results for `g` images: `y` and `dy` are `[cout, g*P]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub y: Vec<f32>,
+    pub dinput: Vec<f32>,
+    pub dweight: Vec<f32>,
+    pub dbias: Vec<f32>,
+}
+
+/// [`forward`] and [`backward`] of one layer in one call, allocating every buffer: for tests
+/// and tools that compare algorithms (the network keeps its buffers across steps).
+pub fn convolve(geom: &ConvGeom, weight: &[f32], input: &[f32], dy: &[f32], g: usize) -> Layer {
+    let width = g * geom.pixels_out();
+    let mut col = vec![0.0; geom.col_rows() * width];
+    let mut out = Layer {
+        y: vec![0.0; geom.cout * width],
+        dinput: vec![f32::NAN; g * geom.input_len()], // backward overwrites it
+        dweight: vec![0.0; geom.cout * geom.col_rows()],
+        dbias: vec![0.0; geom.cout],
+    };
+    forward(geom, weight, input, g, &mut col, &mut out.y);
+    backward(
+        geom,
+        weight,
+        input,
+        dy,
+        g,
+        &mut col,
+        &mut out.dweight,
+        &mut out.dbias,
+        Some(&mut out.dinput),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -502,6 +502,53 @@ pub fn finish_weight_grad(
     }
 }
 
+/// [`forward`] and [`backward`] (with [`finish_weight_grad`]) of one layer by FFT in one call,
+/// allocating every buffer: for tests and tools that compare algorithms.
+pub fn convolve(
+    geom: &ConvGeom,
+    weight: &[f32],
+    input: &[f32],
+    dy: &[f32],
+    g: usize,
+) -> super::conv::Layer {
+    let plan = FftPlan::new(geom.side_in);
+    let mut s = plan.scratch();
+    let (wl, xl) = (weights_len(&plan, geom), inputs_len(&plan, geom, g));
+    let (mut what, mut dwhat) = (vec![C32::default(); wl], vec![C32::default(); wl]);
+    let (mut xhat, mut dxhat) = (vec![C32::default(); xl], vec![C32::default(); xl]);
+    let mut yhat = vec![C32::default(); outputs_len(&plan, geom, g)];
+    let mut support = vec![0; g * geom.pixels_out()];
+    let width = g * geom.pixels_out();
+    let mut out = super::conv::Layer {
+        y: vec![0.0; geom.cout * width],
+        dinput: vec![f32::NAN; g * geom.input_len()], // backward overwrites it
+        dweight: vec![0.0; geom.cout * geom.col_rows()],
+        dbias: vec![0.0; geom.cout],
+    };
+    transform_weights(&plan, geom, weight, &mut what);
+    transform_inputs(&plan, geom, input, g, &mut xhat, &mut s);
+    input_support(geom, input, g, &mut support);
+    forward(
+        &plan, geom, &what, &xhat, &support, g, &mut yhat, &mut out.y, &mut s,
+    );
+    backward(
+        &plan,
+        geom,
+        &what,
+        &xhat,
+        dy,
+        g,
+        &mut yhat,
+        &mut dxhat,
+        &mut dwhat,
+        &mut out.dbias,
+        Some(&mut out.dinput),
+        &mut s,
+    );
+    finish_weight_grad(&plan, geom, &dwhat, &mut out.dweight, &mut s);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,60 +593,14 @@ mod tests {
         let y_ref = conv_ref::forward(&geom, &widen(&w), &widen(&x), g);
         let (dw_ref, dx_ref) = conv_ref::backward(&geom, &widen(&w), &widen(&x), &widen(&dy), g);
 
-        let mut col = vec![0.0; rows * g * p];
-        let mut y_d = vec![0.0; geom.cout * g * p];
-        conv::forward(&geom, &w, &x, g, &mut col, &mut y_d);
-        let (mut dw_d, mut db, mut dx_d) =
-            (vec![0.0; w.len()], vec![0.0; geom.cout], vec![0.0; x.len()]);
-        conv::backward(
-            &geom,
-            &w,
-            &x,
-            &dy,
-            g,
-            &mut col,
-            &mut dw_d,
-            &mut db,
-            Some(&mut dx_d),
-        );
-
-        let plan = FftPlan::new(geom.side_in);
-        let mut s = plan.scratch();
-        let mut what = vec![C32::default(); weights_len(&plan, &geom)];
-        let mut dwhat = vec![C32::default(); weights_len(&plan, &geom)];
-        let mut xhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
-        let mut dxhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
-        let mut yhat = vec![C32::default(); outputs_len(&plan, &geom, g)];
-        transform_weights(&plan, &geom, &w, &mut what);
-        transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
-        let mut support = vec![0; g * p];
-        input_support(&geom, &x, g, &mut support);
-        let mut y_f = vec![0.0; geom.cout * g * p];
-        forward(
-            &plan, &geom, &what, &xhat, &support, g, &mut yhat, &mut y_f, &mut s,
-        );
-        let (mut dw_f, mut dx_f) = (vec![0.0; w.len()], vec![0.0; x.len()]);
-        backward(
-            &plan,
-            &geom,
-            &what,
-            &xhat,
-            &dy,
-            g,
-            &mut yhat,
-            &mut dxhat,
-            &mut dwhat,
-            &mut db,
-            Some(&mut dx_f),
-            &mut s,
-        );
-        finish_weight_grad(&plan, &geom, &dwhat, &mut dw_f, &mut s);
+        let direct = conv::convolve(&geom, &w, &x, &dy, g);
+        let fft = convolve(&geom, &w, &x, &dy, g);
 
         let eps = f32::EPSILON as f64;
         for (what, got, direct, reference) in [
-            ("y", &y_f, &y_d, &y_ref),
-            ("dx", &dx_f, &dx_d, &dx_ref),
-            ("dw", &dw_f, &dw_d, &dw_ref),
+            ("y", &fft.y, &direct.y, &y_ref),
+            ("dx", &fft.dinput, &direct.dinput, &dx_ref),
+            ("dw", &fft.dweight, &direct.dweight, &dw_ref),
         ] {
             let (fft, direct) = (Error::of(got, reference), Error::of(direct, reference));
             assert!(direct.rel_rms < 4.0 * eps, "{what}: direct {direct:?}");
@@ -626,59 +627,12 @@ mod tests {
             let w = values(cout * rows, 1);
             let x = values(g * geom.input_len(), 2);
             let dy = values(cout * g * p, 3);
-            let mut col = vec![0.0; rows * g * p];
-            let mut y_direct = vec![0.0; cout * g * p];
-            conv::forward(&geom, &w, &x, g, &mut col, &mut y_direct);
-            let (mut dw_d, mut db_d, mut dx_d) =
-                (vec![0.0; w.len()], vec![0.0; cout], vec![0.0; x.len()]);
-            conv::backward(
-                &geom,
-                &w,
-                &x,
-                &dy,
-                g,
-                &mut col,
-                &mut dw_d,
-                &mut db_d,
-                Some(&mut dx_d),
-            );
-
-            let plan = FftPlan::new(side);
-            let mut s = plan.scratch();
-            let mut what = vec![C32::default(); weights_len(&plan, &geom)];
-            let mut xhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
-            let mut yhat = vec![C32::default(); outputs_len(&plan, &geom, g)];
-            let mut dxhat = vec![C32::default(); inputs_len(&plan, &geom, g)];
-            let mut dwhat = vec![C32::default(); weights_len(&plan, &geom)];
-            transform_weights(&plan, &geom, &w, &mut what);
-            transform_inputs(&plan, &geom, &x, g, &mut xhat, &mut s);
-            let mut y = vec![0.0; cout * g * p];
-            let mut support = vec![0; g * p];
-            input_support(&geom, &x, g, &mut support);
-            forward(
-                &plan, &geom, &what, &xhat, &support, g, &mut yhat, &mut y, &mut s,
-            );
-            close(&y, &y_direct, 1e-5, "y");
-            let (mut dw, mut db, mut dx) =
-                (vec![0.0; w.len()], vec![0.0; cout], vec![7.0; x.len()]);
-            backward(
-                &plan,
-                &geom,
-                &what,
-                &xhat,
-                &dy,
-                g,
-                &mut yhat,
-                &mut dxhat,
-                &mut dwhat,
-                &mut db,
-                Some(&mut dx),
-                &mut s,
-            );
-            finish_weight_grad(&plan, &geom, &dwhat, &mut dw, &mut s);
-            close(&dx, &dx_d, 1e-5, "dx");
-            close(&dw, &dw_d, 1e-5, "dw");
-            close(&db, &db_d, 1e-6, "db");
+            let direct = conv::convolve(&geom, &w, &x, &dy, g);
+            let fft = convolve(&geom, &w, &x, &dy, g);
+            close(&fft.y, &direct.y, 1e-5, "y");
+            close(&fft.dinput, &direct.dinput, 1e-5, "dx");
+            close(&fft.dweight, &direct.dweight, 1e-5, "dw");
+            close(&fft.dbias, &direct.dbias, 1e-6, "db");
         }
     }
 }

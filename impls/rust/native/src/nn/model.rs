@@ -51,6 +51,8 @@ pub struct SiameseNet {
     geoms: [ConvGeom; 4],
     /// Layers that run as implicit GEMMs (conv_implicit.rs) instead of im2col.
     implicit: [bool; 4],
+    /// Whether conv1 (one input channel) runs by conv_single.rs rather than im2col.
+    single: bool,
     /// The FFT plans of the layers that run by FFT (conv_fft.rs), `None` for the others.
     fft: [Option<FftPlan>; 4],
     flat: usize,
@@ -170,6 +172,7 @@ impl SiameseNet {
             flat: shape.flat()?,
             params,
             implicit: geoms.map(|g| conv_implicit::preferred(&g)),
+            single: conv_single::handles(&geoms[0]),
             fft: [None, None, None, None],
             geoms,
         })
@@ -209,6 +212,13 @@ impl SiameseNet {
     /// hand (`true`: implicit GEMM), for tests and benchmarks; build workspaces after this.
     pub fn with_implicit(mut self, layers: [bool; 4]) -> Self {
         self.implicit = layers;
+        self
+    }
+
+    /// The same network with conv1 computed by conv_single.rs (`true`, where it can be) or by
+    /// im2col (`false`), whatever `conv_single::handles` would choose; for tests and benchmarks.
+    pub fn with_single_channel(mut self, on: bool) -> Self {
+        self.single = on && conv_single::fits(&self.geoms[0]);
         self
     }
 
@@ -455,7 +465,7 @@ impl SiameseNet {
                     conv_fft::forward(plan, geom, &what[l], xhat, on, g, yhat, y, planes);
                 } else if self.implicit[l] {
                     conv_implicit::forward(geom, &packed[l], input, &mut s.implicit, &mut s.y);
-                } else if conv_single::handles(geom) {
+                } else if l == 0 && self.single {
                     conv_single::forward(geom, weight, input, g, &mut s.y);
                 } else {
                     conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
@@ -675,7 +685,7 @@ impl SiameseNet {
                 } else if self.implicit[l] {
                     let (dy, scratch) = (&s.y, &mut s.implicit);
                     conv_implicit::backward(geom, &flipped[l], input, dy, scratch, dw, db, dinput);
-                } else if conv_single::handles(geom) && dinput.is_none() {
+                } else if l == 0 && self.single {
                     conv_single::backward(geom, input, &s.y, g, dw, db);
                 } else {
                     conv::backward(geom, weight, input, &s.y, g, &mut s.col, dw, db, dinput);
