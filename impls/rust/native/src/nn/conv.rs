@@ -197,31 +197,10 @@ mod tests {
         (0..n).map(|_| rng.uniform() as f32 - 0.5).collect()
     }
 
-    /// Direct convolution in f64: y[o, j, y, x] for g images.
+    /// Direct convolution in f64 (conv_ref.rs): y[o, j, y, x] for g images.
     fn direct(geom: &ConvGeom, w: &[f32], input: &[f32], g: usize) -> Vec<f64> {
-        let (k, s, so, p) = (geom.k, geom.side_in, geom.side_out(), geom.pixels_out());
-        let mut y = vec![0.0; geom.cout * g * p];
-        for o in 0..geom.cout {
-            for j in 0..g {
-                for oy in 0..so {
-                    for ox in 0..so {
-                        let mut acc = 0.0;
-                        for c in 0..geom.cin {
-                            for ki in 0..k {
-                                for kj in 0..k {
-                                    let wv = w[((o * geom.cin + c) * k + ki) * k + kj] as f64;
-                                    let xv = input
-                                        [j * geom.input_len() + (c * s + oy + ki) * s + ox + kj];
-                                    acc += wv * xv as f64;
-                                }
-                            }
-                        }
-                        y[o * g * p + j * p + oy * so + ox] = acc;
-                    }
-                }
-            }
-        }
-        y
+        use crate::nn::conv_ref::{forward, widen};
+        forward(geom, &widen(w), &widen(input), g)
     }
 
     #[test]
