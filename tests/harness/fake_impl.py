@@ -2,7 +2,8 @@
 
     python fake_impl.py [--sleep-s S] [--alloc-mb M] [--mode MODE] [--rate R]
         [--jitter F --jitter-seed N] [--losses N] [--gflop-per-s G]
-        [--overhead-s O --s-per-gflop C] [--val-curve A,B,.. --accuracy A --seed-spread S]
+        [--overhead-s O --s-per-gflop C [--ops-per-call N]]
+        [--val-curve A,B,.. --accuracy A --seed-spread S]
         [--curve-offset D --curve-per-thread T] run JOB.json
 
 It speaks protocol v1: prints events, allocates and touches M MiB, sleeps S seconds and writes a
@@ -13,7 +14,8 @@ For `sample` it writes a pair file whose content depends on --variant, for `load
 images.safetensors of zeros, for `init` a weights file, for `forward` outputs of zeros.
 --overhead-s/--s-per-gflop model a cost per call of O + C * GFLOP (a forward or step of `batch`
 pairs of the job's model, `sum(filters) * embedding * input` FLOP per pair): pairs_per_s and
-gflop_per_s follow from it, so two fakes with different O and C cross over at a known size.
+gflop_per_s follow from it, so two fakes with different O and C cross over at a known size;
+--ops-per-call N also reports N operator calls per call (python-torch's `ops_per_call`).
 `train` prints the --val-curve as `val_accuracy` events 50 ms apart, each plus an offset drawn
 from the job's seed (uniform in +-S/2), reports its best as best_val_accuracy and writes the
 seed as its weights; `step` reports 5 `losses` 0.7 * 0.9^k * (1 + D + T * threads) for k >= 1
@@ -71,6 +73,7 @@ def main() -> int:
     p.add_argument("--gflop-per-s", type=float, default=None)
     p.add_argument("--overhead-s", type=float, default=None)
     p.add_argument("--s-per-gflop", type=float, default=0.0)
+    p.add_argument("--ops-per-call", type=int, default=None)
     p.add_argument("--val-curve", default="")
     p.add_argument("--curve-offset", type=float, default=0.0)
     p.add_argument("--curve-per-thread", type=float, default=0.0)
@@ -159,6 +162,8 @@ def main() -> int:
         seconds = (args.overhead_s + args.s_per_gflop * batch * gflop_pair) * jitter(args, out)
         result["metrics"]["pairs_per_s"] = batch / seconds
         result["metrics"]["gflop_per_s"] = batch * gflop_pair / seconds
+        if args.ops_per_call is not None:
+            result["metrics"]["ops_per_call"] = args.ops_per_call
     if args.mode == "schema":
         result["metrics"] = {"x": "not a number"}
     text = json.dumps(result)

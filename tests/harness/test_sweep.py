@@ -135,6 +135,27 @@ def test_a_sweep_over_the_algorithm_is_one_curve_per_algorithm_not_a_crossover(
         assert "one work size: no crossover" in summary and "faster" not in summary
 
 
+def test_the_time_per_operator_call_is_stated_at_the_smallest_size_only(tmp_path: Path) -> None:
+    config = from_dict(sweep_config(tmp_path))
+    available = {"a": fake("a", *A, "--ops-per-call", "50"), "b": fake("b", *B)}
+    doc = run_sweep(config, tmp_path / "run", quiet(), available)
+    [record] = parse(doc).sweep.crossover or []  # type: ignore[union-attr]
+    # a's smallest call: 0.5 s + 0.1 s/GFLOP * 0.0019 GFLOP, within its 1% jitter, over 50 calls
+    per_op = record["impls"]["a"]["per_op"]
+    assert per_op["ops_per_call"] == 50
+    assert per_op["us_per_op"] == pytest.approx(1e6 * 0.5002 / 50, rel=0.02)
+    [line] = [s for s in record["summary"] if "per operator call" in s]
+    assert line.startswith(
+        f"forward (task 0, batch 2): a takes {per_op['us_per_op']:.1f} us per operator call"
+    )
+    # one work size (a sweep over the algorithm): no smallest size, so no such bound
+    config = from_dict(sweep_config(tmp_path, sweep={"model.conv": ["direct", "fft"]}))
+    doc = run_sweep(config, tmp_path / "one-size", quiet(), available)
+    for record in parse(doc).sweep.crossover or []:  # type: ignore[union-attr]
+        assert record["impls"]["a"]["per_op"]["ops_per_call"] == 50
+        assert not [s for s in record["summary"] if "per operator call" in s]
+
+
 def test_report_of_a_sweep_has_the_verdict_plot_and_every_point(tmp_path: Path) -> None:
     doc, out = run(tmp_path)
     write_report(out, doc)
