@@ -19,7 +19,9 @@ Per point the record also keeps each implementation's throughput, GFLOP/s, share
 machine's FMA and SGEMM peaks and peak RSS, and, for an implementation that reports
 `ops_per_call` (the operator calls of one timed call: python-torch), its time per operator call
 at the series' smallest point: the seconds of one call divided by its operator calls, an upper
-bound on the per-operation overhead (it still includes that call's arithmetic).
+bound on the per-operation overhead (it still includes that call's arithmetic). The summary
+states it only for a series of several work sizes: at one size (a sweep over `model.conv`) the
+smallest point may be the paper network, and the bound says nothing.
 
 The machine's peaks are the best probe of all the points run on it (`best_peaks`): every point
 probes after its last job, and a probe whose second thread did not get its core for the probe's
@@ -240,7 +242,7 @@ def analyse(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             if overhead:
                 record["impls"][impl]["per_op"] = overhead
             record["summary"].append(text)
-        one_size = math.isclose(rows[0][0], rows[-1][0])  # the bound only means something small
+        one_size = math.isclose(rows[0][0], rows[-1][0])
         for impl, info in record["impls"].items():
             if "per_op" in info and not one_size:
                 o = info["per_op"]
