@@ -131,14 +131,33 @@ def sentence(
         if all(p["ratio"] > 1 for p in pts):
             return f"{where}: {impl} is faster than {baseline} at every measured size ({span})"
         return f"{where}: {impl} is slower than {baseline} at every measured size ({span})"
-    parts = [
-        f"faster {c['faster']} {fmt(c['work_gflop'])} GFLOP per call "
-        f"(1.0x crossed between {fmt(c['between'][0])} and {fmt(c['between'][1])}"
-        + ("" if c["clear"] else ", within noise")
-        + ")"
-        for c in cross
-    ]
-    return f"{where}: {impl} is " + "; then ".join(parts) + f" against {baseline} ({span})"
+    if len(cross) == 1:
+        [c] = cross
+        return (
+            f"{where}: {impl} is faster {c['faster']} {fmt(c['work_gflop'])} GFLOP per call "
+            f"({crossed(c)}) against {baseline} ({span})"
+        )
+    # several crossings: the ranges between them, each "faster" or "slower" in turn
+    state = "faster" if cross[0]["faster"] == "below" else "slower"
+    ranges = [f"{state} below {fmt(cross[0]['work_gflop'])}"]
+    for a, b in itertools.pairwise(cross):
+        state = "faster" if a["faster"] == "above" else "slower"
+        ranges.append(f"{state} between {fmt(a['work_gflop'])} and {fmt(b['work_gflop'])}")
+    state = "faster" if cross[-1]["faster"] == "above" else "slower"
+    ranges.append(f"{state} above {fmt(cross[-1]['work_gflop'])} GFLOP per call")
+    return (
+        f"{where}: {impl} is "
+        + ", ".join(ranges)
+        + " ("
+        + "; ".join(crossed(c) for c in cross)
+        + f") against {baseline} ({span})"
+    )
+
+
+def crossed(c: Mapping[str, Any]) -> str:
+    return f"1.0x crossed between {fmt(c['between'][0])} and {fmt(c['between'][1])}" + (
+        "" if c["clear"] else ", within noise"
+    )
 
 
 def fmt(x: float) -> str:

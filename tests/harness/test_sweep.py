@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.crossover import best_peaks, crossings
+from harness.analysis.crossover import best_peaks, crossings, sentence
 from harness.errors import HarnessError
 from harness.report import write_report
 from harness.results import parse
@@ -179,6 +179,26 @@ def test_crossings_interpolate_in_log_log_and_say_when_within_noise() -> None:
     assert crossings([{**p, "ratio": 1.5} for p in pts]) == []
     same_work = [{**pts[0], "ratio": 0.8}, {**pts[0], "ratio": 1.6}]
     assert crossings(same_work) == []
+
+
+def test_two_crossings_read_as_the_ranges_between_them() -> None:
+    pts = [
+        {"work_gflop": 0.01, "ratio": 0.9, "ci_low": 0.5, "ci_high": 1.1},
+        {"work_gflop": 1.0, "ratio": 1.2, "ci_low": 1.1, "ci_high": 1.3},
+        {"work_gflop": 100.0, "ratio": 0.8, "ci_low": 0.7, "ci_high": 0.9},
+    ]
+    text = sentence("b", "a", "step b8", pts, crossings(pts))
+    assert text.startswith(
+        "step b8: b is slower below 0.054, faster between 0.054 and 7.93, slower "
+    )
+    assert (
+        "above 7.93 GFLOP per call (1.0x crossed between 0.01 and 1, within noise; "
+        "1.0x crossed between 1 and 100)" in text
+    )
+    assert text.endswith("against a (0.90x at 0.01 to 0.80x at 100 GFLOP per call)")
+    flipped = [{**p, "ratio": 1 / p["ratio"]} for p in pts]
+    text = sentence("b", "a", "step b8", flipped, crossings(flipped))
+    assert "b is faster below 0.054, slower between 0.054 and 7.93, faster above 7.93 GFLOP" in text
 
 
 def impl_folder(tmp_path: Path) -> dict[str, str]:
