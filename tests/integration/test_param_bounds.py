@@ -2,13 +2,18 @@
 
 The job schema (docs/schemas/job.schema.json) is the one source of the parameters' bounds. For
 each bound of each task's params (`batch >= 1`, `ways <= 1000`, ...) this runs every
-implementation that the harness discovers (impls/*/impl.yaml, its manifest's `run` command)
-on a job holding the bound itself and on one holding one step past it (1 for an integer, a
-thousandth for a number), and checks that each accepts the first and refuses the second, as
-the schema does: accepted means the program printed its `start` event (the job parsed; the
-program is then stopped), refused means exit code 2 with an error line naming the key. An
-implementation whose program is not built is skipped. The inputs named in the job do not
-exist, so a program that is not stopped in time fails fast anyway.
+implementation that the harness discovers (impls/*/impl.yaml) on a job holding the bound itself
+and on one holding one step past it (1 for an integer, a thousandth for a number), and checks
+that each accepts the first and refuses the second, as the schema does.
+
+One process per implementation answers every case: its `check JOB...` verb (docs/protocol.md)
+validates each job exactly as `run` does before its `start` event and prints one JSON line per
+job (refused: exit code 2 and an error naming the key). So that `check` cannot drift from
+`run`, every implementation also runs, for real, one accepted and one refused case of every
+task: accepted means the program printed its `start` event (the program is then stopped),
+refused means exit code 2 with an error line naming the key, and both must match `check`'s
+answer. An implementation whose program is not built is skipped. The inputs named in the job do
+not exist, so a program that is not stopped in time fails fast anyway.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ def built(impl: Implementation, job: Path) -> bool:
     return shutil.which(program) is not None
 
 
-def verdict(impl: Implementation, job: Path, key: str) -> bool:
+def run_verdict(impl: Implementation, job: Path, key: str) -> bool:
     """True: the job was accepted (a `start` event); False: refused naming `key` (exit 2)."""
     proc = subprocess.Popen(
         impl.command(job),
@@ -126,22 +131,84 @@ def verdict(impl: Implementation, job: Path, key: str) -> bool:
 
 
 IMPLS = discover()
+
+
+def case_id(task: str, key: str, value: float) -> str:
+    return f"{task}-{key}={value}"
+
+
+Case = tuple[str, str, float, bool]
+
+
+def rust_gap(impl: Implementation, case: Case) -> list[pytest.MarkDecorator]:
+    if impl.language == "rust" and case[:3] in RUST_GAPS:
+        reason = "impls/rust: this bound is not checked (see RUST_GAPS)"
+        return [pytest.mark.xfail(strict=True, reason=reason)]
+    return []
+
+
 CASES = [
-    pytest.param(
-        impl_id,
-        *case,
-        id=f"{impl_id}-{case[0]}-{case[1]}={case[2]}",
-        marks=[
-            pytest.mark.xfail(
-                strict=True, reason="impls/rust: this bound is not checked (see RUST_GAPS)"
-            )
-        ]
-        if impl.language == "rust" and case[:3] in RUST_GAPS
-        else [],
-    )
+    pytest.param(impl_id, *case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
     for impl_id, impl in sorted(IMPLS.items())
     for case in edge_cases()
 ]
+
+
+def first_of_each_task() -> list[Case]:
+    """Per task, its first accepted and its first refused case: the ones `run` also answers."""
+    seen: set[tuple[str, bool]] = set()
+    out = []
+    for case in edge_cases():
+        if (case[0], case[3]) not in seen:
+            seen.add((case[0], case[3]))
+            out.append(case)
+    return out
+
+
+RUN_CASES = [
+    pytest.param(impl_id, *case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
+    for impl_id, impl in sorted(IMPLS.items())
+    for case in first_of_each_task()
+]
+
+
+def write_case(folder: Path, task: str, key: str, value: float) -> Path:
+    """The job file of one case in its own folder (which is also its existing `out_dir`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "job.json"
+    path.write_text(json.dumps(job_with(task, key, value, folder)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every implementation's `check` answer to every case: impl id -> case id -> JSON line.
+    One process per implementation; an implementation that is not built has no entry."""
+    root = tmp_path_factory.mktemp("bounds")
+    answers: dict[str, dict[str, dict[str, Any]]] = {}
+    for impl_id, impl in sorted(IMPLS.items()):
+        paths = {
+            case_id(task, key, value): write_case(root / impl_id / str(i), task, key, value)
+            for i, (task, key, value, _) in enumerate(edge_cases())
+        }
+        if not built(impl, next(iter(paths.values()))):
+            continue
+        proc = subprocess.run(
+            impl.check_command(list(paths.values())),
+            cwd=impl.folder,
+            env=job_env(1),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, f"{impl_id} check: exit {proc.returncode}: {proc.stderr}"
+        lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        by_path = {line["job"]: line for line in lines}
+        assert len(lines) == len(paths), f"{impl_id} check: {len(lines)} lines for {len(paths)}"
+        answers[impl_id] = {cid: by_path[str(path)] for cid, path in paths.items()}
+    return answers
 
 
 def test_the_cases_cover_every_bound_of_the_network_tasks() -> None:
@@ -150,19 +217,52 @@ def test_the_cases_cover_every_bound_of_the_network_tasks() -> None:
     assert {("evaluate", "ways"), ("train", "max_seconds")} <= covered
 
 
+def schema_accepts(task: str, key: str, value: float, folder: Path) -> bool:
+    job = job_with(task, key, value, folder)
+    return jsonschema.Draft202012Validator(schema("job")).is_valid(job)
+
+
 @pytest.mark.parametrize(("impl_id", "task", "key", "value", "accepted"), CASES)
 def test_every_implementation_accepts_a_bound_and_refuses_one_past_it(
-    tmp_path: Path, impl_id: str, task: str, key: str, value: float, accepted: bool
+    checked: dict[str, dict[str, dict[str, Any]]],
+    tmp_path: Path,
+    impl_id: str,
+    task: str,
+    key: str,
+    value: float,
+    accepted: bool,
+) -> None:
+    assert schema_accepts(task, key, value, tmp_path) == accepted, f"the schema: {key}={value}"
+    if impl_id not in checked:
+        pytest.skip(f"{impl_id}: {IMPLS[impl_id].run[0]} is not built")
+    answer = checked[impl_id][case_id(task, key, value)]
+    assert answer["accepted"] == accepted, (
+        f"{impl_id} {'refused' if accepted else 'accepted'} {task} {key}={value}; "
+        f"the job schema {'accepts' if accepted else 'refuses'} it: {answer}"
+    )
+    if not accepted:
+        assert answer["exit_code"] == 2, answer
+        name = key.split(".")[-1]
+        assert name in answer["error"], f"{impl_id}: refused for another reason: {answer}"
+
+
+@pytest.mark.parametrize(("impl_id", "task", "key", "value", "accepted"), RUN_CASES)
+def test_run_answers_as_check_does_on_one_accepted_and_one_refused_job_of_each_task(
+    checked: dict[str, dict[str, dict[str, Any]]],
+    tmp_path: Path,
+    impl_id: str,
+    task: str,
+    key: str,
+    value: float,
+    accepted: bool,
 ) -> None:
     impl = IMPLS[impl_id]
-    job = job_with(task, key, value, tmp_path)
-    valid = jsonschema.Draft202012Validator(schema("job")).is_valid(job)
-    assert valid == accepted, f"the schema itself: {key}={value}"
-    path = tmp_path / "job.json"
-    path.write_text(json.dumps(job), encoding="utf-8")
+    path = write_case(tmp_path, task, key, value)
     if not built(impl, path):
         pytest.skip(f"{impl_id}: {impl.command(path)[0]} is not built")
-    assert verdict(impl, path, key) == accepted, (
-        f"{impl_id} {'refused' if accepted else 'accepted'} {task} {key}={value}; "
+    said = run_verdict(impl, path, key)
+    assert said == accepted, (
+        f"{impl_id} run {'refused' if accepted else 'accepted'} {task} {key}={value}; "
         f"the job schema {'accepts' if accepted else 'refuses'} it"
     )
+    assert checked[impl_id][case_id(task, key, value)]["accepted"] == said

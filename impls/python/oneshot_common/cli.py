@@ -1,4 +1,5 @@
-"""The command line of the Python implementations: `python -m <package> run JOB.json | version`.
+"""The command line of the Python implementations: `python -m <package> run JOB.json | check
+JOB.json... | version`.
 
 One `Program` per implementation (oneshot_torch.cli, oneshot_jax.cli) names its id, its
 package, its task runner and its version report; `main(program, argv)` does the rest, the same
@@ -6,7 +7,9 @@ for all: argument parsing and error reporting only, the work is in the program's
 A `OneshotError` becomes one line `error: <message>` on stderr, `result.json` with `ok: false`
 when `out_dir` is known, and exit code 2 (invalid input) or 1 (runtime failure). Any other
 exception is a bug: it still gets a `result.json` when possible, then propagates with its
-traceback.
+traceback. `check` reads and validates each job as `run` does before its `start` event, runs
+none and prints one JSON line per job (`job`, `accepted`, `exit_code`, `error`): one process
+answers many cases.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def _parser(program: Program) -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("run", help="run one job file and write its result.json")
     run.add_argument("job", help="path of the job file (JSON, protocol v1)")
+    check = verbs.add_parser(
+        "check", help="validate job files as `run` does before starting; one JSON line per job"
+    )
+    check.add_argument("jobs", nargs="+", help="paths of the job files")
     verbs.add_parser("version", help="print the versions of Python and the libraries as JSON")
     return parser
 
@@ -74,27 +81,53 @@ def _base_versions(program: Program) -> dict[str, str]:
     return versions(program.package, program.version)
 
 
+@dataclass
+class _Reading:
+    """What is known of a job while it is read, for reporting a failure."""
+
+    out_dir: str | None = None
+    task: str = "unknown"
+
+
+def admit(job_path: str, reading: _Reading) -> Job:
+    """Read and parse a job file: everything `run` checks before its `start` event (`check`
+    calls it alone, so a job that `check` admits is one that `run` starts)."""
+    from oneshot_common.job import parse_job
+
+    raw = _read_job(job_path)
+    reading.out_dir = _known_out_dir(raw)
+    if isinstance(raw, dict) and isinstance(raw.get("task"), str):
+        reading.task = raw["task"]
+    job = parse_job(raw)
+    if reading.out_dir is None:
+        raise InputError(f"out_dir: {job.out_dir!r} is not an existing folder")
+    return job
+
+
+def check(job_paths: Sequence[str]) -> int:
+    """One JSON line per job, in order: admitted or refused (with `run`'s exit code and error)."""
+    for path in job_paths:
+        line: dict[str, object] = {"job": path, "accepted": True, "exit_code": 0}
+        try:
+            admit(path, _Reading())
+        except OneshotError as exc:
+            line = {"job": path, "accepted": False, "exit_code": exc.exit_code, "error": str(exc)}
+        print(json.dumps(line), flush=True)
+    return 0
+
+
 def run(program: Program, job_path: str, started: float) -> int:
     """Run one job; returns the exit code."""
-    from oneshot_common.job import parse_job
     from oneshot_common.result import write_result
 
     events = Events(started)
-    out_dir: str | None = None
-    raw: object = None
-    task = "unknown"
+    reading = _Reading()
     try:
-        raw = _read_job(job_path)
-        out_dir = _known_out_dir(raw)
-        if isinstance(raw, dict) and isinstance(raw.get("task"), str):
-            task = raw["task"]
-        job = parse_job(raw)
-        if out_dir is None:
-            raise InputError(f"out_dir: {job.out_dir!r} is not an existing folder")
+        job = admit(job_path, reading)
         events.start(program.impl_id, job.task)
         outcome = program.run_task(job, events)
         write_result(
-            out_dir,
+            job.out_dir,
             impl=program.impl_id,
             task=job.task,
             ok=True,
@@ -110,11 +143,11 @@ def run(program: Program, job_path: str, started: float) -> int:
     except OneshotError as exc:
         message = str(exc)
         print(f"error: {message}", file=sys.stderr)
-        _report_failure(program, out_dir, task, message, events)
+        _report_failure(program, reading.out_dir, reading.task, message, events)
         return exc.exit_code
     except BaseException as exc:
         message = f"internal error: {type(exc).__name__}: {exc}"
-        _report_failure(program, out_dir, task, message, events)
+        _report_failure(program, reading.out_dir, reading.task, message, events)
         raise
 
 
@@ -151,4 +184,6 @@ def main(program: Program, argv: Sequence[str] | None = None, started: float | N
     keep_freed_memory()  # before any tensor or buffer exists (allocator.py)
     if args.verb == "version":
         return version(program)
+    if args.verb == "check":
+        return check(args.jobs)
     return run(program, args.job, started if started is not None else time.perf_counter())

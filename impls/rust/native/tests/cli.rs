@@ -221,3 +221,46 @@ fn version_prints_a_json_object_of_strings() {
     assert!(versions["rustc"].as_str().unwrap().starts_with("1."));
     assert!(versions.as_object().unwrap().values().all(Value::is_string));
 }
+
+#[test]
+fn check_admits_and_refuses_jobs_as_run_does_and_runs_none() {
+    let dir = setup();
+    let good = dir.path().join("good.json");
+    let bad = dir.path().join("bad.json");
+    let missing = dir.path().join("missing.json");
+    fs::write(
+        &good,
+        job(dir.path(), "sample", json!({"pairs": 10})).to_string(),
+    )
+    .expect("write");
+    fs::write(
+        &bad,
+        job(dir.path(), "sample", json!({"pairs": 0})).to_string(),
+    )
+    .expect("write");
+    let output = Command::new(BIN)
+        .arg("check")
+        .args([&good, &bad, &missing])
+        .output()
+        .expect("run oneshot check");
+    assert_eq!(output.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["accepted"], true);
+    assert_eq!(lines[0]["job"], good.display().to_string());
+    assert_eq!(lines[1]["accepted"], false);
+    assert_eq!(lines[1]["exit_code"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("pairs"));
+    assert_eq!(lines[2]["accepted"], false);
+    // Nothing ran: no pair file, no result.json.
+    assert!(!dir.path().join("out/pairs.tsv").exists());
+    assert!(!dir.path().join("out/result.json").exists());
+    // And `run` refuses the refused job the same way.
+    let run = run_job(dir.path(), &job(dir.path(), "sample", json!({"pairs": 0})));
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("pairs"));
+}

@@ -1,9 +1,9 @@
 //! Running a job: read and parse the job file, run its task on a rayon pool of `threads`
 //! threads, write `result.json` (docs/protocol.md).
 //!
-//! [`run_job_file`] is what `oneshot run JOB.json` does; on failure the caller prints the error
-//! and writes a failure result into [`RunContext::out_dir`] when it is known. [`run_task`]
-//! dispatches a parsed job to its task module; adding a task is one module here and one arm
+//! [`run_job_file`] is what `oneshot run JOB.json` does, [`admit_job_file`] what `oneshot check`
+//! does for each of its jobs; on failure the caller prints the error and writes a failure
+//! result into [`RunContext::out_dir`] when it is known. [`run_task`] dispatches a parsed job to its task module; adding a task is one module here and one arm
 //! in its `match` (plus its params in `crate::params`). The network tasks are generic over
 //! the back-end ([`Network`]); the data tasks are the same in every Rust binary.
 
@@ -41,6 +41,8 @@ pub fn run_task<N: Network>(job: &Job, events: &Events) -> Result<Outcome> {
         .num_threads(job.threads)
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start {} worker threads: {e}", job.threads)))?;
+    // The gates' deliberate bloat (ONESHOT_EXTRA_MEMORY, extra_work.rs): held to the task's end.
+    let _ballast = crate::extra_work::ballast();
     pool.install(|| match &job.task {
         Task::Sample(params) => sample::run(job, params, events),
         Task::Load(params) => load::run(job, params, events),
@@ -53,15 +55,14 @@ pub fn run_task<N: Network>(job: &Job, events: &Events) -> Result<Outcome> {
     })
 }
 
-/// Run the job file at `path` end to end: parse, `start` event, task, result.json.
+/// Read and parse the job file at `path`: everything `run` checks before its `start` event.
 ///
-/// `context` is filled in as the job is read, so that a caller can write a failure result.
-pub fn run_job_file<N: Network>(
-    path: &Path,
-    events: &Events,
-    context: &mut RunContext,
-) -> Result<()> {
+/// `oneshot run` calls it first and `oneshot check` alone, so a job that `check` admits is one
+/// that `run` starts. `context` is filled in as the job is read, so that a caller can write a
+/// failure result.
+pub fn admit_job_file(path: &Path, context: &mut RunContext) -> Result<Job> {
     context.task = "unknown".to_owned();
+    context.out_dir = None;
     let raw = read_job(path)?;
     context.out_dir = known_out_dir(&raw);
     if let Some(task) = raw.get("task").and_then(|t| t.as_str()) {
@@ -77,6 +78,18 @@ pub fn run_job_file<N: Network>(
             ),
         ));
     }
+    Ok(job)
+}
+
+/// Run the job file at `path` end to end: parse, `start` event, task, result.json.
+///
+/// `context` is filled in as the job is read, so that a caller can write a failure result.
+pub fn run_job_file<N: Network>(
+    path: &Path,
+    events: &Events,
+    context: &mut RunContext,
+) -> Result<()> {
+    let job = admit_job_file(path, context)?;
     events.start(impl_id(), job.task.name());
     let outcome = run_task::<N>(&job, events)?;
     Record::success(job.task.name(), job.seed, job.threads, &outcome)?.write(&job.out_dir)?;
