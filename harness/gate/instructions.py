@@ -43,7 +43,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, markdown_table, utc_now
-from harness.process.impls import Implementation, discover
+from harness.process.impls import Implementation, discover, with_own_interpreter
 from harness.process.protocol import REPO_ROOT, make_job, write_job
 from harness.run.presets import PRESETS
 
@@ -139,7 +139,9 @@ def build(impl: Implementation, log: Path) -> Binary:
     manifest, package = cargo_of(impl)
     workspace = manifest.parent
     target = workspace / CALLGRIND_TARGET
-    env = dict(os.environ, CARGO_TARGET_DIR=str(target), RUSTFLAGS=CALLGRIND_RUSTFLAGS)
+    env = with_own_interpreter(
+        dict(os.environ, CARGO_TARGET_DIR=str(target), RUSTFLAGS=CALLGRIND_RUSTFLAGS)
+    )
     cmd = ["cargo", "build", "--release", "--locked", "-p", package]
     cmd += ["--manifest-path", str(manifest)]
     with log.open("wb") as out:

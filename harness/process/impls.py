@@ -46,6 +46,16 @@ class Implementation:
         """The one command line that runs a job (argument list; no shell)."""
         return [self.expand(arg, job) for arg in self.run]
 
+    def check_command(self, jobs: Sequence[Path]) -> list[str]:
+        """The one command line that validates many jobs and runs none (`check JOB...`,
+        docs/protocol.md): the `run` command with its `run {job}` tail replaced."""
+        if self.run[-2:] != ("run", "{job}"):
+            raise HarnessError(
+                f"{self.id}: its run command does not end in `run {{job}}`, so the `check` "
+                "verb cannot be derived from it"
+            )
+        return [self.expand(arg) for arg in self.run[:-2]] + ["check", *map(str, jobs)]
+
     def expand(self, arg: str, job: Path | None = None) -> str:
         arg = arg.replace("{python}", sys.executable)
         if job is not None:
@@ -213,8 +223,22 @@ class BuildRecord:
     log: str
 
 
+def with_own_interpreter(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with the harness's own interpreter's folder first on PATH.
+
+    A build script that asks `python3` on PATH for a Python package (torch-sys, for the libtorch
+    inside the torch wheel that rust-tch links) then finds the interpreter the harness runs
+    under, whether or not its virtualenv is activated (`.venv/bin/python -m harness ...`)."""
+    out = dict(env)
+    own = str(Path(sys.executable).parent)
+    rest = [p for p in out.get("PATH", "").split(os.pathsep) if p and p != own]
+    out["PATH"] = os.pathsep.join([own, *rest])
+    return out
+
+
 def build(impl: Implementation, log_path: Path, env: Mapping[str, str]) -> BuildRecord:
-    """Run the manifest's build command once; its time is reported, never counted in a task."""
+    """Run the manifest's build command once, with the harness's interpreter first on PATH; its
+    time is reported, never counted in a task."""
     if impl.build is None:
         return BuildRecord(impl.id, True, 0.0, "")
     t0 = time.perf_counter()
@@ -224,7 +248,7 @@ def build(impl: Implementation, log_path: Path, env: Mapping[str, str]) -> Build
             proc = subprocess.run(
                 [impl.expand(a) for a in impl.build],
                 cwd=impl.folder,
-                env=dict(env),
+                env=with_own_interpreter(env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
