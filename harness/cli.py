@@ -9,6 +9,8 @@
                                             [--across-machines]
     python -m harness list [--root results]
     python -m harness gate ratios RUN_DIR [--update] [--factor 1.5] [--reference PATH]
+    python -m harness gate memory RUN_DIR [--update] [--factor 1.1] [--reference PATH]
+    python -m harness gate calibrate RUN_DIR... [--gate ratios|memory] [--factors 1.1,1.5]
     python -m harness gate instructions [--update] [--impls rust-native] [--tolerance 2%]
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
@@ -352,15 +354,39 @@ def cmd_effort(args: argparse.Namespace) -> int:
 
 
 def add_gate_parsers(gates: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    rat = gates.add_parser(
-        "ratios", help="same-run ratios of a bench-ci run against results/reference/ratios.json"
+    from harness.gate.ratios import GATES
+
+    for gate in GATES.values():
+        figure = "throughput" if gate.higher_is_better else "peak-RSS"
+        rat = gates.add_parser(
+            gate.verb,
+            help=f"same-run {figure} ratios of a bench-ci run against "
+            f"results/reference/{gate.reference_path.name}",
+        )
+        rat.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+        rat.add_argument("--reference", type=Path, help=f"default {gate.reference_path.name}")
+        rat.add_argument(
+            "--factor", type=float, help=f"trip beyond this factor (default {gate.default_factor})"
+        )
+        rat.add_argument(
+            "--update", action="store_true", help="write RUN_DIR's ratios as reference"
+        )
+        rat.add_argument(
+            "--aa", action="store_true", help="A/A spread of unchanged runs: every pair of RUN_DIRs"
+        )
+    cal = gates.add_parser(
+        "calibrate",
+        help="false-alarm and detection rates of a same-run gate over unchanged bench-ci runs",
     )
-    rat.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    rat.add_argument("--reference", type=Path, help="default results/reference/ratios.json")
-    rat.add_argument("--factor", type=float, help="trip beyond this factor (default 1.5)")
-    rat.add_argument("--update", action="store_true", help="write RUN_DIR's ratios as reference")
-    rat.add_argument(
-        "--aa", action="store_true", help="A/A spread of unchanged runs: every pair of RUN_DIRs"
+    cal.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    cal.add_argument(
+        "--gate", dest="which", choices=sorted(GATES), default="ratios", help="default ratios"
+    )
+    cal.add_argument("--factors", help="comma-separated factors to try (default the gate's)")
+    cal.add_argument(
+        "--worse-by",
+        default="1.05,1.1,1.25,1.3,1.5",
+        help="comma-separated slowdowns (or bloats) applied to each implementation in turn",
     )
     ins = gates.add_parser(
         "instructions",
@@ -375,20 +401,44 @@ def add_gate_parsers(gates: argparse._SubParsersAction[argparse.ArgumentParser])
     ins.add_argument("--work", type=Path, help="keep the jobs and callgrind files here")
 
 
-def cmd_gate(args: argparse.Namespace) -> int:
-    if args.gate == "ratios":
-        from harness.gate import ratios
+def _floats(text: str | None, flag: str) -> list[float]:
+    """`1.1,1.25` as floats; a bad list ends the program with one line (exit 2)."""
+    if not text:
+        return []
+    try:
+        out = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or any(x <= 1.0 for x in out):
+        print(f"error: {flag} {text!r}: expected factors above 1, e.g. 1.1,1.25", file=sys.stderr)
+        raise SystemExit(2)
+    return out
 
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from harness.gate import ratios
+
+    if args.gate == "calibrate":
+        gate = ratios.GATES[args.which]
+        return ratios.main_calibrate(
+            args.run_dirs,
+            gate,
+            _floats(args.factors, "--factors") or [gate.default_factor],
+            _floats(args.worse_by, "--worse-by"),
+        )
+    if args.gate in ratios.GATES:
+        gate = ratios.GATES[args.gate]
         if args.aa:
-            return ratios.main_aa(args.run_dirs)
+            return ratios.main_aa(args.run_dirs, gate)
         if len(args.run_dirs) != 1:
-            print("error: gate ratios: one RUN_DIR (several only with --aa)", file=sys.stderr)
+            print(f"error: gate {gate.verb}: one RUN_DIR (several only with --aa)", file=sys.stderr)
             return 2
         return ratios.main(
             args.run_dirs[0],
-            args.reference or ratios.REFERENCE_PATH,
-            args.factor or ratios.DEFAULT_FACTOR,
+            args.reference or gate.reference_path,
+            args.factor or gate.default_factor,
             args.update,
+            gate,
         )
     from harness.gate import instructions
 

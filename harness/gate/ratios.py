@@ -1,26 +1,31 @@
-"""The same-run ratio gate: `python -m harness gate ratios RUN_DIR [--update]`.
+"""The same-run ratio gates: `python -m harness gate ratios|memory RUN_DIR [--update]`.
 
 A bench-ci run (configs/bench-ci.yaml) measures every implementation beside the baseline,
-interleaved A B A B. The gate takes, per task and implementation, the throughput ratio
-impl / baseline of the medians (the figure `comparisons[]` holds) and compares it with the
-same ratio in `results/reference/ratios.json`. Absolute speed is never compared, so a faster
-or slower CI machine cancels out; a change that slows one implementation does not.
+interleaved A B A B. Each gate takes, per task and implementation, a ratio impl / baseline of
+the medians and compares it with the same ratio in its reference file:
+
+- `ratios`: the task's throughput (higher is better), against `results/reference/ratios.json`;
+- `memory`: the job's exact peak RSS (the launcher's `wait4`; lower is better), against
+  `results/reference/memory.json`.
+
+Absolute speed or size is never compared, so a faster or slower CI machine cancels out; a change
+that slows or bloats one implementation does not.
 
 The rule (asv's: a factor and significance). `q = ratio now / reference ratio` gets a 95%
 bootstrap interval: the run's repeats are resampled in pairs (same repeat index), the
 reference's pairs independently of them (its per-repeat values are in the file), and the
-quotient of the two ratios of medians is taken each time. Then, for a throughput (higher is
-better):
+quotient of the two ratios of medians is taken each time. An implementation got **worse**
+(slower; larger) when the whole interval lies beyond the factor the wrong way (below
+`1 / factor` for a throughput, above `factor` for memory): a noisy figure needs a larger change
+than a steady one. The **baseline got worse** when the intervals of every other implementation
+of a task lie beyond the factor the good way at once (with one other implementation that is
+also what it looks like when that one improved by the factor: either way the reference is
+stale). One implementation better beyond the factor is a note, not a failure
+(refresh the reference to keep the gate tight).
 
-- an implementation is **slower** when the whole interval lies below `1 / factor`;
-- the **baseline is slower** when every other implementation of a task lies above `factor` at
-  once (with one other implementation that is also what it looks like when that one got
-  faster by the factor: either way the reference is stale);
-- an interval wholly above `factor` for one implementation is an improvement: noted, not a
-  failure (refresh the reference to keep the gate tight).
-
-The factor comes from A/A runs (the unchanged build against itself) on the busy 2-core CI
-machine: see docs/reports.md, "Gates", for the spreads measured and why `DEFAULT_FACTOR`.
+The factors come from A/A runs (the unchanged build against itself) and from slowdowns and
+bloats applied to them: `python -m harness gate calibrate RUN_DIR...` measures each gate's
+false-alarm and detection rates; docs/reports.md, "Gates", has the figures.
 
 Exit 0: passed; 1: tripped (a `TRIPPED:` line per figure with the value and the reference);
 2: cannot compare (no results.json, another config or data set, a task or implementation the
@@ -41,35 +46,84 @@ from harness.analysis.ratios import values
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, markdown_table, utc_now
 from harness.process.protocol import REPO_ROOT, THROUGHPUT
-from harness.results import Results, by_task, load
+from harness.report.diff import RUN_CONTROL_KEYS
+from harness.results import Results, by_task, load, parse
 
-REFERENCE_PATH = REPO_ROOT / "results" / "reference" / "ratios.json"
 REFERENCE_FORMAT = 1
-# Chosen from the A/A spread (docs/reports.md, "Gates"): the widest A/A quotient seen was
-# well inside [1/1.5, 1.5] at the interval's edge, and the deliberate slowdown of
-# tests/gate/ lands far outside it.
-DEFAULT_FACTOR = 1.5
 RESAMPLES = 2000
 SEED = 0
-# Config keys that only change how a run is measured, not what (as `harness diff` ignores them).
-UNCOMPARED_CONFIG_KEYS = (
-    "name",
-    "repeats",
-    "warmup",
-    "monitor",
-    "timeout_s",
-    "memory_limit_mb",
-    "implementations",
-    "roofline",
-    "comparisons",
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One same-run ratio gate: which figure it reads, which way is better, its reference."""
+
+    verb: str  # `harness gate VERB`
+    name: str  # how messages name it: the ratio gate, a memory reference
+    what: str  # the reference's one-line description
+    reference_path: Path
+    default_factor: float
+    higher_is_better: bool
+    worse: str  # the verdict of a figure that got worse: slower, larger
+    better: str  # ... and better: faster, smaller
+
+    def metric(self, task: str) -> str | None:
+        """The figure this gate reads on `task` (None: the task is not gated)."""
+        if self.higher_is_better:
+            return THROUGHPUT[task][0] if task in THROUGHPUT else None
+        return "peak_rss_bytes"
+
+    @property
+    def update_command(self) -> str:
+        return f"python -m harness gate {self.verb} RUN_DIR --update"
+
+    def is_worse(self, low: float, high: float, factor: float) -> bool:
+        return high < 1 / factor if self.higher_is_better else low > factor
+
+    def is_better(self, low: float, high: float, factor: float) -> bool:
+        return low > factor if self.higher_is_better else high < 1 / factor
+
+    def limit(self, factor: float, worse: bool = True) -> str:
+        """`below 1/1.5 = 0.667` or `above 1.1`: where an interval must lie to count."""
+        if self.higher_is_better == worse:
+            return f"below 1/{factor:g} = {1 / factor:.3f}"
+        return f"above {factor:g}"
+
+
+# The factors are chosen from calibration runs (docs/reports.md, "Gates"): their false-alarm
+# rate on unchanged builds and the smallest slowdown or bloat they catch.
+THROUGHPUT_GATE = Gate(
+    verb="ratios",
+    name="ratio",
+    what="same-run throughput ratios impl/baseline of a bench-ci run (harness/gate)",
+    reference_path=REPO_ROOT / "results" / "reference" / "ratios.json",
+    default_factor=1.5,
+    higher_is_better=True,
+    worse="slower",
+    better="faster",
 )
-UPDATE_COMMAND = "python -m harness gate ratios RUN_DIR --update"
+MEMORY_GATE = Gate(
+    verb="memory",
+    name="memory",
+    what="same-run peak-RSS ratios impl/baseline of a bench-ci run (harness/gate)",
+    reference_path=REPO_ROOT / "results" / "reference" / "memory.json",
+    default_factor=1.1,
+    higher_is_better=False,
+    worse="larger",
+    better="smaller",
+)
+GATES = {g.verb: g for g in (THROUGHPUT_GATE, MEMORY_GATE)}
+# Kept for callers of the throughput gate.
+REFERENCE_PATH = THROUGHPUT_GATE.reference_path
+DEFAULT_FACTOR = THROUGHPUT_GATE.default_factor
+UPDATE_COMMAND = THROUGHPUT_GATE.update_command
 
 
 def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """What must be equal between a run and its reference: the config without how it was
-    measured, and without where the data set lives (its checksum is compared separately)."""
-    out = {k: v for k, v in config.items() if k not in UNCOMPARED_CONFIG_KEYS}
+    measured (`harness diff`'s run-control keys), and without where the data set lives (its
+    checksum is compared separately)."""
+    out = {k: v for k, v in config.items() if k not in RUN_CONTROL_KEYS}
     dataset = dict(out.get("dataset") or {})
     dataset.pop("root", None)
     dataset.pop("eval_root", None)
@@ -109,15 +163,19 @@ class Paired:
         return float(np.median(self.impl) / np.median(self.baseline))
 
 
-def paired_values(results: Results, task_index: int, impl: str, baseline: str) -> Paired:
-    """The throughput of `impl` and `baseline` on one task, keyed by repeat, repeats in both."""
+def paired_values(
+    results: Results, task_index: int, impl: str, baseline: str, gate: Gate = THROUGHPUT_GATE
+) -> Paired:
+    """The gate's figure of `impl` and `baseline` on one task, keyed by repeat, in both."""
     group = dict(by_task(results.measurements)).get(task_index, [])
     found = {m.impl: m for m in group}
     for who in (baseline, impl):
         if who not in found:
             raise HarnessError(f"task {task_index}: the run has no measurement of {who}")
     task = found[baseline].task
-    metric = THROUGHPUT[task][0]
+    metric = gate.metric(task)
+    if metric is None:
+        raise HarnessError(f"task {task_index} ({task}): the {gate.name} gate reads no figure")
     a, b = values(found[baseline], metric), values(found[impl], metric)
     keys = sorted(set(a) & set(b))
     if len(keys) < 2:
@@ -128,7 +186,7 @@ def paired_values(results: Results, task_index: int, impl: str, baseline: str) -
     return Paired(tuple(a[k] for k in keys), tuple(b[k] for k in keys))
 
 
-def make_reference(results: Results, run_dir: Path) -> dict[str, Any]:
+def make_reference(results: Results, run_dir: Path, gate: Gate = THROUGHPUT_GATE) -> dict[str, Any]:
     """The reference document of a run: its ratios with every per-repeat value behind them."""
     bad = [f"{m.task}/{m.impl}" for m in results.measurements if any(not r.ok for r in m.runs)]
     if bad:
@@ -140,19 +198,20 @@ def make_reference(results: Results, run_dir: Path) -> dict[str, Any]:
         ids = [m.impl for m in group]
         baseline = str(baseline_id if baseline_id in ids else ids[0])
         task = group[0].task
-        if task not in THROUGHPUT:
+        metric = gate.metric(task)
+        if metric is None:
             continue
         for impl in ids:
             if impl == baseline:
                 continue
-            p = paired_values(results, index, impl, baseline)
+            p = paired_values(results, index, impl, baseline, gate)
             figures.append(
                 {
                     "task": task,
                     "task_index": index,
                     "impl": impl,
                     "baseline": baseline,
-                    "metric": THROUGHPUT[task][0],
+                    "metric": metric,
                     "ratio": round(p.ratio, 4),
                     "baseline_values": [_sig(v) for v in p.baseline],
                     "impl_values": [_sig(v) for v in p.impl],
@@ -161,10 +220,10 @@ def make_reference(results: Results, run_dir: Path) -> dict[str, Any]:
     machine = results.machine
     return {
         "format_version": REFERENCE_FORMAT,
-        "what": "same-run throughput ratios impl/baseline of a bench-ci run (harness/gate)",
+        "what": gate.what,
         "made_by": (
             f"python -m harness run configs/{results.name}.yaml --out {run_dir} && "
-            f"python -m harness gate ratios {run_dir} --update"
+            f"python -m harness gate {gate.verb} {run_dir} --update"
         ),
         "made_utc": utc_now(),
         "run": {
@@ -211,19 +270,19 @@ def _compact_lists(text: str) -> str:
     )
 
 
-def read_reference(path: Path) -> dict[str, Any]:
+def read_reference(path: Path, gate: Gate = THROUGHPUT_GATE) -> dict[str, Any]:
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HarnessError(
-            f"{path}: no ratio reference; make one with `{UPDATE_COMMAND}`"
+            f"{path}: no {gate.name} reference; make one with `{gate.update_command}`"
         ) from None
     except (OSError, json.JSONDecodeError) as e:
-        raise HarnessError(f"{path}: unreadable ratio reference ({e})") from None
+        raise HarnessError(f"{path}: unreadable {gate.name} reference ({e})") from None
     if doc.get("format_version") != REFERENCE_FORMAT or not isinstance(doc.get("figures"), list):
         raise HarnessError(
-            f"{path}: not a ratio reference of format {REFERENCE_FORMAT}; remake it with "
-            f"`{UPDATE_COMMAND}`"
+            f"{path}: not a {gate.name} reference of format {REFERENCE_FORMAT}; remake it with "
+            f"`{gate.update_command}`"
         )
     return doc
 
@@ -260,7 +319,7 @@ class Row:
     q: float
     q_low: float
     q_high: float
-    verdict: str  # ok | slower | faster | baseline slower
+    verdict: str  # ok | the gate's worse or better word | baseline <worse>
 
 
 @dataclass(frozen=True)
@@ -274,20 +333,28 @@ class Outcome:
         return EXIT_TRIPPED if self.tripped else EXIT_PASS
 
 
-def evaluate(results: Results, reference: Mapping[str, Any], factor: float) -> Outcome:
+def evaluate(
+    results: Results,
+    reference: Mapping[str, Any],
+    factor: float,
+    gate: Gate = THROUGHPUT_GATE,
+) -> Outcome:
     """Compare a run's ratios with the reference's; HarnessError when they cannot be compared."""
     if factor <= 1.0:
-        raise HarnessError(f"--factor {factor}: expected a factor above 1 (e.g. 1.5)")
+        raise HarnessError(
+            f"--factor {factor}: expected a factor above 1 (e.g. {gate.default_factor:g})"
+        )
+    update = gate.update_command
     why = first_difference(reference.get("config"), comparable_config(results.config))
     if why:
         raise HarnessError(
             f"the run's config differs from the reference's ({why}); run the reference's config "
-            f"or make a new reference with `{UPDATE_COMMAND}`"
+            f"or make a new reference with `{update}`"
         )
     if reference.get("dataset_sha256") != results.dataset.sha256:
         raise HarnessError(
-            "the run's data set checksum differs from the reference's; "
-            f"make a new reference with `{UPDATE_COMMAND}`"
+            f"the run's data set checksum differs from the reference's; "
+            f"make a new reference with `{update}`"
         )
     notes: list[str] = []
     ref_cpu = (reference.get("machine") or {}).get("cpu_model")
@@ -300,11 +367,15 @@ def evaluate(results: Results, reference: Mapping[str, Any], factor: float) -> O
     for fig in reference["figures"]:
         ref = Paired(tuple(fig["baseline_values"]), tuple(fig["impl_values"]))
         try:
-            now = paired_values(results, int(fig["task_index"]), fig["impl"], fig["baseline"])
+            now = paired_values(results, int(fig["task_index"]), fig["impl"], fig["baseline"], gate)
         except HarnessError as e:
             raise HarnessError(f"{e}; the reference has it ({fig['task']}/{fig['impl']})") from None
         q, lo, hi = quotient_interval(now, ref)
-        verdict = "slower" if hi < 1 / factor else ("faster" if lo > factor else "ok")
+        verdict = (
+            gate.worse
+            if gate.is_worse(lo, hi, factor)
+            else (gate.better if gate.is_better(lo, hi, factor) else "ok")
+        )
         rows.append(
             Row(
                 fig["task"],
@@ -322,11 +393,13 @@ def evaluate(results: Results, reference: Mapping[str, Any], factor: float) -> O
         )
     known = {(f["task_index"], f["impl"]) for f in reference["figures"]}
     for index, group in by_task(results.measurements):
+        if gate.metric(group[0].task) is None:
+            continue
         for m in group:
             if (index, m.impl) not in known and m.impl != _baseline_of(reference, index):
                 notes.append(
                     f"note: {m.task}/{m.impl} has no reference figure (not gated); add it "
-                    f"with `{UPDATE_COMMAND}`"
+                    f"with `{update}`"
                 )
     tripped: list[str] = []
     by_index: dict[int, list[Row]] = {}
@@ -334,29 +407,29 @@ def evaluate(results: Results, reference: Mapping[str, Any], factor: float) -> O
         by_index.setdefault(row.task_index, []).append(row)
     final: list[Row] = []
     for _, task_rows in sorted(by_index.items()):
-        if all(r.verdict == "faster" for r in task_rows):
-            task_rows = [_with(r, "baseline slower") for r in task_rows]
+        if all(r.verdict == gate.better for r in task_rows):
+            task_rows = [_with(r, f"baseline {gate.worse}") for r in task_rows]
             r0 = task_rows[0]
             others = ", ".join(
                 f"{r.impl} {r.q:.2f}x [{r.q_low:.2f}, {r.q_high:.2f}]" for r in task_rows
             )
             tripped.append(
                 f"TRIPPED: {r0.task} (task {r0.task_index}): the baseline {r0.baseline} is "
-                f"slower: every other implementation's {r0.metric} ratio rose beyond "
-                f"{factor:g}x at once (now/reference: {others}); if instead they all got "
-                f"faster, refresh the reference with `{UPDATE_COMMAND}`"
+                f"{gate.worse}: every other implementation's {r0.metric} ratio moved "
+                f"{gate.limit(factor, worse=False)} at once (now/reference: {others}); if "
+                f"instead they all got {gate.better}, refresh the reference with `{update}`"
             )
         for r in task_rows:
-            if r.verdict == "slower":
+            if r.verdict == gate.worse:
                 tripped.append(
                     f"TRIPPED: {r.task} (task {r.task_index}) {r.impl}: {r.metric} ratio to "
                     f"{r.baseline} is {r.now_ratio:.4g}x, reference {r.ref_ratio:.4g}x: "
-                    f"now/reference {r.q:.3f} [{r.q_low:.3f}, {r.q_high:.3f}], wholly below "
-                    f"1/{factor:g} = {1 / factor:.3f}"
+                    f"now/reference {r.q:.3f} [{r.q_low:.3f}, {r.q_high:.3f}], wholly "
+                    f"{gate.limit(factor)}"
                 )
-            elif r.verdict == "faster":
+            elif r.verdict == gate.better:
                 notes.append(
-                    f"note: {r.task}/{r.impl} is faster than the reference by more than "
+                    f"note: {r.task}/{r.impl} is {gate.better} than the reference by more than "
                     f"{factor:g}x; refresh the reference to keep the gate tight"
                 )
         final.extend(task_rows)
@@ -376,7 +449,9 @@ def _with(row: Row, verdict: str) -> Row:
     return replace(row, verdict=verdict)
 
 
-def render(outcome: Outcome, factor: float, reference_path: Path) -> str:
+def render(
+    outcome: Outcome, factor: float, reference_path: Path, gate: Gate = THROUGHPUT_GATE
+) -> str:
     header = [
         "task",
         "impl",
@@ -398,21 +473,31 @@ def render(outcome: Outcome, factor: float, reference_path: Path) -> str:
         ]
         for r in outcome.rows
     ]
+    name = _name(gate)
     head = (
-        f"ratio gate: {len(outcome.rows)} figures against {reference_path}; trips when the "
-        f"interval lies wholly below 1/{factor:g} (or, for every implementation of a task, "
-        f"above {factor:g}: the baseline slowed)\n\n"
+        f"{name}: {len(outcome.rows)} figures against {reference_path}; trips when the "
+        f"interval lies wholly {gate.limit(factor)} (or, for every implementation of a task, "
+        f"{gate.limit(factor, worse=False)}: the baseline got {gate.worse})\n\n"
     )
     tail = "".join(f"{line}\n" for line in [*outcome.notes, *outcome.tripped])
     verdict = (
-        f"ratio gate: TRIPPED ({len(outcome.tripped)})\n"
-        if outcome.tripped
-        else "ratio gate: passed\n"
+        f"{name}: TRIPPED ({len(outcome.tripped)})\n" if outcome.tripped else f"{name}: passed\n"
     )
     return head + markdown_table(header, rows) + ("\n" + tail if tail else "") + verdict
 
 
-def main(run_dir: Path, reference: Path, factor: float, update: bool) -> int:
+def _name(gate: Gate) -> str:
+    """`ratio gate`, `memory gate`: how output lines name the gate."""
+    return f"{gate.name} gate"
+
+
+def main(
+    run_dir: Path,
+    reference: Path,
+    factor: float,
+    update: bool,
+    gate: Gate = THROUGHPUT_GATE,
+) -> int:
     """The verb: print the table and return the exit code (2 with one line when refused)."""
     import sys
 
@@ -424,28 +509,134 @@ def main(run_dir: Path, reference: Path, factor: float, update: bool) -> int:
                 "points/NN folders"
             )
         if update:
-            doc = make_reference(results, run_dir)
+            doc = make_reference(results, run_dir, gate)
             write_reference(doc, reference)
             print(f"wrote {reference}: {len(doc['figures'])} ratios of {run_dir}")
             return EXIT_PASS
-        outcome = evaluate(results, read_reference(reference), factor)
+        outcome = evaluate(results, read_reference(reference, gate), factor, gate)
     except HarnessError as e:
-        print(f"error: ratio gate: {e}", file=sys.stderr)
+        print(f"error: {_name(gate)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
-    print(render(outcome, factor, reference), end="")
+    print(render(outcome, factor, reference, gate), end="")
     return outcome.exit_code
 
 
-def spread(runs: Sequence[Results]) -> list[dict[str, Any]]:
+# --- calibration: false alarms and detection, from unchanged runs -------------------------------
+
+
+def degraded(results: Results, impl: str, by: float, gate: Gate) -> Results:
+    """The run as if `impl` were `by` times worse on the gate's figure (slower: throughput / by;
+    larger: peak RSS x by), every other figure as measured."""
+    doc = results.dump()
+    for m in doc["measurements"]:
+        if m["impl"] != impl:
+            continue
+        metric = gate.metric(m["task"])
+        for run in m["runs"]:
+            if metric is None:
+                continue
+            if gate.higher_is_better:
+                value = (run.get("metrics") or {}).get(metric)
+                if isinstance(value, int | float):
+                    run["metrics"][metric] = value / by
+            elif isinstance(run.get(metric), int | float):
+                run[metric] = run[metric] * by
+    return parse(doc)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A gate's error rates over every ordered pair (reference run, current run) of unchanged
+    runs: how often it trips on nothing, and how often it catches a figure made worse."""
+
+    pairs: int
+    false_alarm_runs: int  # pairs where anything tripped
+    false_alarm_figures: dict[tuple[str, str], int]  # (task, impl) -> pairs it tripped in
+    detected: dict[tuple[str, str, float], int]  # (task, impl, by) -> pairs it tripped in
+
+
+def calibrate(
+    runs: Sequence[Results], gate: Gate, factor: float, worse_by: Sequence[float]
+) -> Calibration:
+    false_runs = 0
+    false_figures: dict[tuple[str, str], int] = {}
+    detected: dict[tuple[str, str, float], int] = {}
+    pairs = 0
+    references = [make_reference(run, Path(f"run{i}"), gate) for i, run in enumerate(runs)]
+    impls = sorted({f["impl"] for ref in references for f in ref["figures"]})
+    for i, ref in enumerate(references):
+        for j, now in enumerate(runs):
+            if i == j:
+                continue
+            pairs += 1
+            outcome = evaluate(now, ref, factor, gate)
+            false_runs += bool(outcome.tripped)
+            for r in outcome.rows:
+                key = (r.task, r.impl)
+                tripped = r.verdict not in ("ok", gate.better)
+                false_figures[key] = false_figures.get(key, 0) + tripped
+            for impl in impls:
+                for by in worse_by:
+                    for r in evaluate(degraded(now, impl, by, gate), ref, factor, gate).rows:
+                        if r.impl == impl:
+                            key3 = (r.task, impl, by)
+                            detected[key3] = detected.get(key3, 0) + (r.verdict == gate.worse)
+    return Calibration(pairs, false_runs, false_figures, detected)
+
+
+def render_calibration(
+    cal: Calibration, gate: Gate, factor: float, worse_by: Sequence[float], runs: int
+) -> str:
+    def pct(n: int) -> str:
+        return f"{100 * n / cal.pairs:.0f}%"
+
+    header = ["task", "impl", "false alarms", *(f"caught at {by:g}x" for by in worse_by)]
+    rows = [
+        [task, impl, pct(n), *(pct(cal.detected.get((task, impl, by), 0)) for by in worse_by)]
+        for (task, impl), n in cal.false_alarm_figures.items()
+    ]
+    return (
+        f"{_name(gate)} at factor {factor:g}: {runs} unchanged runs, {cal.pairs} ordered pairs "
+        f"(reference, now); false alarm (anything tripped) in {cal.false_alarm_runs} of "
+        f"{cal.pairs} gate runs ({pct(cal.false_alarm_runs)}); 'caught at Nx': the share of "
+        f"pairs in which that implementation, made N times {gate.worse} in the current run, "
+        f"trips\n\n" + markdown_table(header, rows)
+    )
+
+
+def main_calibrate(
+    run_dirs: Sequence[Path],
+    gate: Gate,
+    factors: Sequence[float],
+    worse_by: Sequence[float],
+) -> int:
+    """Print each gate's false-alarm and detection rates over unchanged runs."""
+    import sys
+
+    if len(run_dirs) < 2:
+        print("error: gate calibrate: at least two RUN_DIRs are needed", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        runs = [load(d / "results.json") for d in run_dirs]
+        for factor in factors:
+            cal = calibrate(runs, gate, factor, worse_by)
+            print(render_calibration(cal, gate, factor, worse_by, len(runs)))
+    except HarnessError as e:
+        print(f"error: gate calibrate: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_PASS
+
+
+def spread(runs: Sequence[Results], gate: Gate = THROUGHPUT_GATE) -> list[dict[str, Any]]:
     """A/A calibration: every ordered pair (reference i, current j != i) of unchanged runs,
     the quotient and its interval per figure (docs/reports.md, "Gates")."""
     out: list[dict[str, Any]] = []
     for i, ref_run in enumerate(runs):
-        ref_doc = make_reference(ref_run, Path(f"run{i}"))
+        ref_doc = make_reference(ref_run, Path(f"run{i}"), gate)
         for j, now_run in enumerate(runs):
             if i == j:
                 continue
-            for row in evaluate(now_run, ref_doc, DEFAULT_FACTOR).rows:
+            for row in evaluate(now_run, ref_doc, gate.default_factor, gate).rows:
                 out.append(
                     {
                         "ref": i,
@@ -460,19 +651,19 @@ def spread(runs: Sequence[Results]) -> list[dict[str, Any]]:
     return out
 
 
-def main_aa(run_dirs: Sequence[Path]) -> int:
+def main_aa(run_dirs: Sequence[Path], gate: Gate = THROUGHPUT_GATE) -> int:
     """Print the A/A spread of unchanged runs: per figure, the range of now/reference over
     every ordered pair of runs, and the widest interval edges (what the factor must cover)."""
     import sys
 
     if len(run_dirs) < 2:
-        print("error: ratio gate: --aa needs at least two runs", file=sys.stderr)
+        print(f"error: {_name(gate)}: --aa needs at least two runs", file=sys.stderr)
         return EXIT_REFUSED
     try:
         runs = [load(d / "results.json") for d in run_dirs]
-        pairs = spread(runs)
+        pairs = spread(runs, gate)
     except HarnessError as e:
-        print(f"error: ratio gate: {e}", file=sys.stderr)
+        print(f"error: {_name(gate)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
     figures: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for p in pairs:

@@ -129,6 +129,76 @@ def test_update_writes_a_readable_reference_and_main_gates_with_it(
     assert "no ratio reference" in capsys.readouterr().err
 
 
+# --- the memory gate's rule and the calibration -------------------------------------------------
+
+MEMORY = ratios.MEMORY_GATE
+
+
+def rss_scaled(doc: dict[str, Any], factors: dict[str, float], wobble: float = 0.0) -> Results:
+    """The run with each implementation's peak RSS times its factor (and 1 +- wobble)."""
+    out = copy.deepcopy(doc)
+    for m in out["measurements"]:
+        for i, run in enumerate(m["runs"]):
+            sign = 1 if (i + len(m["impl"])) % 2 else -1
+            factor = factors.get(m["impl"], 1.0) * (1 + sign * wobble)
+            run["peak_rss_bytes"] = int(run["peak_rss_bytes"] * factor)
+    return parse(out)
+
+
+def test_the_memory_gate_trips_on_a_bloated_implementation_not_a_steady_one(
+    doc: dict[str, Any],
+) -> None:
+    ref = ratios.make_reference(parse(doc), Path("ref-run"), MEMORY)
+    assert {f["metric"] for f in ref["figures"]} == {"peak_rss_bytes"}
+    assert ref["what"].startswith("same-run peak-RSS ratios")
+    assert ratios.evaluate(rss_scaled(doc, {}, 0.01), ref, 1.1, MEMORY).exit_code == EXIT_PASS
+    outcome = ratios.evaluate(rss_scaled(doc, {"slow": 2.0}), ref, 1.1, MEMORY)
+    assert outcome.exit_code == EXIT_TRIPPED
+    assert [r.verdict for r in outcome.rows] == ["ok", "larger"]
+    (line,) = outcome.tripped
+    assert line.startswith("TRIPPED: sample (task 0) slow: peak_rss_bytes ratio to base")
+    assert "wholly above 1.1" in line
+    # a smaller implementation is a note; every implementation smaller at once: the baseline grew
+    outcome = ratios.evaluate(rss_scaled(doc, {"fast": 0.5}), ref, 1.1, MEMORY)
+    assert outcome.exit_code == EXIT_PASS
+    assert "fast is smaller than the reference" in outcome.notes[-1]
+    outcome = ratios.evaluate(rss_scaled(doc, {"base": 2.0}), ref, 1.1, MEMORY)
+    assert {r.verdict for r in outcome.rows} == {"baseline larger"}
+    assert "the baseline base is larger" in outcome.tripped[0]
+
+
+def test_degraded_makes_one_implementation_worse_on_the_gates_figure_only(
+    doc: dict[str, Any],
+) -> None:
+    run = parse(doc)
+    slowed = ratios.degraded(run, "fast", 2.0, ratios.THROUGHPUT_GATE)
+    bloated = ratios.degraded(run, "fast", 2.0, MEMORY)
+    for before, after_slow, after_bloat in zip(
+        run.measurements, slowed.measurements, bloated.measurements, strict=True
+    ):
+        for r0, r1, r2 in zip(before.runs, after_slow.runs, after_bloat.runs, strict=True):
+            factor = 2.0 if before.impl == "fast" else 1.0
+            assert r1.metrics["pairs_per_s"] == pytest.approx(r0.metrics["pairs_per_s"] / factor)
+            assert r1.peak_rss_bytes == r0.peak_rss_bytes
+            assert r2.peak_rss_bytes == pytest.approx(r0.peak_rss_bytes * factor)
+            assert r2.metrics["pairs_per_s"] == r0.metrics["pairs_per_s"]
+
+
+def test_calibration_counts_false_alarms_and_detections(doc: dict[str, Any]) -> None:
+    runs = [scaled(doc, {}, w) for w in (0.0, 0.02, 0.04)]
+    cal = ratios.calibrate(runs, ratios.THROUGHPUT_GATE, 1.1, [1.02, 2.0])
+    assert cal.pairs == 6 and cal.false_alarm_runs == 0
+    assert set(cal.false_alarm_figures.values()) == {0}
+    assert {cal.detected[("sample", impl, 2.0)] for impl in ("fast", "slow")} == {6}
+    assert {cal.detected[("sample", impl, 1.02)] for impl in ("fast", "slow")} == {0}
+    # a run that is itself off by 1.5x is a false alarm at factor 1.1
+    noisy = [*runs, scaled(doc, {"fast": 1 / 1.5})]
+    cal = ratios.calibrate(noisy, ratios.THROUGHPUT_GATE, 1.1, [2.0])
+    assert cal.false_alarm_runs > 0 and cal.false_alarm_figures[("sample", "fast")] > 0
+    text = ratios.render_calibration(cal, ratios.THROUGHPUT_GATE, 1.1, [2.0], len(noisy))
+    assert "| sample | fast" in text and "caught at 2x" in text
+
+
 # --- the instruction gate's rule ---------------------------------------------------------------
 
 
