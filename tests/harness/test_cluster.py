@@ -30,9 +30,10 @@ from harness.run.sweep import run_sweep
 from .fakerun import quiet, tiny_dataset
 from .test_sweep import FAKE, REPO
 
+pytestmark = pytest.mark.slow  # a real local Ray cluster per test: 3-25 s each
 pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[cluster]'")
 
-from ray.cluster_utils import Cluster
+from ray.cluster_utils import Cluster  # noqa: E402 (after the importorskip)
 
 RESOURCE = "oneshot-bench-node"
 NODE = {"num_cpus": 1, "resources": {RESOURCE: 1}}

@@ -95,6 +95,7 @@ def run(tmp_path: Path, **extra: Any) -> tuple[dict[str, Any], Path]:
     return run_sweep(config, out, quiet(), available), out
 
 
+@pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
 def test_sweep_finds_the_crossover_of_two_known_cost_models(tmp_path: Path) -> None:
     doc, out = run(tmp_path)
     results = parse(doc)
@@ -135,6 +136,7 @@ def test_a_sweep_over_the_algorithm_is_one_curve_per_algorithm_not_a_crossover(
         assert "one work size: no crossover" in summary and "faster" not in summary
 
 
+@pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
 def test_the_time_per_operator_call_is_stated_at_the_smallest_size_only(tmp_path: Path) -> None:
     config = from_dict(sweep_config(tmp_path))
     available = {"a": fake("a", *A, "--ops-per-call", "50"), "b": fake("b", *B)}
@@ -156,6 +158,7 @@ def test_the_time_per_operator_call_is_stated_at_the_smallest_size_only(tmp_path
         assert not [s for s in record["summary"] if "per operator call" in s]
 
 
+@pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
 def test_report_of_a_sweep_has_the_verdict_plot_and_every_point(tmp_path: Path) -> None:
     doc, out = run(tmp_path)
     write_report(out, doc)
@@ -213,6 +216,7 @@ def impl_folder(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "ONESHOT_BENCH_IMPLS": str(impls)}
 
 
+@pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
 def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     env = impl_folder(tmp_path)
     config = tmp_path / "sweep.yaml"
@@ -249,6 +253,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert doc["sweep"]["crossover"]
 
 
+@pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
 def test_resume_of_a_finished_point_keeps_it(tmp_path: Path) -> None:
     doc, out = run(tmp_path)
     before = (out / "points/02/results.json").read_bytes()

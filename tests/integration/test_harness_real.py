@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,65 @@ def test_quickstart_shape_on_real_omniglot(omniglot_small1: Path, tmp_path: Path
     assert results["builds"][-1]["impl"] == "rust-native" and results["builds"][-1]["ok"]
     assert "release" in json.dumps(results["implementations"]["rust-native"]["versions"])
     assert "medians of measured runs" in proc.stdout
+
+
+@pytest.mark.quick
+def test_every_implementation_runs_every_quickstart_task_on_tiny_and_the_checks_pass(
+    tmp_path: Path,
+) -> None:
+    """The quick tier's end-to-end run: every discovered implementation (its real program,
+    built as the harness builds it) on the embedded synthetic data set, the `tiny` network,
+    one measured run of each quickstart task; every output check across them must pass."""
+    from harness.process.impls import discover
+
+    ids = sorted(discover())
+    out = tmp_path / "run"
+    proc = harness(
+        "run",
+        "configs/quickstart.yaml",
+        "--out",
+        str(out),
+        *("--set", f"implementations=[{','.join(ids)}]"),
+        *("--set", "repeats=1", "--set", "warmup=0", "--set", "tasks.0.sample.pairs=2000"),
+        *("--set", "tasks.4.step.steps=4"),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    tasks = {m["task"] for m in results["measurements"]}
+    assert tasks == {"sample", "load", "forward", "step"}
+    for task in tasks:
+        measured = {m["impl"] for m in results["measurements"] if m["task"] == task}
+        assert measured == set(ids), task
+    assert all(r["ok"] for m in results["measurements"] for r in m["runs"])
+    assert results["checks"] and all(c["ok"] for c in results["checks"]), results["checks"]
+
+
+def test_rust_tch_builds_and_runs_from_a_harness_started_outside_its_venv(tmp_path: Path) -> None:
+    """The README's `.venv/bin/python -m harness run ...`, venv not activated: PATH's `python3`
+    lacks torch, and rust-tch (torch-sys asks `python3` for the torch wheel) still builds and
+    runs, because the harness puts its own interpreter first for builds."""
+    from tests.harness.test_build_path import foreign_path
+
+    env = {**os.environ, "PATH": foreign_path(tmp_path)}
+    env.pop("VIRTUAL_ENV", None)
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "harness", "run", "configs/bench-ci.yaml", "--out", str(out)),
+            *("--set", "implementations=[rust-tch]", "--set", "repeats=1", "--set", "warmup=0"),
+            *("--set", "roofline.measure=never", "--set", "tasks.0.sample.pairs=1000"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert [(b["impl"], b["ok"]) for b in results["builds"]] == [("rust-tch", True)]
+    assert all(r["ok"] for m in results["measurements"] for r in m["runs"])
 
 
 def test_bad_dataset_root_is_one_line(tmp_path: Path) -> None:
