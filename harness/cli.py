@@ -366,7 +366,10 @@ def add_gate_parsers(gates: argparse._SubParsersAction[argparse.ArgumentParser])
         rat.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
         rat.add_argument("--reference", type=Path, help=f"default {gate.reference_path.name}")
         rat.add_argument(
-            "--factor", type=float, help=f"trip beyond this factor (default {gate.default_factor})"
+            "--factor",
+            type=float,
+            help=f"trip beyond this factor (default {gate.default_factor} against a reference "
+            f"of the same kind of CPU, {gate.other_cpu_factor} of another)",
         )
         rat.add_argument(
             "--update", action="store_true", help="write RUN_DIR's ratios as reference"
@@ -436,7 +439,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         return ratios.main(
             args.run_dirs[0],
             args.reference or gate.reference_path,
-            args.factor or gate.default_factor,
+            args.factor,
             args.update,
             gate,
         )

@@ -62,7 +62,8 @@ class Gate:
     name: str  # how messages name it: the ratio gate, a memory reference
     what: str  # the reference's one-line description
     reference_path: Path
-    default_factor: float
+    default_factor: float  # against a reference made on the same kind of CPU
+    other_cpu_factor: float  # ... on another kind (ratios shift with the microarchitecture)
     higher_is_better: bool
     worse: str  # the verdict of a figure that got worse: slower, larger
     better: str  # ... and better: faster, smaller
@@ -97,7 +98,8 @@ THROUGHPUT_GATE = Gate(
     name="ratio",
     what="same-run throughput ratios impl/baseline of a bench-ci run (harness/gate)",
     reference_path=REPO_ROOT / "results" / "reference" / "ratios.json",
-    default_factor=1.5,
+    default_factor=1.1,
+    other_cpu_factor=1.5,
     higher_is_better=True,
     worse="slower",
     better="faster",
@@ -108,6 +110,7 @@ MEMORY_GATE = Gate(
     what="same-run peak-RSS ratios impl/baseline of a bench-ci run (harness/gate)",
     reference_path=REPO_ROOT / "results" / "reference" / "memory.json",
     default_factor=1.1,
+    other_cpu_factor=1.5,
     higher_is_better=False,
     worse="larger",
     better="smaller",
@@ -117,6 +120,30 @@ GATES = {g.verb: g for g in (THROUGHPUT_GATE, MEMORY_GATE)}
 REFERENCE_PATH = THROUGHPUT_GATE.reference_path
 DEFAULT_FACTOR = THROUGHPUT_GATE.default_factor
 UPDATE_COMMAND = THROUGHPUT_GATE.update_command
+
+
+def cpu_kind(machine: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two machines the same kind for a ratio: CPU model, its vector flags, cores."""
+    flags = machine.get("cpu_flags")
+    return (machine.get("cpu_model"), sorted(flags or []), machine.get("logical_cores"))
+
+
+def factor_for(results: Results, reference: Mapping[str, Any], gate: Gate) -> tuple[float, str]:
+    """The gate's factor for this run and reference, and a note saying which and why: the
+    calibrated one on the reference's kind of CPU, the loose one on another."""
+    ref_machine = reference.get("machine") or {}
+    now = results.machine
+    here = cpu_kind(
+        {"cpu_model": now.cpu_model, "cpu_flags": now.cpu_flags, "logical_cores": now.logical_cores}
+    )
+    if cpu_kind(ref_machine) == here:
+        return gate.default_factor, f"factor {gate.default_factor:g}: the reference's kind of CPU"
+    return gate.other_cpu_factor, (
+        f"factor {gate.other_cpu_factor:g}: the reference was made on another kind of CPU "
+        f"({ref_machine.get('cpu_model')}, {ref_machine.get('logical_cores')} cores, "
+        f"{', '.join(ref_machine.get('cpu_flags') or [])}); refresh it on this one for the "
+        f"calibrated factor {gate.default_factor:g}"
+    )
 
 
 def comparable_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -494,11 +521,12 @@ def _name(gate: Gate) -> str:
 def main(
     run_dir: Path,
     reference: Path,
-    factor: float,
+    factor: float | None,
     update: bool,
     gate: Gate = THROUGHPUT_GATE,
 ) -> int:
-    """The verb: print the table and return the exit code (2 with one line when refused)."""
+    """The verb: print the table and return the exit code (2 with one line when refused).
+    `factor` None: the gate's own for the machines (`factor_for`)."""
     import sys
 
     try:
@@ -513,10 +541,15 @@ def main(
             write_reference(doc, reference)
             print(f"wrote {reference}: {len(doc['figures'])} ratios of {run_dir}")
             return EXIT_PASS
-        outcome = evaluate(results, read_reference(reference, gate), factor, gate)
+        doc = read_reference(reference, gate)
+        why = f"factor {factor:g}: as asked"
+        if factor is None:
+            factor, why = factor_for(results, doc, gate)
+        outcome = evaluate(results, doc, factor, gate)
     except HarnessError as e:
         print(f"error: {_name(gate)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
+    print(f"{_name(gate)}: {why}")
     print(render(outcome, factor, reference, gate), end="")
     return outcome.exit_code
 
@@ -556,32 +589,38 @@ class Calibration:
 
 
 def calibrate(
-    runs: Sequence[Results], gate: Gate, factor: float, worse_by: Sequence[float]
-) -> Calibration:
-    false_runs = 0
-    false_figures: dict[tuple[str, str], int] = {}
-    detected: dict[tuple[str, str, float], int] = {}
-    pairs = 0
+    runs: Sequence[Results], gate: Gate, factors: Sequence[float], worse_by: Sequence[float]
+) -> dict[float, Calibration]:
+    """Each factor's error rates over every ordered pair of `runs` (at least two)."""
     references = [make_reference(run, Path(f"run{i}"), gate) for i, run in enumerate(runs)]
     impls = sorted({f["impl"] for ref in references for f in ref["figures"]})
-    for i, ref in enumerate(references):
-        for j, now in enumerate(runs):
-            if i == j:
-                continue
-            pairs += 1
-            outcome = evaluate(now, ref, factor, gate)
+    worse = {
+        (j, impl, by): degraded(now, impl, by, gate)
+        for j, now in enumerate(runs)
+        for impl in impls
+        for by in worse_by
+    }
+    pairs = [(i, j) for i in range(len(runs)) for j in range(len(runs)) if i != j]
+    out = {}
+    for factor in factors:
+        false_runs = 0
+        false_figures: dict[tuple[str, str], int] = {}
+        detected: dict[tuple[str, str, float], int] = {}
+        for i, j in pairs:
+            outcome = evaluate(runs[j], references[i], factor, gate)
             false_runs += bool(outcome.tripped)
             for r in outcome.rows:
-                key = (r.task, r.impl)
                 tripped = r.verdict not in ("ok", gate.better)
-                false_figures[key] = false_figures.get(key, 0) + tripped
-            for impl in impls:
-                for by in worse_by:
-                    for r in evaluate(degraded(now, impl, by, gate), ref, factor, gate).rows:
-                        if r.impl == impl:
-                            key3 = (r.task, impl, by)
-                            detected[key3] = detected.get(key3, 0) + (r.verdict == gate.worse)
-    return Calibration(pairs, false_runs, false_figures, detected)
+                false_figures[(r.task, r.impl)] = false_figures.get((r.task, r.impl), 0) + tripped
+            for (jj, impl, by), run in worse.items():
+                if jj != j:
+                    continue
+                for r in evaluate(run, references[i], factor, gate).rows:
+                    if r.impl == impl:
+                        key = (r.task, impl, by)
+                        detected[key] = detected.get(key, 0) + (r.verdict == gate.worse)
+        out[factor] = Calibration(len(pairs), false_runs, false_figures, detected)
+    return out
 
 
 def render_calibration(
@@ -618,8 +657,7 @@ def main_calibrate(
         return EXIT_REFUSED
     try:
         runs = [load(d / "results.json") for d in run_dirs]
-        for factor in factors:
-            cal = calibrate(runs, gate, factor, worse_by)
+        for factor, cal in calibrate(runs, gate, factors, worse_by).items():
             print(render_calibration(cal, gate, factor, worse_by, len(runs)))
     except HarnessError as e:
         print(f"error: gate calibrate: {e}", file=sys.stderr)

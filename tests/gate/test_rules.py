@@ -167,6 +167,21 @@ def test_the_memory_gate_trips_on_a_bloated_implementation_not_a_steady_one(
     assert "the baseline base is larger" in outcome.tripped[0]
 
 
+def test_the_factor_is_the_calibrated_one_on_the_references_cpu_and_loose_on_another(
+    doc: dict[str, Any],
+) -> None:
+    run = parse(doc)
+    for gate in (ratios.THROUGHPUT_GATE, MEMORY):
+        ref = ratios.make_reference(run, Path("ref-run"), gate)
+        assert ratios.factor_for(run, ref, gate) == (
+            gate.default_factor,
+            f"factor {gate.default_factor:g}: the reference's kind of CPU",
+        )
+        ref["machine"]["cpu_flags"] = ["avx", "avx2", "fma"]  # another microarchitecture
+        factor, why = ratios.factor_for(run, ref, gate)
+        assert factor == gate.other_cpu_factor and "another kind of CPU" in why
+
+
 def test_degraded_makes_one_implementation_worse_on_the_gates_figure_only(
     doc: dict[str, Any],
 ) -> None:
@@ -186,14 +201,14 @@ def test_degraded_makes_one_implementation_worse_on_the_gates_figure_only(
 
 def test_calibration_counts_false_alarms_and_detections(doc: dict[str, Any]) -> None:
     runs = [scaled(doc, {}, w) for w in (0.0, 0.02, 0.04)]
-    cal = ratios.calibrate(runs, ratios.THROUGHPUT_GATE, 1.1, [1.02, 2.0])
+    cal = ratios.calibrate(runs, ratios.THROUGHPUT_GATE, [1.1], [1.02, 2.0])[1.1]
     assert cal.pairs == 6 and cal.false_alarm_runs == 0
     assert set(cal.false_alarm_figures.values()) == {0}
     assert {cal.detected[("sample", impl, 2.0)] for impl in ("fast", "slow")} == {6}
     assert {cal.detected[("sample", impl, 1.02)] for impl in ("fast", "slow")} == {0}
     # a run that is itself off by 1.5x is a false alarm at factor 1.1
     noisy = [*runs, scaled(doc, {"fast": 1 / 1.5})]
-    cal = ratios.calibrate(noisy, ratios.THROUGHPUT_GATE, 1.1, [2.0])
+    cal = ratios.calibrate(noisy, ratios.THROUGHPUT_GATE, [1.1], [2.0])[1.1]
     assert cal.false_alarm_runs > 0 and cal.false_alarm_figures[("sample", "fast")] > 0
     text = ratios.render_calibration(cal, ratios.THROUGHPUT_GATE, 1.1, [2.0], len(noisy))
     assert "| sample | fast" in text and "caught at 2x" in text
