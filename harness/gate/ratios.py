@@ -542,9 +542,10 @@ def main(
             print(f"wrote {reference}: {len(doc['figures'])} ratios of {run_dir}")
             return EXIT_PASS
         doc = read_reference(reference, gate)
-        why = f"factor {factor:g}: as asked"
         if factor is None:
             factor, why = factor_for(results, doc, gate)
+        else:
+            why = f"factor {factor:g}: as asked"
         outcome = evaluate(results, doc, factor, gate)
     except HarnessError as e:
         print(f"error: {_name(gate)}: {e}", file=sys.stderr)
