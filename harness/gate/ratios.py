@@ -595,12 +595,19 @@ def calibrate(
     """Each factor's error rates over every ordered pair of `runs` (at least two)."""
     references = [make_reference(run, Path(f"run{i}"), gate) for i, run in enumerate(runs)]
     impls = sorted({f["impl"] for ref in references for f in ref["figures"]})
+    # Per current run, each implementation made worse in turn; judged against a reference of
+    # that implementation's figures only (its verdicts do not depend on the others').
     worse = {
-        (j, impl, by): degraded(now, impl, by, gate)
+        j: [(impl, by, degraded(now, impl, by, gate)) for impl in impls for by in worse_by]
         for j, now in enumerate(runs)
-        for impl in impls
-        for by in worse_by
     }
+    alone = [
+        {
+            impl: {**ref, "figures": [f for f in ref["figures"] if f["impl"] == impl]}
+            for impl in impls
+        }
+        for ref in references
+    ]
     pairs = [(i, j) for i in range(len(runs)) for j in range(len(runs)) if i != j]
     out = {}
     for factor in factors:
@@ -613,13 +620,10 @@ def calibrate(
             for r in outcome.rows:
                 tripped = r.verdict not in ("ok", gate.better)
                 false_figures[(r.task, r.impl)] = false_figures.get((r.task, r.impl), 0) + tripped
-            for (jj, impl, by), run in worse.items():
-                if jj != j:
-                    continue
-                for r in evaluate(run, references[i], factor, gate).rows:
-                    if r.impl == impl:
-                        key = (r.task, impl, by)
-                        detected[key] = detected.get(key, 0) + (r.verdict == gate.worse)
+            for impl, by, run in worse[j]:
+                for r in evaluate(run, alone[i][impl], factor, gate).rows:
+                    key = (r.task, impl, by)
+                    detected[key] = detected.get(key, 0) + (r.verdict == gate.worse)
         out[factor] = Calibration(len(pairs), false_runs, false_figures, detected)
     return out
 

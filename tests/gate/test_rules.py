@@ -28,14 +28,22 @@ def doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return results
 
 
-def scaled(doc: dict[str, Any], factors: dict[str, float], wobble: float = 0.0) -> Results:
-    """The run with each implementation's throughput times its factor, and each repeat's
-    value times 1 +- wobble (alternating): another run of the same builds."""
+def scaled(
+    doc: dict[str, Any],
+    factors: dict[str, float],
+    wobble: float = 0.0,
+    figure: str = "pairs_per_s",
+) -> Results:
+    """The run with each implementation's throughput (or another figure) times its factor,
+    and each repeat's value times 1 +- wobble (alternating): another run of the same builds."""
     out = copy.deepcopy(doc)
     for m in out["measurements"]:
         for i, run in enumerate(m["runs"]):
             sign = 1 if (i + len(m["impl"])) % 2 else -1
-            run["metrics"]["pairs_per_s"] *= factors.get(m["impl"], 1.0) * (1 + sign * wobble)
+            factor = factors.get(m["impl"], 1.0) * (1 + sign * wobble)
+            holder = run if figure in run else run["metrics"]
+            value = holder[figure] * factor
+            holder[figure] = int(value) if figure.endswith("_bytes") else value
     return parse(out)
 
 
@@ -136,13 +144,7 @@ MEMORY = ratios.MEMORY_GATE
 
 def rss_scaled(doc: dict[str, Any], factors: dict[str, float], wobble: float = 0.0) -> Results:
     """The run with each implementation's peak RSS times its factor (and 1 +- wobble)."""
-    out = copy.deepcopy(doc)
-    for m in out["measurements"]:
-        for i, run in enumerate(m["runs"]):
-            sign = 1 if (i + len(m["impl"])) % 2 else -1
-            factor = factors.get(m["impl"], 1.0) * (1 + sign * wobble)
-            run["peak_rss_bytes"] = int(run["peak_rss_bytes"] * factor)
-    return parse(out)
+    return scaled(doc, factors, wobble, figure="peak_rss_bytes")
 
 
 def test_the_memory_gate_trips_on_a_bloated_implementation_not_a_steady_one(

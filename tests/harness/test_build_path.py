@@ -39,6 +39,22 @@ def foreign_path(tmp_path: Path) -> str:
     return os.pathsep.join([str(python3_without_packages(tmp_path / "bin")), *rest])
 
 
+def harness_outside_venv(
+    tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m harness ARGS` by the interpreter's absolute path, its venv not activated."""
+    full = {**os.environ, "PATH": foreign_path(tmp_path), **env}
+    full.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO,
+        env=full,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_the_harness_interpreter_goes_first_on_path_once() -> None:
     own = str(Path(sys.executable).parent)
     env = with_own_interpreter({"PATH": f"/opt/other/bin{os.pathsep}{own}{os.pathsep}/usr/bin"})
@@ -49,9 +65,11 @@ def test_the_harness_interpreter_goes_first_on_path_once() -> None:
 def test_a_build_that_asks_python3_for_a_package_finds_the_harness_interpreter(
     tmp_path: Path,
 ) -> None:
-    path = foreign_path(tmp_path)
     probe = subprocess.run(
-        ["python3", "-c", "import yaml"], env={"PATH": path}, capture_output=True, check=False
+        ["python3", "-c", "import yaml"],
+        env={"PATH": foreign_path(tmp_path)},
+        capture_output=True,
+        check=False,
     )
     assert probe.returncode != 0, "the foreign python3 must lack the harness's packages"
 
@@ -73,15 +91,10 @@ def test_a_build_that_asks_python3_for_a_package_finds_the_harness_interpreter(
         "name: path\nthreads: 1\nwarmup: 0\nrepeats: 1\nimplementations: [asks-python3]\n"
         f"dataset: {{root: {tmp_path / 'data'}}}\ntasks:\n  - sample: {{pairs: 10}}\n"
     )
-    env = {**os.environ, "PATH": path, "ONESHOT_BENCH_IMPLS": str(tmp_path / "impls")}
-    env.pop("VIRTUAL_ENV", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness", "run", str(config), "--out", str(tmp_path / "run")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = harness_outside_venv(
+        tmp_path,
+        *("run", str(config), "--out", str(tmp_path / "run")),
+        ONESHOT_BENCH_IMPLS=str(tmp_path / "impls"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,23 +80,14 @@ def test_rust_tch_builds_and_runs_from_a_harness_started_outside_its_venv(tmp_pa
     """The README's `.venv/bin/python -m harness run ...`, venv not activated: PATH's `python3`
     lacks torch, and rust-tch (torch-sys asks `python3` for the torch wheel) still builds and
     runs, because the harness puts its own interpreter first for builds."""
-    from tests.harness.test_build_path import foreign_path
+    from tests.harness.test_build_path import harness_outside_venv
 
-    env = {**os.environ, "PATH": foreign_path(tmp_path)}
-    env.pop("VIRTUAL_ENV", None)
     out = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "harness", "run", "configs/bench-ci.yaml", "--out", str(out)),
-            *("--set", "implementations=[rust-tch]", "--set", "repeats=1", "--set", "warmup=0"),
-            *("--set", "roofline.measure=never", "--set", "tasks.0.sample.pairs=1000"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = harness_outside_venv(
+        tmp_path,
+        *("run", "configs/bench-ci.yaml", "--out", str(out)),
+        *("--set", "implementations=[rust-tch]", "--set", "repeats=1", "--set", "warmup=0"),
+        *("--set", "roofline.measure=never", "--set", "tasks.0.sample.pairs=1000"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())

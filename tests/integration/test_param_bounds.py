@@ -138,6 +138,7 @@ def case_id(task: str, key: str, value: float) -> str:
 
 
 Case = tuple[str, str, float, bool]
+Answers = dict[str, dict[str, dict[str, Any]]]  # impl id -> case id -> `check`'s JSON line
 
 
 def rust_gap(impl: Implementation, case: Case) -> list[pytest.MarkDecorator]:
@@ -148,7 +149,7 @@ def rust_gap(impl: Implementation, case: Case) -> list[pytest.MarkDecorator]:
 
 
 CASES = [
-    pytest.param(impl_id, *case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
+    pytest.param(impl_id, case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
     for impl_id, impl in sorted(IMPLS.items())
     for case in edge_cases()
 ]
@@ -166,7 +167,7 @@ def first_of_each_task() -> list[Case]:
 
 
 RUN_CASES = [
-    pytest.param(impl_id, *case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
+    pytest.param(impl_id, case, id=f"{impl_id}-{case_id(*case[:3])}", marks=rust_gap(impl, case))
     for impl_id, impl in sorted(IMPLS.items())
     for case in first_of_each_task()
 ]
@@ -181,11 +182,11 @@ def write_case(folder: Path, task: str, key: str, value: float) -> Path:
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
+def checked(tmp_path_factory: pytest.TempPathFactory) -> Answers:
     """Every implementation's `check` answer to every case: impl id -> case id -> JSON line.
     One process per implementation; an implementation that is not built has no entry."""
     root = tmp_path_factory.mktemp("bounds")
-    answers: dict[str, dict[str, dict[str, Any]]] = {}
+    answers: Answers = {}
     for impl_id, impl in sorted(IMPLS.items()):
         paths = {
             case_id(task, key, value): write_case(root / impl_id / str(i), task, key, value)
@@ -222,16 +223,11 @@ def schema_accepts(task: str, key: str, value: float, folder: Path) -> bool:
     return jsonschema.Draft202012Validator(schema("job")).is_valid(job)
 
 
-@pytest.mark.parametrize(("impl_id", "task", "key", "value", "accepted"), CASES)
+@pytest.mark.parametrize(("impl_id", "case"), CASES)
 def test_every_implementation_accepts_a_bound_and_refuses_one_past_it(
-    checked: dict[str, dict[str, dict[str, Any]]],
-    tmp_path: Path,
-    impl_id: str,
-    task: str,
-    key: str,
-    value: float,
-    accepted: bool,
+    checked: Answers, tmp_path: Path, impl_id: str, case: Case
 ) -> None:
+    task, key, value, accepted = case
     assert schema_accepts(task, key, value, tmp_path) == accepted, f"the schema: {key}={value}"
     if impl_id not in checked:
         pytest.skip(f"{impl_id}: {IMPLS[impl_id].run[0]} is not built")
@@ -246,16 +242,11 @@ def test_every_implementation_accepts_a_bound_and_refuses_one_past_it(
         assert name in answer["error"], f"{impl_id}: refused for another reason: {answer}"
 
 
-@pytest.mark.parametrize(("impl_id", "task", "key", "value", "accepted"), RUN_CASES)
+@pytest.mark.parametrize(("impl_id", "case"), RUN_CASES)
 def test_run_answers_as_check_does_on_one_accepted_and_one_refused_job_of_each_task(
-    checked: dict[str, dict[str, dict[str, Any]]],
-    tmp_path: Path,
-    impl_id: str,
-    task: str,
-    key: str,
-    value: float,
-    accepted: bool,
+    checked: Answers, tmp_path: Path, impl_id: str, case: Case
 ) -> None:
+    task, key, value, accepted = case
     impl = IMPLS[impl_id]
     path = write_case(tmp_path, task, key, value)
     if not built(impl, path):
