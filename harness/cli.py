@@ -8,7 +8,7 @@
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
                                             [--across-machines]
     python -m harness list [--root results]
-    python -m harness gate ratios RUN_DIR [--update] [--factor 1.5] [--reference PATH]
+    python -m harness gate ratios RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate memory RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate calibrate RUN_DIR... [--gate ratios|memory] [--factors 1.1,1.5]
     python -m harness gate instructions [--update] [--impls rust-native] [--tolerance 2%]

@@ -116,10 +116,6 @@ MEMORY_GATE = Gate(
     better="smaller",
 )
 GATES = {g.verb: g for g in (THROUGHPUT_GATE, MEMORY_GATE)}
-# Kept for callers of the throughput gate.
-REFERENCE_PATH = THROUGHPUT_GATE.reference_path
-DEFAULT_FACTOR = THROUGHPUT_GATE.default_factor
-UPDATE_COMMAND = THROUGHPUT_GATE.update_command
 
 
 def cpu_kind(machine: Mapping[str, Any]) -> tuple[Any, ...]:
