@@ -532,6 +532,12 @@ def main(
                 f"{run_dir} is a sweep; the gate reads one run (bench-ci), such as one of its "
                 "points/NN folders"
             )
+        failed = [b for b in results.builds if not b.ok]
+        if failed:
+            raise HarnessError(
+                f"{run_dir}: building {failed[0].impl} failed (see {failed[0].log}), so the run "
+                "measured nothing; a run whose builds all passed is needed"
+            )
         if update:
             doc = make_reference(results, run_dir, gate)
             write_reference(doc, reference)

@@ -135,6 +135,13 @@ def test_update_writes_a_readable_reference_and_main_gates_with_it(
     assert "TRIPPED: sample (task 0) slow" in capsys.readouterr().out
     assert ratios.main(run, tmp_path / "missing.json", 1.5, update=False) == EXIT_REFUSED
     assert "no ratio reference" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    failed = dict(doc, builds=[{"impl": "slow", "ok": False, "wall_s": 1.0, "log": "b/slow.log"}])
+    (broken / "results.json").write_text(json.dumps(failed))
+    assert ratios.main(broken, path, 1.5, update=False) == EXIT_REFUSED
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "building slow failed (see b/slow.log)" in line
 
 
 # --- the memory gate's rule and the calibration -------------------------------------------------
