@@ -7,32 +7,29 @@ schema (docs/schemas/job.schema.json) before any work starts. Every problem is o
 `HarnessError` line naming the key path and what was expected, such as
 `configs/x.yaml: tasks[0].sample.pairs: -3 is less than the minimum of 1` or
 `configs/x.yaml: repeets: unknown key (did you mean `repeats`?); expected one of ...`:
-`_one_line` turns pydantic's first error, in the order the keys are listed here, into it.
+harness/run/config_errors.py turns pydantic's first error, in the order the keys are listed here,
+into it.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import yaml
-from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from harness.errors import HarnessError
 from harness.process.protocol import (
@@ -42,21 +39,16 @@ from harness.process.protocol import (
     validate_section,
     validate_task_params,
 )
+from harness.run.config_errors import LISTED_KEYS, fail, kind_of, validate
 from harness.run.grid import Point, check_grid, expand, set_path
 from harness.run.presets import PRESETS, resolve_model
 
 KNOWN_IMPLS_HINT = "python-torch, rust-native"
-M = TypeVar("M", bound=BaseModel)
 DEFAULT_IMPLS = ("python-torch", "rust-native")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _fail(message: str, rank: str | None = None) -> PydanticCustomError:
-    """A finished one-line message; `rank`: report it as if it were checked just before that key."""
-    return PydanticCustomError("harness", "{message}", {"message": message, "rank": rank})
 
 
 def _empty_if_none(value: Any) -> Any:
@@ -136,7 +128,7 @@ class ComparisonsConfig(_Model):
     def _listed(cls, value: str | None, info: ValidationInfo) -> str | None:
         impls = (info.context or {}).get("implementations", [])
         if value is not None and value not in impls:
-            raise _fail(
+            raise fail(
                 f"comparisons.baseline: {value!r} is not one of the implementations {list(impls)}"
             )
         return value
@@ -193,7 +185,7 @@ class Config(_Model):
         if name is not None and not isinstance(name, str):
             raise PydanticCustomError("string_type", "")
         if not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise _fail(
+            raise fail(
                 f"name: expected a non-empty name of letters, digits, '-', '_' or '.', got {name!r}"
             )
         return name
@@ -202,12 +194,12 @@ class Config(_Model):
     @classmethod
     def _implementations(cls, ids: Any) -> tuple[str, ...]:
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-            raise _fail(
+            raise fail(
                 f"implementations: expected a list of implementation ids ({KNOWN_IMPLS_HINT}), "
                 f"got {ids!r}"
             )
         if len(set(ids)) != len(ids):
-            raise _fail(f"implementations: duplicate ids in {ids!r}")
+            raise fail(f"implementations: duplicate ids in {ids!r}")
         return tuple(ids)
 
     @field_validator("model", mode="plain")
@@ -218,7 +210,7 @@ class Config(_Model):
         try:
             return resolve_model(model)
         except HarnessError as e:  # reported as if after `dataset`, where it was always checked
-            raise _fail(str(e), rank="memory_limit_mb") from None
+            raise fail(str(e), rank="memory_limit_mb") from None
 
     @field_validator("optimizer", "augment", mode="plain")
     @classmethod
@@ -230,7 +222,7 @@ class Config(_Model):
         try:
             validate_section(str(info.field_name), value)
         except HarnessError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         return value
 
     @field_validator("tasks", mode="plain")
@@ -239,11 +231,11 @@ class Config(_Model):
         try:
             tasks = _tasks(raw)
         except HarnessError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         if "model" in info.data and info.data["model"] is None:
             for i, task in enumerate(tasks):
                 if uses_network(task.name, task.params):
-                    raise _fail(
+                    raise fail(
                         f"tasks[{i}].{task.name}: needs the network shape: "
                         "add `model: {preset: cpu}` "
                         f"(presets: {', '.join(PRESETS)}) or explicit filters, kernels, "
@@ -271,7 +263,7 @@ class Config(_Model):
         try:
             return check_grid(value)
         except HarnessError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
 
     @field_validator("tolerances", mode="plain")
     @classmethod
@@ -306,10 +298,7 @@ TOP_KEYS = (
     "comparisons",
     "sweep",
 )
-LISTED_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
-    Config: TOP_KEYS,
-    DatasetConfig: ("root", "eval_root", "synthetic"),
-}
+LISTED_KEYS.update({Config: TOP_KEYS, DatasetConfig: ("root", "eval_root", "synthetic")})
 
 
 @cache
@@ -353,7 +342,7 @@ def parse_yaml(text: str, name: str) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise HarnessError(f"{name}: expected a mapping of config keys, got {_kind(raw)}")
+        raise HarnessError(f"{name}: expected a mapping of config keys, got {kind_of(raw)}")
     return raw
 
 
@@ -372,7 +361,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 def from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Config:
     """Validate a decoded config; relative paths are resolved against `base`."""
     if not isinstance(raw, Mapping):
-        raise HarnessError(f"expected a mapping of config keys, got {_kind(raw)}")
+        raise HarnessError(f"expected a mapping of config keys, got {kind_of(raw)}")
     impls = raw.get("implementations", list(DEFAULT_IMPLS))
     context = {"base": base, "implementations": impls if isinstance(impls, list) else []}
     config = validate(Config, raw, (), context)
@@ -393,108 +382,11 @@ def validate_points(raw: Mapping[str, Any], base: Path) -> list[tuple[Point, Con
     return out
 
 
-def validate(
-    model: type[M], raw: Any, where: tuple[str, ...], context: Mapping[str, Any] | None = None
-) -> M:
-    """`model.model_validate(raw)`, its first problem raised as one line (see `_one_line`)."""
-    try:
-        return model.model_validate(raw, context=context)
-    except ValidationError as e:
-        errors = e.errors(include_url=False)
-        first = min(errors, key=lambda err: _rank(model, err))
-        message = _one_line(model, first, where)
-    if where:  # inside another model's validator: passed through as a finished message
-        raise _fail(message)
-    raise HarnessError(message)
-
-
-def _field_model(info: FieldInfo) -> type[BaseModel] | None:
-    """The model a field holds (`X` or `X | None`), if any."""
-    for kind in (info.annotation, *get_args(info.annotation)):
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            return kind
-    return None
-
-
-def _rank(model: type[BaseModel], err: ErrorDetails) -> tuple[tuple[float, ...], ...]:
-    """Where an error sorts: unknown keys first, then by the order of the fields, level by level."""
-    key: list[tuple[float, ...]] = []
-    current: type[BaseModel] | None = model
-    loc = err["loc"]
-    for depth, part in enumerate(loc):
-        if current is None:
-            break
-        fields = list(current.model_fields)
-        if depth == len(loc) - 1 and err["type"] in UNKNOWN_KEY_ERRORS:
-            key.append((0,))
-            break
-        if part not in fields:
-            break
-        index = float(fields.index(str(part)))
-        ctx = err.get("ctx") or {}
-        rank = ctx.get("rank") if depth == len(loc) - 1 else None
-        if rank is not None:
-            index = fields.index(rank) - 0.5
-        key.append((1, index))
-        current = _field_model(current.model_fields[str(part)])
-    return tuple(key)
-
-
-# pydantic's errors for a key the model does not have: a misspelt one, or one that is not a
-# string at all (YAML's `null:` or `1:`).
-UNKNOWN_KEY_ERRORS = ("extra_forbidden", "invalid_key")
-
-
-def _one_line(model: type[BaseModel], err: ErrorDetails, where: tuple[str, ...]) -> str:
-    """A pydantic error as the harness's one line: key path, what was expected, what was got."""
-    ctx = err.get("ctx") or {}
-    if err["type"] == "harness":
-        return str(ctx["message"])
-    loc = [str(p) for p in err["loc"]]
-    current = model
-    for part in loc[:-1]:
-        inner = _field_model(current.model_fields[part])
-        assert inner is not None, f"no model at {loc}"
-        current = inner
-    path = ".".join([*where, *loc])
-    key, value = loc[-1], err["input"]
-    if err["type"] in UNKNOWN_KEY_ERRORS:
-        prefix = ".".join([*where, *loc[:-1]])
-        prefix = f"{prefix}." if prefix else ""
-        known = LISTED_KEYS.get(current, tuple(current.model_fields))
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean `{prefix}{close[0]}`?)" if close else ""
-        return f"{path}: unknown key{hint}; expected one of {', '.join(known)}"
-    info = current.model_fields[key]
-    kinds = [info.annotation, *get_args(info.annotation)]
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    if "expected" in extra:
-        return f"{path}: expected {extra['expected']}, got {value!r}"
-    if _field_model(info) is not None or any(
-        get_origin(k) is Mapping or k in (dict, Mapping) for k in kinds
-    ):
-        return f"{path}: expected a mapping, got {_kind(value)}"
-    lo = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
-    hi = next((m.le for m in info.metadata if isinstance(m, Le)), None)
-    if bool in kinds:
-        return f"{path}: expected true or false, got {value!r}"
-    if int in kinds:
-        return f"{path}: expected an integer in [{lo}, {hi}], got {value!r}"
-    if float in kinds:
-        return f"{path}: expected a number in [{lo}, {hi}], got {value!r}"
-    for kind in kinds:
-        if get_origin(kind) is Literal:
-            return f"{path}: expected one of {', '.join(get_args(kind))}, got {value!r}"
-    if str in kinds or Path in kinds:
-        return f"{path}: expected a string, got {_kind(value)}"
-    raise AssertionError(f"no one-line message for {err}")  # a field type not handled above
-
-
 def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
     if not isinstance(raw, list) or not raw:
         raise HarnessError(
             f"tasks: expected a non-empty list such as [{{sample: {{pairs: 1000}}}}], "
-            f"got {_kind(raw)}"
+            f"got {kind_of(raw)}"
         )
     return tuple(_task(f"tasks[{i}]", item) for i, item in enumerate(raw))
 
@@ -549,9 +441,3 @@ def _task(where: str, item: Any) -> TaskConfig:
         vary_seed=keys.vary_seed,
         quality_target=keys.quality_target,
     )
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"[:80]
