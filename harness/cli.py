@@ -419,11 +419,11 @@ def _floats(text: str | None, flag: str) -> list[float]:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import ratios
+    from harness.gate import calibrate, ratios
 
     if args.gate == "calibrate":
         gate = ratios.GATES[args.which]
-        return ratios.main_calibrate(
+        return calibrate.main_calibrate(
             args.run_dirs,
             gate,
             _floats(args.factors, "--factors") or [gate.default_factor],
@@ -432,7 +432,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.gate in ratios.GATES:
         gate = ratios.GATES[args.gate]
         if args.aa:
-            return ratios.main_aa(args.run_dirs, gate)
+            return calibrate.main_aa(args.run_dirs, gate)
         if len(args.run_dirs) != 1:
             print(f"error: gate {gate.verb}: one RUN_DIR (several only with --aa)", file=sys.stderr)
             return 2

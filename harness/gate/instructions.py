@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.comparable import parse_percentage
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, markdown_table, utc_now
+from harness.gate.reference import read_reference as read_file
+from harness.gate.reference import write_reference as write_file
 from harness.process.impls import Implementation, discover, with_own_interpreter
 from harness.process.protocol import REPO_ROOT, make_job, write_job
 from harness.run.presets import PRESETS
@@ -300,22 +303,13 @@ def make_reference(measured: Sequence[Measured]) -> dict[str, Any]:
 
 
 def write_reference(doc: Mapping[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_file(doc, path)
 
 
 def read_reference(path: Path) -> dict[str, Any]:
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(
-            f"{path}: no instruction reference; make one with `{UPDATE_COMMAND}`"
-        ) from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise HarnessError(f"{path}: unreadable instruction reference ({e})") from None
-    if doc.get("format_version") != REFERENCE_FORMAT or not isinstance(doc.get("impls"), dict):
-        raise HarnessError(f"{path}: not an instruction reference of format {REFERENCE_FORMAT}")
-    return doc
+    return read_file(
+        path, "instruction", UPDATE_COMMAND, REFERENCE_FORMAT, ("impls", dict), remake=False
+    )
 
 
 def check_comparable(reference: Mapping[str, Any], impl: str, rustc: str) -> None:
@@ -405,14 +399,7 @@ def parse_tolerance(text: str | None) -> float:
     """'2%' or '0.02' -> 0.02; None -> DEFAULT_TOLERANCE."""
     if text is None:
         return DEFAULT_TOLERANCE
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise HarnessError(f"--tolerance {text!r}: expected a percentage such as 2%") from None
-    if not 0 <= value < 1:
-        raise HarnessError(f"--tolerance {text!r}: expected a percentage from 0% below 100%")
-    return value
+    return parse_percentage(text, "--tolerance", "2%", 1, "from 0% below 100%")
 
 
 def main(

@@ -26,24 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.comparable import RUN_CONTROL_KEYS, parse_percentage
 from harness.analysis.ratios import compare_figure, context, figures_of, refusal, values
 from harness.errors import HarnessError
 from harness.process.protocol import THROUGHPUT
 from harness.report.stored_runs import load_run
 from harness.report.tables import num, verdict
 
-# Config keys that change how a run is measured, not what is measured.
-RUN_CONTROL_KEYS = (
-    "name",
-    "repeats",
-    "warmup",
-    "monitor",
-    "timeout_s",
-    "memory_limit_mb",
-    "implementations",
-    "roofline",
-    "comparisons",
-)
 # Where the data set lives may differ (another checkout, another machine); its checksum may not.
 IGNORED_PATHS = ("dataset.root", "dataset.eval_root")
 
@@ -65,14 +54,7 @@ class DiffResult:
 
 def parse_threshold(text: str) -> float:
     """'5%' or '0.05' -> 0.05."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise HarnessError(f"--threshold {text!r}: expected a percentage such as 5%") from None
-    if not 0 <= value < 10:
-        raise HarnessError(f"--threshold {text!r}: expected a percentage between 0% and 1000%")
-    return value
+    return parse_percentage(text, "--threshold", "5%", 10, "between 0% and 1000%")
 
 
 def config_difference(base: Mapping[str, Any], new: Mapping[str, Any], path: str = "") -> str:

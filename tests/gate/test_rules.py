@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, instructions, ratios
+from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, calibrate, instructions, ratios
 from harness.results import Results, parse
 from tests.harness.fakerun import fake_run
 
@@ -144,6 +144,21 @@ def test_update_writes_a_readable_reference_and_main_gates_with_it(
     assert "building slow failed (see b/slow.log)" in line
 
 
+def test_a_reference_of_another_format_is_refused_with_the_command_that_remakes_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ratios.json"
+    path.write_text(json.dumps({"format_version": 99, "figures": []}))
+    with pytest.raises(HarnessError, match=r"not a ratio reference of format 1; remake it with"):
+        ratios.read_reference(path)
+    path.write_text("{")
+    with pytest.raises(HarnessError, match=r"unreadable ratio reference"):
+        ratios.read_reference(path)
+    path.write_text(json.dumps({"format_version": 1, "impls": []}))
+    with pytest.raises(HarnessError, match=r"not an instruction reference of format 1$"):
+        instructions.read_reference(path)
+
+
 # --- the memory gate's rule and the calibration -------------------------------------------------
 
 MEMORY = ratios.MEMORY_GATE
@@ -195,8 +210,8 @@ def test_degraded_makes_one_implementation_worse_on_the_gates_figure_only(
     doc: dict[str, Any],
 ) -> None:
     run = parse(doc)
-    slowed = ratios.degraded(run, "fast", 2.0, ratios.THROUGHPUT_GATE)
-    bloated = ratios.degraded(run, "fast", 2.0, MEMORY)
+    slowed = calibrate.degraded(run, "fast", 2.0, ratios.THROUGHPUT_GATE)
+    bloated = calibrate.degraded(run, "fast", 2.0, MEMORY)
     for before, after_slow, after_bloat in zip(
         run.measurements, slowed.measurements, bloated.measurements, strict=True
     ):
@@ -210,16 +225,16 @@ def test_degraded_makes_one_implementation_worse_on_the_gates_figure_only(
 
 def test_calibration_counts_false_alarms_and_detections(doc: dict[str, Any]) -> None:
     runs = [scaled(doc, {}, w) for w in (0.0, 0.02, 0.04)]
-    cal = ratios.calibrate(runs, ratios.THROUGHPUT_GATE, [1.1], [1.02, 2.0])[1.1]
+    cal = calibrate.calibrate(runs, ratios.THROUGHPUT_GATE, [1.1], [1.02, 2.0])[1.1]
     assert cal.pairs == 6 and cal.false_alarm_runs == 0
     assert set(cal.false_alarm_figures.values()) == {0}
     assert {cal.detected[("sample", impl, 2.0)] for impl in ("fast", "slow")} == {6}
     assert {cal.detected[("sample", impl, 1.02)] for impl in ("fast", "slow")} == {0}
     # a run that is itself off by 1.5x is a false alarm at factor 1.1
     noisy = [*runs, scaled(doc, {"fast": 1 / 1.5})]
-    cal = ratios.calibrate(noisy, ratios.THROUGHPUT_GATE, [1.1], [2.0])[1.1]
+    cal = calibrate.calibrate(noisy, ratios.THROUGHPUT_GATE, [1.1], [2.0])[1.1]
     assert cal.false_alarm_runs > 0 and cal.false_alarm_figures[("sample", "fast")] > 0
-    text = ratios.render_calibration(cal, ratios.THROUGHPUT_GATE, 1.1, [2.0], len(noisy))
+    text = calibrate.render_calibration(cal, ratios.THROUGHPUT_GATE, 1.1, [2.0], len(noisy))
     assert "| sample | fast" in text and "caught at 2x" in text
 
 
