@@ -17,27 +17,29 @@ from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, markdown_table
 from harness.gate.gates import THROUGHPUT_GATE, Gate
 from harness.gate.ratios import evaluate, make_reference, name_of
-from harness.results import Results, load, parse
+from harness.results import Results, Run, load
 
 
 def degraded(results: Results, impl: str, by: float, gate: Gate) -> Results:
     """The run as if `impl` were `by` times worse on the gate's figure (slower: throughput / by;
     larger: peak RSS x by), every other figure as measured."""
-    doc = results.dump()
-    for m in doc["measurements"]:
-        if m["impl"] != impl:
-            continue
-        metric = gate.metric(m["task"])
-        for run in m["runs"]:
-            if metric is None:
-                continue
-            if gate.higher_is_better:
-                value = (run.get("metrics") or {}).get(metric)
-                if isinstance(value, int | float):
-                    run["metrics"][metric] = value / by
-            elif isinstance(run.get(metric), int | float):
-                run[metric] = run[metric] * by
-    return parse(doc)
+    measurements = []
+    for m in results.measurements:
+        metric = gate.metric(m.task)
+        if m.impl == impl and metric is not None:
+            m = m.model_copy(update={"runs": [_worse(run, metric, by, gate) for run in m.runs]})
+        measurements.append(m)
+    return results.model_copy(update={"measurements": measurements})
+
+
+def _worse(run: Run, metric: str, by: float, gate: Gate) -> Run:
+    """One run with the gate's figure `by` times worse (a figure it lacks stays absent)."""
+    if gate.higher_is_better:
+        value = run.metrics.get(metric)
+        if not isinstance(value, int | float):
+            return run
+        return run.model_copy(update={"metrics": {**run.metrics, metric: value / by}})
+    return run.model_copy(update={"peak_rss_bytes": run.peak_rss_bytes * by})
 
 
 @dataclass(frozen=True)
