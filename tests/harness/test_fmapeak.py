@@ -14,6 +14,7 @@ import pytest
 from harness.analysis import fmapeak, roofline
 from harness.errors import HarnessError
 from harness.export.pytest_benchmark import machine_info
+from harness.process.native import find_compiler
 from harness.report import tables
 from harness.results import parse
 from harness.run import postrun
@@ -118,7 +119,8 @@ def executable(path: Path, text: str) -> Path:
 
 
 def test_without_a_compiler_the_probe_fails_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match=r"^fma peak: no C compiler \(cc or gcc\) on PATH"):
+    no_cc = r"^fma peak: no C compiler \(cc, gcc or clang\) on PATH to build the probe$"
+    with pytest.raises(HarnessError, match=no_cc):
         fmapeak.measure_fma_peak(1, cpuinfo=HASWELL, cache=tmp_path, path=str(tmp_path))
 
 
@@ -159,7 +161,7 @@ def test_the_real_binary_refuses_bad_arguments(tmp_path: Path) -> None:
 
 def shutil_which_cc() -> str | None:
     try:
-        return fmapeak.find_compiler()
+        return find_compiler()
     except HarnessError:
         return None
 
@@ -290,7 +292,8 @@ def test_report_names_a_skipped_variant_and_a_failed_probe() -> None:
     assert "(avx2 FMA chains, 2 threads, clock not reported; avx2 233, avx512 skipped: no" in (
         note.note
     )
-    failed = {"fma_peak_gflops": None, "reason": "fma peak: no C compiler (cc or gcc) on PATH"}
+    reason = "fma peak: no C compiler (cc, gcc or clang) on PATH"
+    failed = {"fma_peak_gflops": None, "reason": reason}
     doc = parse(results_doc({"fma_peak_gflops": None, "fma_peak": failed}, roof))
     assert "FMA peak not measured: fma peak: no C compiler" in tables.roofline(doc).note
     assert dict(tuple(r) for r in tables.machine(doc).rows)["FMA peak"] == "not measured"
