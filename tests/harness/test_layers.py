@@ -9,6 +9,7 @@ export; run (config, experiment, builds, inputs, one job, post-run); the command
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
@@ -116,3 +117,57 @@ def test_every_module_has_a_layer_and_a_docstring() -> None:
         assert rank(name) >= 0
         if path.name != "__init__.py":
             assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), name
+
+
+# --- The Rust crates: module graph and sizes -------------------------------------------------
+
+RUST = HARNESS.parent / "impls" / "rust"
+RUST_GRAPH_CRATES = ("core", "native")
+RUST_REF = re.compile(r"\b(crate|super)::(\{[^}]*\}|\w+)")
+
+
+def rust_library_text(path: Path) -> str:
+    """A .rs file without its comments and without what follows its first `#[cfg(test)]`."""
+    text = path.read_text(encoding="utf-8")
+    cut = re.search(r"^\s*#\[cfg\(test\)\]", text, re.MULTILINE)
+    text = text[: cut.start()] if cut else text
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def rust_module_path(src: Path, path: Path) -> list[str]:
+    """`src/network/optim.rs` -> [network, optim]; `src/params/mod.rs` -> [params]."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] == "mod":
+        parts.pop()
+    return [] if parts in (["lib"], ["main"]) else parts
+
+
+def rust_module_graph(src: Path) -> dict[str, set[str]]:
+    """Top-level module -> the top-level modules its library code names (`crate::x`,
+    `use crate::{x, y::z}`, `super::x`); test code (`*_tests.rs`, after `#[cfg(test)]`) is
+    left out, since it may reach anywhere."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(src.rglob("*.rs")):
+        module = rust_module_path(src, path)
+        if not module or path.stem.endswith("_tests") or path.stem == "test_support":
+            continue
+        deps = graph.setdefault(module[0], set())
+        for anchor, names in RUST_REF.findall(rust_library_text(path)):
+            for name in re.findall(r"(?:^|[{,])\s*(\w+)", names):
+                target = [name] if anchor == "crate" else [*module[:-1], name]
+                if target[0] not in ("self", "super") and target[0] != module[0]:
+                    deps.add(target[0])
+    return {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+
+
+def test_rust_module_graphs_are_read() -> None:
+    core = rust_module_graph(RUST / "core" / "src")
+    assert {"job", "params", "network", "tasks"} <= core.keys()
+    assert "params" in core["job"]
+    assert "network" in core["tasks"]
+    assert "nn" in rust_module_graph(RUST / "native" / "src")["backend"]
+
+
+def test_rust_crates_have_no_module_cycles() -> None:
+    for crate in RUST_GRAPH_CRATES:
+        assert find_cycle(rust_module_graph(RUST / crate / "src")) == [], crate

@@ -5,9 +5,10 @@
 use oneshot_burn::BurnNet;
 use oneshot_core::network::init::{draw, InitName};
 use oneshot_core::network::input::PACKED_BYTES;
-use oneshot_core::network::optim::{Optimizer, OptimizerSpec, RuleName};
+use oneshot_core::network::optim::Optimizer;
 use oneshot_core::network::params::Params;
 use oneshot_core::network::{Network, Shape};
+use oneshot_core::params::{OptimizerSpec, RuleName};
 use oneshot_native::NativeNet;
 
 const PAIRS: usize = 6;

@@ -5,9 +5,9 @@
 use oneshot_candle::CandleNet;
 use oneshot_core::network::init::{draw, InitName};
 use oneshot_core::network::input::PACKED_BYTES;
-use oneshot_core::network::optim::OptimizerSpec;
 use oneshot_core::network::params::Params;
 use oneshot_core::network::{Network, Shape};
+use oneshot_core::params::OptimizerSpec;
 use oneshot_native::NativeNet;
 
 const PAIRS: usize = 6;

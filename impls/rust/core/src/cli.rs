@@ -17,8 +17,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use crate::events::Events;
-use crate::job::set_impl_id;
 use crate::network::Network;
+use crate::program::set_impl_id;
 use crate::result::{set_build_facts, versions, BuildFacts, Record};
 use crate::tasks::{admit_job_file, run_job_file, RunContext};
 

@@ -10,39 +10,18 @@
 //! `deny_unknown_fields`), then parsed by [`crate::params::parse_params`] into the task's own
 //! struct.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::network::optim::OptimizerSpec;
-use crate::params::{parse_params, unknown_task, Task};
+pub use crate::network::ConvAlgo;
+use crate::params::{
+    check, describe, parse_params, task_names, typed, unknown_task, OptimizerSpec, Task, TaskKind,
+};
 
 /// The protocol version this program speaks.
 pub const FORMAT_VERSION: u64 = 1;
-/// The implementation's id in configs and results, set once by [`set_impl_id`] at start.
-static IMPL_ID: OnceLock<&'static str> = OnceLock::new();
-
-/// Set the implementation id of this program (`rust-native`, `rust-tch`, ...); the first call
-/// wins.
-pub fn set_impl_id(id: &'static str) {
-    let _ = IMPL_ID.set(id);
-}
-
-/// The implementation id of this program (`rust` before [`set_impl_id`]).
-pub fn impl_id() -> &'static str {
-    IMPL_ID.get().copied().unwrap_or("rust")
-}
-/// Tasks implemented by this program.
-pub const TASKS: &[&str] = &[
-    "sample", "load", "init", "forward", "step", "augment", "evaluate", "train",
-];
-/// Protocol tasks this program does not implement yet (rejected with a clear message).
-pub const NOT_IMPLEMENTED: &[&str] = &[];
-
 /// `dataset`: the folder pairs are drawn from and paths are relative to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,15 +53,6 @@ pub struct ModelSpec {
     /// for implementations whose manifest declares FFT convolution.
     #[serde(default)]
     pub conv: Option<[ConvAlgo; 4]>,
-}
-
-/// How a conv layer is computed: directly (GEMM-lowered) or by FFT. The function is the same;
-/// only the arithmetic and its rounding differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConvAlgo {
-    Direct,
-    Fft,
 }
 
 /// A validated job.
@@ -122,44 +92,6 @@ struct RawJob {
     params: Value,
 }
 
-/// Deserialise `value` into `T`, naming the failing field below `prefix` in the error.
-pub(crate) fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let field = match (prefix, path.as_str()) {
-            (_, ".") => prefix.to_owned(),
-            ("job", _) => path,
-            _ => format!("{prefix}.{path}"),
-        };
-        Error::job(field, err.into_inner().to_string())
-    })
-}
-
-/// A JSON value described for an error message, shortened.
-pub(crate) fn describe(value: Option<&Value>) -> String {
-    match value {
-        None => "nothing (missing field)".to_owned(),
-        Some(Value::String(text)) => format!("string {text:?}"),
-        Some(other) => {
-            let text = other.to_string();
-            if text.chars().count() > 60 {
-                format!("{}...", text.chars().take(57).collect::<String>())
-            } else {
-                text
-            }
-        }
-    }
-}
-
-/// `Ok` when `ok`, else an invalid-job error naming `field`.
-pub(crate) fn check(ok: bool, field: &str, message: impl FnOnce() -> String) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::job(field, message()))
-    }
-}
-
 /// Validate a decoded job JSON and return the typed [`Job`].
 pub fn parse_job(raw: Value) -> Result<Job> {
     let Value::Object(object) = &raw else {
@@ -179,10 +111,10 @@ pub fn parse_job(raw: Value) -> Result<Job> {
         ));
     }
     match object.get("task") {
-        Some(Value::String(task)) if TASKS.contains(&task.as_str()) => {}
+        Some(Value::String(task)) if TaskKind::from_name(task).is_some() => {}
         Some(Value::String(task)) => return Err(unknown_task(task)),
         other => {
-            let known = TASKS.join(", ");
+            let known = task_names("", ", ");
             return Err(Error::job(
                 "task",
                 format!("got {}, expected one of {known}", describe(other)),

@@ -9,7 +9,8 @@
 //!
 //! - [`cli`]: the command line every Rust binary shares;
 //! - [`job`], [`params`], [`events`], [`result`], [`tasks`]: the protocol: the job file, every
-//!   task's parameters, stdout events, result.json, and the tasks themselves;
+//!   task's parameters (with the optimiser's section), stdout events, result.json, and the tasks
+//!   themselves; [`program`]: which implementation this binary is;
 //! - [`rng`]: the shared generator (xoshiro256**, SplitMix64 seeding, Lemire's draw);
 //! - [`sampling`]: the data set scan and pair sampling; [`pairfile`]: the TSV pair file;
 //! - [`data`]: 105x105 1-bit PNGs decoded in parallel into bit-packed images;
@@ -33,6 +34,7 @@ pub mod network;
 pub mod pairfile;
 pub mod pairsource;
 pub mod params;
+pub mod program;
 pub mod result;
 pub mod rng;
 pub mod sampling;

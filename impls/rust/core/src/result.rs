@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::job::impl_id;
+use crate::program::impl_id;
 
 /// Format version of result.json.
 pub const FORMAT_VERSION: u64 = 1;
@@ -225,7 +225,7 @@ mod tests {
             .metric("pairs", 10usize)
             .metric("pairs_per_s", 123.5)
             .output("pairs", "pairs.tsv");
-        crate::job::set_impl_id("rust-native");
+        crate::program::set_impl_id("rust-native");
         let path = Record::success("sample", 7, 2, &outcome)
             .expect("finite")
             .write(dir.path())

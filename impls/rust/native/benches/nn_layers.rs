@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use oneshot_core::params::OptimizerSpec;
 use oneshot_native::nn::conv::{self, ConvGeom};
 use oneshot_native::nn::conv_single;
 use oneshot_native::nn::model::thread_pool;
-use oneshot_native::nn::optim::OptimizerSpec;
 use oneshot_native::nn::{init, linear, pool, Shape};
 
 fn threads() -> usize {

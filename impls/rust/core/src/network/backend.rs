@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 
 use super::optim::Optimizer;
 use super::params::{Params, OUT_WEIGHT};
+use super::ConvAlgo;
 use super::Shape;
 use crate::error::{Error, Result};
-use crate::job::ConvAlgo;
 
 /// A siamese network back-end (rust-native, rust-tch, rust-burn, rust-candle).
 pub trait Network: Sized {

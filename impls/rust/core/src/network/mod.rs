@@ -15,10 +15,21 @@ pub mod weights;
 
 pub use backend::Network;
 
+use serde::Deserialize;
+
 use crate::error::{Error, Result};
 
 /// Side of an Omniglot image in pixels.
 pub const IMAGE_SIDE: usize = 105;
+/// How a conv layer is computed: directly (GEMM-lowered) or by FFT. The function is the same;
+/// only the arithmetic and its rounding differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvAlgo {
+    Direct,
+    Fft,
+}
+
 /// Names of the six layers in interchange order.
 pub const LAYERS: [&str; 6] = ["conv1", "conv2", "conv3", "conv4", "fc1", "out"];
 

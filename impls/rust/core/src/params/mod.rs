@@ -10,9 +10,15 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod field;
+mod optimizer;
+
+pub(crate) use field::{check, describe, typed};
+pub use optimizer::{LayerOverride, LayersSpec, OptimizerSpec, RuleName};
+
 use crate::error::{Error, Result};
-use crate::job::{check, describe, impl_id, typed, NOT_IMPLEMENTED, TASKS};
 use crate::network::init::InitName;
+use crate::program::impl_id;
 
 /// `params` of the `sample` task.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -57,26 +63,93 @@ pub enum Task {
     Train(TrainParams),
 }
 
+/// The kinds of task, without their parameters: the one table of task names that the job's
+/// check, [`parse_params`], [`Task::name`] and the error messages read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    Sample,
+    Load,
+    Init,
+    Forward,
+    Step,
+    Augment,
+    Evaluate,
+    Train,
+}
+
+impl TaskKind {
+    /// Every task this program implements, in the protocol's order.
+    pub const ALL: [TaskKind; 8] = [
+        TaskKind::Sample,
+        TaskKind::Load,
+        TaskKind::Init,
+        TaskKind::Forward,
+        TaskKind::Step,
+        TaskKind::Augment,
+        TaskKind::Evaluate,
+        TaskKind::Train,
+    ];
+
+    /// The task's protocol name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Sample => "sample",
+            TaskKind::Load => "load",
+            TaskKind::Init => "init",
+            TaskKind::Forward => "forward",
+            TaskKind::Step => "step",
+            TaskKind::Augment => "augment",
+            TaskKind::Evaluate => "evaluate",
+            TaskKind::Train => "train",
+        }
+    }
+
+    /// The task of this protocol name, if this program implements it.
+    pub fn from_name(name: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// Protocol tasks this program does not implement yet (rejected with a clear message).
+pub const NOT_IMPLEMENTED: &[&str] = &[];
+
+/// The names of [`TaskKind::ALL`], joined by `separator`, each between `quote`s.
+pub(crate) fn task_names(quote: &str, separator: &str) -> String {
+    TaskKind::ALL
+        .iter()
+        .map(|kind| format!("{quote}{}{quote}", kind.name()))
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 impl Task {
+    /// The kind of task.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            Task::Sample(_) => TaskKind::Sample,
+            Task::Load(_) => TaskKind::Load,
+            Task::Init(_) => TaskKind::Init,
+            Task::Forward(_) => TaskKind::Forward,
+            Task::Step(_) => TaskKind::Step,
+            Task::Augment(_) => TaskKind::Augment,
+            Task::Evaluate(_) => TaskKind::Evaluate,
+            Task::Train(_) => TaskKind::Train,
+        }
+    }
+
     /// The task's protocol name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Task::Sample(_) => "sample",
-            Task::Load(_) => "load",
-            Task::Init(_) => "init",
-            Task::Forward(_) => "forward",
-            Task::Step(_) => "step",
-            Task::Augment(_) => "augment",
-            Task::Evaluate(_) => "evaluate",
-            Task::Train(_) => "train",
-        }
+        self.kind().name()
     }
 }
 
 /// Parse the task's `params` (an object) into its typed struct.
 pub fn parse_params(task: &str, params: Value) -> Result<Task> {
-    let task = match task {
-        "sample" => {
+    let Some(kind) = TaskKind::from_name(task) else {
+        return Err(unknown_task(task));
+    };
+    let task = match kind {
+        TaskKind::Sample => {
             let p: SampleParams = typed(params, "params")?;
             check(p.pairs >= 1, "params.pairs", || {
                 format!("got {}, expected >= 1", p.pairs)
@@ -88,40 +161,35 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
             )?;
             Task::Sample(p)
         }
-        "load" => Task::Load(typed(params, "params")?),
-        "init" => Task::Init(typed(params, "params")?),
-        "forward" => {
+        TaskKind::Load => Task::Load(typed(params, "params")?),
+        TaskKind::Init => Task::Init(typed(params, "params")?),
+        TaskKind::Forward => {
             let p: ForwardParams = typed(params, "params")?;
             check_forward(&p)?;
             Task::Forward(p)
         }
-        "step" => {
+        TaskKind::Step => {
             let p: StepParams = typed(params, "params")?;
             check_step(&p)?;
             Task::Step(p)
         }
-        "augment" => Task::Augment(typed(params, "params")?),
-        "evaluate" => {
+        TaskKind::Augment => Task::Augment(typed(params, "params")?),
+        TaskKind::Evaluate => {
             let p: EvaluateParams = typed(params, "params")?;
             check_evaluate(&p)?;
             Task::Evaluate(p)
         }
-        "train" => {
+        TaskKind::Train => {
             let p: TrainParams = typed(params, "params")?;
             check_train(&p)?;
             Task::Train(p)
         }
-        other => return Err(unknown_task(other)),
     };
     Ok(task)
 }
 
 pub(crate) fn unknown_task(task: &str) -> Error {
-    let known = TASKS
-        .iter()
-        .map(|t| format!("`{t}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let known = task_names("`", ", ");
     if NOT_IMPLEMENTED.contains(&task) {
         Error::job(
             "task",

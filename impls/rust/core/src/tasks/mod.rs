@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::events::Events;
-use crate::job::{impl_id, known_out_dir, parse_job, read_job, Job};
+use crate::job::{known_out_dir, parse_job, read_job, Job};
 use crate::network::Network;
 use crate::params::Task;
+use crate::program::impl_id;
 use crate::result::{Outcome, Record};
 
 /// What is known about a job while it runs, for reporting a failure.
