@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.analysis.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
 from harness.process.protocol import THROUGHPUT
-from harness.results import Measurement, Run, by_task, measured_runs
+from harness.results import Measurement, Results, Run, by_task, measured_runs
 
 
 @dataclass(frozen=True)
@@ -70,15 +70,22 @@ def values(measurement: Measurement | Mapping[str, Any], figure: str) -> dict[in
     return out
 
 
-def context(results: Mapping[str, Any], measurement: Mapping[str, Any]) -> dict[str, Any]:
+def context(
+    results: Results | Mapping[str, Any], measurement: Measurement | Mapping[str, Any]
+) -> dict[str, Any]:
     """What must be equal for two measurements to be comparable."""
-    config = results.get("config") or {}
-    params = measurement.get("params") or {}
+    sha256: str | None
+    if isinstance(results, Results):
+        config, sha256 = results.config, results.dataset.sha256
+    else:
+        config = results.get("config") or {}
+        sha256 = (results.get("dataset") or {}).get("sha256")
+    params = (
+        measurement.params if isinstance(measurement, Measurement) else measurement.get("params")
+    )
     threads: Any = config.get("threads", 2)
     reported = {
-        r["metrics"]["threads"]
-        for r in measured_runs(measurement)
-        if isinstance((r.get("metrics") or {}).get("threads"), int)
+        t for r in measured_runs(measurement) if isinstance(t := run_metrics(r).get("threads"), int)
     }
     if len(reported) == 1:
         threads = reported.pop()
@@ -86,10 +93,15 @@ def context(results: Mapping[str, Any], measurement: Mapping[str, Any]) -> dict[
         threads = sorted(reported)
     return {
         "threads": threads,
-        "batch": params.get("batch"),
+        "batch": (params or {}).get("batch"),
         "seed": config.get("seed", 0),
-        "dataset sha256": (results.get("dataset") or {}).get("sha256"),
+        "dataset sha256": sha256,
     }
+
+
+def run_metrics(run: Run | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A run's metrics (a dict run without them: none)."""
+    return run.metrics if isinstance(run, Run) else run.get("metrics") or {}
 
 
 def refusal(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

@@ -30,8 +30,9 @@ from harness.analysis.comparable import RUN_CONTROL_KEYS, parse_percentage
 from harness.analysis.ratios import compare_figure, context, figures_of, refusal, values
 from harness.errors import HarnessError
 from harness.process.protocol import THROUGHPUT
-from harness.report.stored_runs import load_run
+from harness.report.stored_runs import load_results
 from harness.report.tables import num, verdict
+from harness.results import Measurement, Results, parse
 
 # Where the data set lives may differ (another checkout, another machine); its checksum may not.
 IGNORED_PATHS = ("dataset.root", "dataset.eval_root")
@@ -81,15 +82,11 @@ def config_difference(base: Mapping[str, Any], new: Mapping[str, Any], path: str
     return ""
 
 
-def check_comparable(base: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+def check_comparable(base: Results, new: Results) -> None:
     # A config without `device` ran on the CPU: the same as `device: cpu`.
-    why = config_difference(
-        {"device": "cpu", **(base.get("config") or {})},
-        {"device": "cpu", **(new.get("config") or {})},
-    )
+    why = config_difference({"device": "cpu", **base.config}, {"device": "cpu", **new.config})
     if not why:
-        a = (base.get("dataset") or {}).get("sha256")
-        b = (new.get("dataset") or {}).get("sha256")
+        a, b = base.dataset.sha256, new.dataset.sha256
         if a != b:
             why = f"dataset.sha256: {str(a)[:12]}... vs {str(b)[:12]}..."
     if why:
@@ -121,8 +118,8 @@ def parse_figures(text: str | None) -> tuple[str, ...] | None:
 
 
 def diff_results(
-    base: Mapping[str, Any],
-    new: Mapping[str, Any],
+    base: Results | Mapping[str, Any],
+    new: Results | Mapping[str, Any],
     threshold: float = 0.05,
     force: bool = False,
     figures: Sequence[str] | None = None,
@@ -133,6 +130,7 @@ def diff_results(
     Figures measured on different machine kinds (CPU models) are refused unless
     `across_machines`; then their rows are machine comparisons and never regressions.
     """
+    base, new = as_results(base, "base"), as_results(new, "new")
     notes: list[str] = []
     try:
         check_comparable(base, new)
@@ -140,9 +138,7 @@ def diff_results(
         if not force:
             raise
         notes.append(f"forced: {e}".replace("; pass --force to compare anyway", ""))
-    new_by_key = {
-        (m.get("point"), m["task_index"], m["task"], m["impl"]): m for m in new["measurements"]
-    }
+    new_by_key = {key_of(m): m for m in new.measurements}
     kinds = machine_pairs(base, new, new_by_key)
     if kinds and not across_machines:
         kind_a, kind_b = kinds[0]
@@ -158,16 +154,16 @@ def diff_results(
         )
     rows: list[list[str]] = []
     regressions: list[str] = []
-    for mb in base["measurements"]:
-        mn = new_by_key.get((mb.get("point"), mb["task_index"], mb["task"], mb["impl"]))
+    for mb in base.measurements:
+        mn = new_by_key.get(key_of(mb))
         if mn is None:
             continue
-        label = f"{mb['task_index']}: {mb['task']}"
-        if mb.get("point") is not None:  # two sweeps of one grid: point by point
-            label = f"point {mb['point']}, {label}"
+        label = f"{mb.task_index}: {mb.task}"
+        if mb.point is not None:  # two sweeps of one grid: point by point
+            label = f"point {mb.point}, {label}"
         why = refusal(context(base, mb), context(new, mn))
-        tp_metric = THROUGHPUT.get(str(mb["task"]), ("", ""))[0]
-        for figure in figures_of(str(mb["task"])):
+        tp_metric = THROUGHPUT.get(mb.task, ("", ""))[0]
+        for figure in figures_of(mb.task):
             alias = "throughput" if figure.name == tp_metric else figure.name
             if figures is not None and alias not in figures:
                 continue
@@ -176,7 +172,7 @@ def diff_results(
                 continue
             med_a, med_b = _median(a), _median(b)
             if why and not force:
-                rows.append([label, mb["impl"], figure.name, num(med_a), num(med_b), "", "", why])
+                rows.append([label, mb.impl, figure.name, num(med_a), num(med_b), "", "", why])
                 continue
             entry = compare_figure(a, b, paired=False, labels=("base", "new"))
             entry.update(metric=figure.name, higher_is_better=figure.higher_is_better)
@@ -185,12 +181,12 @@ def diff_results(
             if machine_kind(base, mb) != machine_kind(new, mn):
                 text = f"machine comparison: {text}"
             elif entry["significant"] and loss > threshold:
-                regressions.append(f"{label} {mb['impl']} {figure.name}: {100 * loss:.1f}% worse")
+                regressions.append(f"{label} {mb.impl} {figure.name}: {100 * loss:.1f}% worse")
                 text += f" (worse by {100 * loss:.1f}% > {100 * threshold:g}%)"
             if entry["warning"]:
                 text += f"; {entry['warning']}"
             rows.append(
-                [label, mb["impl"], figure.name, num(med_a), num(med_b),
+                [label, mb.impl, figure.name, num(med_a), num(med_b),
                  f"{entry['ratio']:.3f} [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]",
                  f"{entry['p_value']:.3f}", text]
             )  # fmt: skip
@@ -209,28 +205,39 @@ def diff_results(
     return DiffResult("\n".join(lines) + "\n", regressions, notes)
 
 
-def machine_kind(doc: Mapping[str, Any], measurement: Mapping[str, Any]) -> str | None:
+def machine_kind(doc: Results, measurement: Measurement) -> str | None:
     """The CPU model a measurement ran on: its cluster node's, else the run's machine's."""
-    node = measurement.get("node") or {}
-    cpu = node.get("cpu_model") or (doc.get("machine") or {}).get("cpu_model")
+    node = measurement.node or {}
+    cpu = node.get("cpu_model") or doc.machine.cpu_model
     return None if cpu is None else str(cpu)
 
 
 def machine_pairs(
-    base: Mapping[str, Any],
-    new: Mapping[str, Any],
-    new_by_key: Mapping[tuple[Any, ...], Mapping[str, Any]],
+    base: Results, new: Results, new_by_key: Mapping[MeasurementKey, Measurement]
 ) -> list[tuple[str | None, str | None]]:
     """Every distinct (base, new) pair of different machine kinds among the compared figures."""
     pairs: list[tuple[str | None, str | None]] = []
-    for mb in base["measurements"]:
-        mn = new_by_key.get((mb.get("point"), mb["task_index"], mb["task"], mb["impl"]))
+    for mb in base.measurements:
+        mn = new_by_key.get(key_of(mb))
         if mn is None:
             continue
         pair = (machine_kind(base, mb), machine_kind(new, mn))
         if pair[0] != pair[1] and pair not in pairs:
             pairs.append(pair)
     return pairs
+
+
+MeasurementKey = tuple[int | None, int, str, str]
+
+
+def key_of(m: Measurement) -> MeasurementKey:
+    """What pairs a measurement of one run with the other's: sweep point, task, impl."""
+    return (m.point, m.task_index, m.task, m.impl)
+
+
+def as_results(doc: Results | Mapping[str, Any], which: str) -> Results:
+    """A results document as its model (a dict read from a results.json is parsed here)."""
+    return doc if isinstance(doc, Results) else parse(doc, f"the {which} run")
 
 
 def _median(vals: Mapping[int, float]) -> float:
@@ -247,5 +254,5 @@ def diff_runs(
     figures: Sequence[str] | None = None,
     across_machines: bool = False,
 ) -> DiffResult:
-    base, new = load_run(base_dir), load_run(new_dir)
+    base, new = load_results(base_dir), load_results(new_dir)
     return diff_results(base, new, threshold, force, figures, across_machines)

@@ -21,14 +21,19 @@ from harness.results import Results
 RESULTS_ROOT = REPO_ROOT / "results"
 
 
-def load_run(run_dir: Path) -> dict[str, Any]:
+def load_results(run_dir: Path) -> Results:
     """results.json of a run folder, checked to be a results document this harness knows."""
     path = run_dir / "results.json"
     if not run_dir.is_dir():
         raise HarnessError(f"{run_dir}: no such run folder; expected a folder from `harness run`")
     if not path.is_file():
         raise HarnessError(f"{run_dir}: no results.json; expected a folder from `harness run`")
-    return results_doc.load(path).dump()
+    return results_doc.load(path)
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """`load_results` as its JSON dict, for the readers that still take one."""
+    return load_results(run_dir).dump()
 
 
 def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | None, str]]:

@@ -119,21 +119,48 @@ def test_missing_runs_and_bad_options_exit_2(
 
 
 def document(wall_s: float, seed: int, n: int = 7) -> dict[str, Any]:
+    """A complete results document (every field the model requires) of one `load` task."""
     rng = random.Random(seed)
     runs = [
-        {"repeat": i, "warmup": False, "ok": True, "user_s": 1.0, "sys_s": 0.0,
-         "wall_s": wall_s * (1 + 0.02 * (2 * rng.random() - 1)), "peak_rss_bytes": 1 << 20,
-         "metrics": {}}
+        {"repeat": i, "warmup": False, "dir": f"jobs/{i}", "ok": True, "user_s": 1.0,
+         "sys_s": 0.0, "wall_s": wall_s * (1 + 0.02 * (2 * rng.random() - 1)),
+         "peak_rss_bytes": 1 << 20, "sampled_peak_rss_bytes": 1 << 20, "startup_s": None,
+         "exit_code": 0, "signal": None, "timed_out": False, "out_of_memory": False,
+         "phases": [], "error": None, "metrics": {}, "outputs": {}}
         for i in range(n)
     ]  # fmt: skip
     return {
+        "format_version": 1,
+        "protocol": 1,
+        "name": "x",
+        "status": "complete",
+        "started_utc": "2026-01-01T00:00:00+00:00",
+        "finished_utc": None,
         "config": {"name": "x", "seed": 0, "threads": 2, "tasks": [{"load": {}}]},
-        "dataset": {"sha256": "abc"},
+        "dataset": {"source": "synthetic", "root": "/data", "sha256": "abc"},
         "machine": {"cpu_model": "cpu"},
+        "implementations": {},
+        "builds": [],
+        "checks": [],
         "measurements": [
-            {"impl": "rs", "task": "load", "task_index": 0, "params": {}, "runs": runs}
+            {
+                "impl": "rs",
+                "task": "load",
+                "task_index": 0,
+                "params": {},
+                "planned_runs": n,
+                "runs": runs,
+                "summary": None,
+            }
         ],
     }
+
+
+def test_a_document_missing_a_field_is_refused_naming_it() -> None:
+    doc = document(1.0, 1)
+    del doc["measurements"][0]["runs"][0]["wall_s"]
+    with pytest.raises(HarnessError, match=r"measurements\.0\.runs\.0\.wall_s"):
+        diff_results(document(1.0, 1), doc)
 
 
 def wall_row(result_md: str) -> list[str]:
