@@ -214,6 +214,22 @@ class Outcome:
         return EXIT_TRIPPED if self.tripped else EXIT_PASS
 
 
+def check_comparable(results: Results, reference: Mapping[str, Any], update: str) -> None:
+    """HarnessError unless the run measured what the reference did: same config (less how it
+    was measured), same data set."""
+    why = first_difference(reference.get("config"), comparable_config(results.config))
+    if why:
+        raise HarnessError(
+            f"the run's config differs from the reference's ({why}); run the reference's config "
+            f"or make a new reference with `{update}`"
+        )
+    if reference.get("dataset_sha256") != results.dataset.sha256:
+        raise HarnessError(
+            f"the run's data set checksum differs from the reference's; "
+            f"make a new reference with `{update}`"
+        )
+
+
 def evaluate(
     results: Results,
     reference: Mapping[str, Any],
@@ -226,17 +242,7 @@ def evaluate(
             f"--factor {factor}: expected a factor above 1 (e.g. {gate.default_factor:g})"
         )
     update = gate.update_command
-    why = first_difference(reference.get("config"), comparable_config(results.config))
-    if why:
-        raise HarnessError(
-            f"the run's config differs from the reference's ({why}); run the reference's config "
-            f"or make a new reference with `{update}`"
-        )
-    if reference.get("dataset_sha256") != results.dataset.sha256:
-        raise HarnessError(
-            f"the run's data set checksum differs from the reference's; "
-            f"make a new reference with `{update}`"
-        )
+    check_comparable(results, reference, update)
     notes: list[str] = []
     ref_cpu = (reference.get("machine") or {}).get("cpu_model")
     if ref_cpu != results.machine.cpu_model:
