@@ -19,6 +19,20 @@ def test_every_task_of_the_schema_has_its_params_dataclass() -> None:
     assert Job in _NODES
 
 
+def test_the_task_table_names_the_tasks_of_params() -> None:
+    """One task list: oneshot_common.tasks's table is PARAMS's tasks, and each framework's
+    table is that table in its own package."""
+    from oneshot_common.tasks import task_table
+    from oneshot_jax.tasks import TASKS as JAX_TASKS
+    from oneshot_torch.tasks import TASKS as TORCH_TASKS
+
+    assert sorted(task_table("pkg")) == sorted(PARAMS)
+    assert TORCH_TASKS == task_table("oneshot_torch")
+    assert JAX_TASKS == task_table("oneshot_jax")
+    assert TORCH_TASKS["step"] == "oneshot_torch.nettasks:run_step"
+    assert JAX_TASKS["train"] == "oneshot_jax.train:run_train"
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_fields_and_choices_are_the_schemas(cls: type) -> None:
     node = node_of(cls)

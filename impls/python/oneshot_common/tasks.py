@@ -1,16 +1,17 @@
 """Task dispatch and the data tasks `sample` and `load` (docs/protocol.md, "Tasks of protocol v1").
 
-Each implementation has a task table, task name -> `"module:function"` (oneshot_torch.tasks,
-oneshot_jax.tasks); `resolve` imports the module only when its task runs, so `sample` and
-`load` never pay for importing torch or jax. A task function takes the parsed `Job` and an
-`Events` and returns an `Outcome` (metrics measured by the program itself and output files
-relative to `out_dir`). The data tasks here and `augment` (augment.py) are shared: every
-Python implementation points its table at them.
+Every Python implementation has the same task table, task name -> `"module:function"`
+(`task_table(package)`): the data tasks here and `augment` (augment.py) are shared, the network
+tasks are the framework package's modules (`nettasks`, `train`, `evaluate`). `resolve` imports
+the module only when its task runs, so `sample` and `load` never pay for importing torch or
+jax. A task function takes the parsed `Job` and an `Events` and returns an `Outcome` (metrics
+measured by the program itself and output files relative to `out_dir`).
 
-Adding a task (e.g. a new network task) is one line in each table plus its params dataclass
-and `PARAMS` entry in params.py:
+Adding a task (e.g. a new network task) is one line in `NETWORK_TASKS` (or `DATA_TASKS`), its
+function in every framework package, plus its params dataclass and `PARAMS` entry in
+params.py (tests/python_impl/test_params.py checks that both name the same tasks):
 
-    TASKS["train"] = "oneshot_torch.train:run_train"   # def run_train(job, events) -> Outcome
+    NETWORK_TASKS["train"] = "train:run_train"   # def run_train(job, events) -> Outcome
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ DATA_TASKS: dict[str, str] = {
     "load": "oneshot_common.tasks:run_load",
     "augment": "oneshot_common.augment:run_augment",
 }
+
+# The network tasks, "module:function" inside each framework's package.
+NETWORK_TASKS: dict[str, str] = {
+    "init": "nettasks:run_init",
+    "forward": "nettasks:run_forward",
+    "step": "nettasks:run_step",
+    "train": "train:run_train",
+    "evaluate": "evaluate:run_evaluate",
+}
+
+
+def task_table(package: str) -> dict[str, str]:
+    """The task table of the framework package `package` (oneshot_torch, oneshot_jax)."""
+    return {**DATA_TASKS, **{k: f"{package}.{v}" for k, v in NETWORK_TASKS.items()}}
 
 
 def resolve(job: Job, tasks: Mapping[str, str]) -> TaskFn:

@@ -19,9 +19,9 @@ or at the end of every epoch when that is 0. The best validation weights are wri
 or after `max_seconds`. A NaN or infinite loss stops it with a TaskError; the weights file then
 holds the best validated weights or, if none yet, the weights before the failing step.
 
-A framework supplies only a `Trainer`: its scorer, its optional compilation after the data is
-loaded, the schedule, one batch's inputs (untimed) and one optimiser step (timed), saving the
-weights and its own metrics (oneshot_torch.train, oneshot_jax.train).
+A framework supplies only its `Network` (network.py): the scorer, its optional compilation
+after the data is loaded, the schedule, one batch's inputs (untimed) and one optimiser step
+(timed), saving the weights and its own metrics (oneshot_torch.nettasks, oneshot_jax.nettasks).
 """
 
 from __future__ import annotations
@@ -30,10 +30,7 @@ import math
 import os
 import sys
 import time
-from typing import Any, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
 from oneshot_common.data import unpack_bits
 from oneshot_common.errors import TaskError
@@ -42,51 +39,13 @@ from oneshot_common.events import Events
 from oneshot_common.flops import train_pair_flop
 from oneshot_common.job import Job
 from oneshot_common.netjob import WEIGHTS_FILE, PairSource, StepClock, check_train, optimizer_spec
+from oneshot_common.network import Network
 from oneshot_common.params import TrainParams
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import scan_dataset
 from oneshot_common.shape import network_shape
 from oneshot_common.tasks import Outcome
 from oneshot_common.trials import TrialSet, draw_koch_trials, load_trials
-
-
-class Trainer(Protocol):
-    """What a framework gives the training loop."""
-
-    def scorer(self) -> Scorer:
-        """The validation scorer of the current weights (made in the `load` phase)."""
-        ...
-
-    def compile(self, source: PairSource, trials: TrialSet | None, scorer: Scorer | None) -> None:
-        """After the data is loaded, before the first step: compile what needs it, or nothing."""
-        ...
-
-    def start_epoch(self, epoch: int) -> None:
-        """The optimiser's schedule at the start of `epoch`."""
-        ...
-
-    def prepare(
-        self, pixels1: npt.NDArray[np.uint8], pixels2: npt.NDArray[np.uint8], labels: Any
-    ) -> Any:
-        """One batch's network inputs (untimed): uint8 [B, 105, 105] twice, labels [B]."""
-        ...
-
-    def step(self, batch: Any) -> float:
-        """One timed optimiser step on a prepared batch; its loss. A non-finite loss must leave
-        the weights as they were before the step."""
-        ...
-
-    def save(self, path: str) -> None:
-        """Write the current weights (safetensors, docs/protocol.md)."""
-        ...
-
-    def timing_metrics(self, first_s: float, steady_step_s: float) -> dict[str, Any]:
-        """Metrics placed after `first_batch_s` (compilation's share of the first step)."""
-        ...
-
-    def final_metrics(self) -> dict[str, Any]:
-        """Metrics placed after `epoch_losses` (threads, compile time)."""
-        ...
 
 
 def _log(line: str) -> None:
@@ -110,7 +69,7 @@ class TrainingLoop:
         self.stop, self.validated_at = "", -1
         self.data_start = 0.0
 
-    def run(self, trainer: Trainer) -> Outcome:
+    def run(self, trainer: Network) -> Outcome:
         job, events, params = self.job, self.events, self.params
         augment = self.augment
         if augment is not None:
@@ -220,7 +179,7 @@ class TrainingLoop:
         return Outcome(metrics=metrics, outputs={"weights": WEIGHTS_FILE})
 
     def _validate(
-        self, trainer: Trainer, trials: TrialSet | None, scorer: Scorer | None, epoch: int
+        self, trainer: Network, trials: TrialSet | None, scorer: Scorer | None, epoch: int
     ) -> None:
         if trials is None or scorer is None:
             return

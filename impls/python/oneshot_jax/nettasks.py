@@ -1,40 +1,40 @@
-"""The network tasks `init`, `forward` and `step` of python-jax (docs/protocol.md).
+"""python-jax's `Network` (oneshot_common.network) and its tasks `init`, `forward`, `step`.
 
-The same tasks, inputs, outputs and metrics as python-torch's (oneshot_common.netjob reads the
-job for both); the network is model.py's, run through network.py's compiled programs. Timing
-follows "Steady state and cold start": every program a task needs is compiled first, for
-every batch shape it will see (`compile_s`, never inside a timed section); then the warm-up
-calls or steps; then the timed calls, each from inputs already on the device to outputs ready
-(`block_until_ready`). `forward` compiles its short last batch too and calls it once more
-during warm-up, so that the timed loop only runs executables that have run before.
-`first_batch_s` is the first call of a compiled program: compilation is not in it.
+The same tasks, inputs, outputs and metrics as python-torch's: the loops are oneshot_common's
+(nettasks.py, training.py); `JaxNetwork` runs model.py's network through network.py's compiled
+programs. Every program a task needs is compiled first, for every batch shape it will see
+(`compile_s`, never inside a timed section): `forward` compiles its short last batch too and
+calls it once more during warm-up (`warm_every_size`), so that the timed loop only runs
+executables that have run before. A timed call goes from inputs already on the device to
+outputs ready (`block_until_ready`); a timed step is the compiled step and the wait for its
+loss. `first_batch_s` is the first call of a compiled program: compilation is not in it. The
+schedule sets each tensor's learning rate and momentum as arguments of the one compiled step
+(optim.py): no recompile. The compiled step returns its weights unchanged on a non-finite loss
+(it donates its inputs).
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
-import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import jax
 import numpy as np
 import numpy.typing as npt
+from oneshot_common import nettasks
 from oneshot_common.data import unpack_bits
-from oneshot_common.errors import TaskError
+from oneshot_common.evaluate import Scorer
 from oneshot_common.events import Events
-from oneshot_common.flops import pair_forward_flop, train_pair_flop
 from oneshot_common.job import Job
-from oneshot_common.netjob import (
-    GRADS_FILE,
-    OUTPUTS_FILE,
-    WEIGHTS_FILE,
-    optimizer_spec,
-    read_pair_images,
-    wrap_indices,
-)
-from oneshot_common.params import ForwardParams, StepParams
+from oneshot_common.netjob import WEIGHTS_FILE, PairSource, optimizer_spec
+from oneshot_common.network import Floats
+from oneshot_common.params import OptimizerSpec, TrainParams
 from oneshot_common.shape import Shape, network_shape, parameter_count
 from oneshot_common.tasks import Outcome
+from oneshot_common.trials import TrialSet
 
 from oneshot_jax import model, optim
 from oneshot_jax.network import Network, put, ready
@@ -70,6 +70,127 @@ def threads_metric() -> int:
     return int(os.environ.get("PJRT_NPROC", "0"))
 
 
+class JaxNetwork:
+    """The JAX side of the shared loops (oneshot_common.network.Network). With `spec` (the
+    `step` and `train` tasks) it holds the optimiser's state and compiles training steps."""
+
+    warm_every_size = True  # one compiled program per batch size
+
+    def __init__(self, job: Job, shape: Shape, spec: OptimizerSpec | None = None) -> None:
+        self.shape, self.spec = shape, spec
+        self.events: Events | None = None
+        self.weights: dict[str, jax.Array] = initial_params(job, shape)  # every step's
+        if spec is not None:
+            self.state = put(optim.init_state(spec, self.weights))
+        self.network = Network(shape, spec)
+        self.programs: dict[int, Any] = {}
+        self.hyper: Any = None
+        self.grads: dict[str, npt.NDArray[np.float32]] = {}
+        self.grads_program: Any = None
+
+    def bind(self, events: Events) -> JaxNetwork:
+        """The task's events (the `compile` phase)."""
+        self.events = events
+        return self
+
+    def _compiling(self) -> AbstractContextManager[Any]:
+        return self.events.phase("compile") if self.events is not None else contextlib.nullcontext()
+
+    def compile_forward(self, sizes: list[int]) -> None:
+        with self._compiling():
+            self.programs = {size: self.network.forward(self.weights, size) for size in sizes}
+
+    def compile_step(self, batch: int, gradients: bool) -> None:
+        with self._compiling():
+            self.programs = {
+                batch: self.network.train_step(self.weights, self.state, self.hyper, batch)
+            }
+            if gradients:
+                self.grads_program = self.network.gradients(self.weights, batch)
+
+    def compile(self, source: PairSource, trials: TrialSet | None, scorer: Scorer | None) -> None:
+        assert isinstance(self.events, Events) and self.spec is not None
+        params: TrainParams = source.params
+        epoch_pairs = len(source.fixed[2]) if source.fixed is not None else params.pairs
+        batch = params.batch
+        sizes = sorted({min(batch, epoch_pairs), epoch_pairs % batch} - {0}, reverse=True)
+        self.hyper = put(optim.hyper_at(self.spec, self.shape, 0))
+        with self.events.phase("compile"):
+            self.programs = {
+                b: self.network.train_step(self.weights, self.state, self.hyper, b) for b in sizes
+            }
+            if trials is not None:
+                from oneshot_jax.evaluate import JaxScorer
+
+                assert isinstance(scorer, JaxScorer)
+                scorer.prepare(len(trials.images))
+
+    def inference(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def pair_inputs(self, left: Packed, right: Packed) -> tuple[Any, ...]:
+        x1, x2 = to_input(left, self.shape.input), to_input(right, self.shape.input)
+        return self.programs[len(left)], x1, x2
+
+    def sync(self) -> None:
+        pass  # every call blocks until ready
+
+    def forward(self, inputs: tuple[Any, ...]) -> Any:
+        program, x1, x2 = inputs
+        return ready(program(self.weights, x1, x2))
+
+    def to_host(self, outputs: Any) -> tuple[Floats, Floats, Floats]:
+        e1, e2, out = outputs
+        return np.asarray(e1), np.asarray(e2), np.asarray(out)
+
+    def start_epoch(self, epoch: int) -> None:
+        assert self.spec is not None
+        self.hyper = put(optim.hyper_at(self.spec, self.shape, epoch))
+
+    def prepare(self, pixels1: Packed, pixels2: Packed, labels: Packed) -> tuple[Any, ...]:
+        x1 = pixels_to_input(pixels1, self.shape.input)
+        x2 = pixels_to_input(pixels2, self.shape.input)
+        return self.programs[len(labels)], x1, x2, put(labels.astype(np.float32))
+
+    def gradients_before_step(self, batch: tuple[Any, ...]) -> bool:
+        _program, x1, x2, labels = batch  # untimed: step 0's gradients, as they are
+        found = self.grads_program(self.weights, x1, x2, labels)
+        self.grads = {"grad." + k: v for k, v in model.to_interchange(found).items()}
+        return False
+
+    def step(self, batch: tuple[Any, ...], keep_gradients: bool = False) -> float:
+        program, x1, x2, labels = batch
+        self.weights, self.state, loss = program(
+            self.weights, self.state, self.hyper, x1, x2, labels
+        )
+        return float(loss)  # waits for the step
+
+    def scorer(self) -> Scorer:
+        from oneshot_jax.evaluate import JaxScorer
+
+        return JaxScorer(self.network, lambda: self.weights)
+
+    def save(self, path: str) -> None:
+        save_tensors(model.to_interchange(self.weights), path)
+
+    def save_gradients(self, path: str) -> None:
+        save_tensors(self.grads, path)
+
+    def save_outputs(self, tensors: dict[str, Floats], path: str) -> None:
+        save_tensors(tensors, path)
+
+    def task_metrics(
+        self, first_s: float, steady_s: float, first_batch: Callable[[], Any]
+    ) -> dict[str, Any]:
+        return {"compile_s": self.network.compile_s, "xla_threads": threads_metric()}
+
+    def timing_metrics(self, first_s: float, steady_step_s: float) -> dict[str, Any]:
+        return {}
+
+    def final_metrics(self) -> dict[str, Any]:
+        return {"compile_s": self.network.compile_s, "xla_threads": threads_metric()}
+
+
 def run_init(job: Job, events: Events) -> Outcome:
     """`init`: write initial weights for `model` (`params.init`), seeded from the job seed."""
     shape = network_shape(job)
@@ -83,124 +204,12 @@ def run_init(job: Job, events: Events) -> Outcome:
 
 
 def run_forward(job: Job, events: Events) -> Outcome:
-    """`forward`: embeddings of both towers and logits of every pair of `inputs.pairs`."""
-    params: ForwardParams = job.params
-    shape = network_shape(job)
-    weights = initial_params(job, shape)
-    with events.phase("load"):
-        left, right, _labels = read_pair_images(job)
-    n, batch = left.shape[0], params.batch
-    sizes = sorted({min(batch, n), n % batch} - {0}, reverse=True)  # full batch, short last one
-    network = Network(shape)
-    with events.phase("compile"):
-        programs = {size: network.forward(weights, size) for size in sizes}
-    emb1 = np.empty((n, shape.embedding), dtype=np.float32)
-    emb2 = np.empty((n, shape.embedding), dtype=np.float32)
-    logits = np.empty(n, dtype=np.float32)
-    forward_s, first_batch_s = 0.0, None
-    with events.phase("forward"):
-        if params.warmup_batches:  # untimed calls on the first batch (docs/protocol.md)
-            x1, x2 = to_input(left[:batch], shape.input), to_input(right[:batch], shape.input)
-            for index in range(params.warmup_batches):
-                began = time.perf_counter()
-                ready(programs[sizes[0]](weights, x1, x2))
-                if index == 0:
-                    first_batch_s = time.perf_counter() - began
-            if len(sizes) > 1:  # the short last batch's program runs once before it is timed
-                short = sizes[1]
-                x1, x2 = to_input(left[-short:], shape.input), to_input(right[-short:], shape.input)
-                ready(programs[short](weights, x1, x2))
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            x1 = to_input(left[start:stop], shape.input)
-            x2 = to_input(right[start:stop], shape.input)
-            began = time.perf_counter()
-            e1, e2, out = ready(programs[stop - start](weights, x1, x2))
-            elapsed = time.perf_counter() - began
-            forward_s += elapsed
-            if first_batch_s is None:
-                first_batch_s = elapsed
-            emb1[start:stop], emb2[start:stop], logits[start:stop] = e1, e2, out
-            events.progress(stop, n, "pairs")
-    with events.phase("write"):
-        save_tensors(
-            {"emb1": emb1, "emb2": emb2, "logits": logits}, os.path.join(job.out_dir, OUTPUTS_FILE)
-        )
-    pairs_per_s = n / forward_s
-    return Outcome(
-        metrics={
-            "pairs": n,
-            "forward_s": forward_s,
-            "pairs_per_s": pairs_per_s,
-            "gflop_per_s": pairs_per_s * pair_forward_flop(shape) / 1e9,
-            "first_batch_s": first_batch_s if first_batch_s is not None else 0.0,
-            "warmup_batches": params.warmup_batches,
-            "compile_s": network.compile_s,
-            "xla_threads": threads_metric(),
-        },
-        outputs={"outputs": OUTPUTS_FILE},
-    )
+    """`forward` (oneshot_common.nettasks) through the compiled forward programs."""
+    net = JaxNetwork(job, network_shape(job)).bind(events)
+    return nettasks.run_forward(job, events, net)
 
 
 def run_step(job: Job, events: Events) -> Outcome:
-    """`step`: `steps` training steps at batch `batch` on `inputs.pairs` (in order, wrapping)."""
-    params: StepParams = job.params
-    shape = network_shape(job)
-    spec = optimizer_spec(job)
-    weights = initial_params(job, shape)
-    state = put(optim.init_state(spec, weights))
-    hyper = put(optim.hyper_at(spec, shape, 0))  # `step` runs at epoch 0
-    with events.phase("load"):
-        left, right, labels_np = read_pair_images(job)
-    n, batch = left.shape[0], params.batch
-    network = Network(shape, spec)
-    with events.phase("compile"):
-        step_program = network.train_step(weights, state, hyper, batch)
-        grads_program = network.gradients(weights, batch) if params.save_gradients else None
-    losses: list[float] = []
-    timed_s, timed_steps, first_batch_s = 0.0, 0, 0.0
-    outputs: dict[str, str] = {}
-    grads: dict[str, npt.NDArray[np.float32]] = {}
-    with events.phase("step"):
-        for step in range(params.steps):
-            index = wrap_indices(step * batch, batch, n)
-            x1, x2 = to_input(left[index], shape.input), to_input(right[index], shape.input)
-            labels = put(labels_np[index].astype(np.float32))
-            if step == 0 and grads_program is not None:  # untimed: step 0's gradients, as is
-                found = grads_program(weights, x1, x2, labels)
-                grads = {"grad." + k: v for k, v in model.to_interchange(found).items()}
-            began = time.perf_counter()
-            weights, state, loss = step_program(weights, state, hyper, x1, x2, labels)
-            value = float(loss)  # waits for the step
-            elapsed = time.perf_counter() - began
-            if not math.isfinite(value):
-                raise TaskError(f"step {step}: loss is {value}, expected a finite number")
-            if step == 0:
-                first_batch_s = elapsed
-            if step >= params.warmup_steps or params.steps <= params.warmup_steps:
-                timed_s += elapsed
-                timed_steps += 1
-            losses.append(value)
-            events.metric("loss", value, step=step)
-            events.progress(step + 1, params.steps, "steps")
-    with events.phase("write"):
-        save_tensors(model.to_interchange(weights), os.path.join(job.out_dir, WEIGHTS_FILE))
-        outputs["weights"] = WEIGHTS_FILE
-        if params.save_gradients:
-            save_tensors(grads, os.path.join(job.out_dir, GRADS_FILE))
-            outputs["gradients"] = GRADS_FILE
-    pairs_per_s = timed_steps * batch / timed_s
-    return Outcome(
-        metrics={
-            "losses": losses,
-            "steps": params.steps,
-            "timed_steps": timed_steps,
-            "step_s": timed_s / timed_steps,
-            "pairs_per_s": pairs_per_s,
-            "gflop_per_s": pairs_per_s * train_pair_flop(shape) / 1e9,
-            "first_batch_s": first_batch_s,
-            "compile_s": network.compile_s,
-            "xla_threads": threads_metric(),
-        },
-        outputs=outputs,
-    )
+    """`step` (oneshot_common.nettasks) through the compiled training step."""
+    net = JaxNetwork(job, network_shape(job), optimizer_spec(job)).bind(events)
+    return nettasks.run_step(job, events, net)

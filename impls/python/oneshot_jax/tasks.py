@@ -13,19 +13,11 @@ import dataclasses
 
 from oneshot_common.events import Events
 from oneshot_common.job import Job
-from oneshot_common.tasks import DATA_TASKS, Outcome, resolve
+from oneshot_common.tasks import DATA_TASKS, Outcome, resolve, task_table
 
 from oneshot_jax import threads
 
-# Task name -> "module:function". Keep it in step with oneshot_common.params.PARAMS.
-TASKS: dict[str, str] = {
-    **DATA_TASKS,
-    "init": "oneshot_jax.nettasks:run_init",
-    "forward": "oneshot_jax.nettasks:run_forward",
-    "step": "oneshot_jax.nettasks:run_step",
-    "train": "oneshot_jax.train:run_train",
-    "evaluate": "oneshot_jax.evaluate:run_evaluate",
-}
+TASKS: dict[str, str] = task_table("oneshot_jax")  # oneshot_common.tasks
 
 
 def run_task(job: Job, events: Events) -> Outcome:

@@ -16,17 +16,9 @@ import sys
 
 from oneshot_common.events import Events
 from oneshot_common.job import Job
-from oneshot_common.tasks import DATA_TASKS, Outcome, resolve
+from oneshot_common.tasks import Outcome, resolve, task_table
 
-# Task name -> "module:function". Keep it in step with oneshot_common.params.PARAMS.
-TASKS: dict[str, str] = {
-    **DATA_TASKS,
-    "init": "oneshot_torch.nettasks:run_init",
-    "forward": "oneshot_torch.nettasks:run_forward",
-    "step": "oneshot_torch.nettasks:run_step",
-    "train": "oneshot_torch.train:run_train",
-    "evaluate": "oneshot_torch.evaluate:run_evaluate",
-}
+TASKS: dict[str, str] = task_table("oneshot_torch")  # oneshot_common.tasks
 
 
 def _configure_torch(threads: int) -> None:
