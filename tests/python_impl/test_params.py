@@ -27,8 +27,8 @@ def test_the_task_table_names_the_tasks_of_params() -> None:
     from oneshot_torch.tasks import TASKS as TORCH_TASKS
 
     assert sorted(task_table("pkg")) == sorted(PARAMS)
-    assert TORCH_TASKS == task_table("oneshot_torch")
-    assert JAX_TASKS == task_table("oneshot_jax")
+    assert task_table("oneshot_torch") == TORCH_TASKS
+    assert task_table("oneshot_jax") == JAX_TASKS
     assert TORCH_TASKS["step"] == "oneshot_torch.nettasks:run_step"
     assert JAX_TASKS["train"] == "oneshot_jax.train:run_train"
 
