@@ -20,9 +20,11 @@ from harness.process import impls
 from harness.process.protocol import make_job, schema, write_job
 from harness.report.diff import check_comparable
 from harness.report.markdown import render
+from harness.results import Results, parse
 from harness.run.config import from_dict, load_config
 from harness.run.experiment import run_experiment
 from tests.harness.fakerun import FAKE, fake, fake_run, quiet, tiny_dataset
+from tests.harness.test_diff import document
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 BASE = "name: t\nimplementations: [a]\ntasks:\n  - sample: {pairs: 10}\n"
@@ -178,12 +180,16 @@ def test_a_cpu_run_writes_no_device_into_jobs(tmp_path: Path) -> None:
 
 
 def test_diff_treats_a_missing_device_as_cpu() -> None:
-    base = {"config": {"name": "x"}, "dataset": {"sha256": "s"}}
-    check_comparable(base, {"config": {"name": "x", "device": "cpu"}, "dataset": {"sha256": "s"}})
+    def run(**config: Any) -> Results:
+        doc = document(1.0, 1)
+        doc["config"] = {"name": "x", **config}
+        doc["dataset"]["sha256"] = "s"
+        return parse(doc)
+
+    base = run()
+    check_comparable(base, run(device="cpu"))
     with pytest.raises(HarnessError, match="device: 'cpu' vs 'cuda'"):
-        check_comparable(
-            base, {"config": {"name": "x", "device": "cuda"}, "dataset": {"sha256": "s"}}
-        )
+        check_comparable(base, run(device="cuda"))
 
 
 def test_manifest_conv_defaults_to_direct_and_the_job_carries_conv_only_where_declared(
