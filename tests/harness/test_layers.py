@@ -12,6 +12,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 HARNESS = Path(__file__).resolve().parents[2] / "harness"
 
 LAYERS = {  # module or package prefix -> rank; a module may import only ranks <= its own
@@ -171,3 +173,100 @@ def test_rust_module_graphs_are_read() -> None:
 def test_rust_crates_have_no_module_cycles() -> None:
     for crate in RUST_GRAPH_CRATES:
         assert find_cycle(rust_module_graph(RUST / crate / "src")) == [], crate
+
+
+MAX_FUNCTION_LINES = 100
+MAX_MODULE_LINES = 450
+RUST_STRING = re.compile(r'\br#*"[^"]*"#*|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])\'', re.DOTALL)
+RUST_FN = re.compile(r"\bfn\s+(\w+)")
+
+
+def rust_library_sources() -> list[Path]:
+    """Every .rs file of impls/rust outside tests, benches, build outputs and test modules."""
+    skip = {"tests", "benches", "target"}
+    return [
+        p
+        for p in sorted(RUST.rglob("*.rs"))
+        if not skip & set(p.relative_to(RUST).parts)
+        and not p.stem.endswith("_tests")
+        and p.stem != "test_support"
+    ]
+
+
+def blank_string(match: re.Match[str]) -> str:
+    """An empty literal in place of a string or char literal, keeping its line breaks."""
+    return '""' + "\n" * match.group().count("\n")
+
+
+def rust_functions(text: str) -> list[tuple[str, int]]:
+    """(name, lines from `fn` to its closing brace) of every function with a body."""
+    code = RUST_STRING.sub(blank_string, re.sub(r"//[^\n]*", "", text))
+    found = []
+    for match in RUST_FN.finditer(code):
+        body = re.compile(r"[{;]").search(code, match.end())
+        if body is None or body.group() == ";":
+            continue  # a declaration without a body (a trait's)
+        depth, end = 0, body.start()
+        for end in range(body.start(), len(code)):
+            depth += {"{": 1, "}": -1}.get(code[end], 0)
+            if depth == 0:
+                break
+        found.append((match.group(1), code.count("\n", match.start(), end) + 1))
+    return found
+
+
+def oversized_rust() -> list[str]:
+    wrong = []
+    for path in rust_library_sources():
+        text = rust_library_text(path)
+        name = path.relative_to(RUST).as_posix()
+        if (lines := text.count("\n")) > MAX_MODULE_LINES:
+            wrong.append(f"{name}: {lines} lines")
+        wrong += [f"{name}: fn {f} {n} lines" for f, n in rust_functions(text) if n > 100]
+    return wrong
+
+
+def oversized_python() -> list[str]:
+    wrong = []
+    for path in sorted(HARNESS.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(HARNESS.parent).as_posix()
+        if (lines := text.count("\n")) > MAX_MODULE_LINES:
+            wrong.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    wrong.append(f"{name}: def {node.name} {length} lines")
+    return wrong
+
+
+def test_the_size_scanners_measure() -> None:
+    code = "fn a() {\n    let s = \"}\\\n  {\";\n    if x { y }\n}\nfn b();\nfn c() { '{' }\n"
+    assert rust_functions(code) == [("a", 5), ("c", 1)]
+    assert any(path.name == "model.rs" for path in rust_library_sources())
+    assert not any(path.name == "job_tests.rs" for path in rust_library_sources())
+
+
+RUST_OVERSIZED = oversized_rust()
+
+
+@pytest.mark.xfail(
+    bool(RUST_OVERSIZED),
+    reason=f"impls/rust still has oversized code (#27, to split): {'; '.join(RUST_OVERSIZED)}",
+    strict=True,
+)
+def test_rust_functions_and_modules_are_small() -> None:
+    assert oversized_rust() == []
+
+
+PYTHON_OVERSIZED = oversized_python()
+
+
+@pytest.mark.xfail(
+    bool(PYTHON_OVERSIZED),
+    reason=f"harness still has oversized code (being split): {'; '.join(PYTHON_OVERSIZED)}",
+    strict=True,
+)
+def test_harness_functions_and_modules_are_small() -> None:
+    assert oversized_python() == []

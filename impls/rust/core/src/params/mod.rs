@@ -11,14 +11,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod field;
+mod kind;
 mod optimizer;
 
 pub(crate) use field::{check, describe, typed};
+pub(crate) use kind::{task_names, unknown_task};
+pub use kind::{TaskKind, NOT_IMPLEMENTED};
 pub use optimizer::{LayerOverride, LayersSpec, OptimizerSpec, RuleName};
 
 use crate::error::{Error, Result};
 use crate::network::init::InitName;
-use crate::program::impl_id;
 
 /// `params` of the `sample` task.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -61,65 +63,6 @@ pub enum Task {
     Augment(AugmentParams),
     Evaluate(EvaluateParams),
     Train(TrainParams),
-}
-
-/// The kinds of task, without their parameters: the one table of task names that the job's
-/// check, [`parse_params`], [`Task::name`] and the error messages read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    Sample,
-    Load,
-    Init,
-    Forward,
-    Step,
-    Augment,
-    Evaluate,
-    Train,
-}
-
-impl TaskKind {
-    /// Every task this program implements, in the protocol's order.
-    pub const ALL: [TaskKind; 8] = [
-        TaskKind::Sample,
-        TaskKind::Load,
-        TaskKind::Init,
-        TaskKind::Forward,
-        TaskKind::Step,
-        TaskKind::Augment,
-        TaskKind::Evaluate,
-        TaskKind::Train,
-    ];
-
-    /// The task's protocol name.
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskKind::Sample => "sample",
-            TaskKind::Load => "load",
-            TaskKind::Init => "init",
-            TaskKind::Forward => "forward",
-            TaskKind::Step => "step",
-            TaskKind::Augment => "augment",
-            TaskKind::Evaluate => "evaluate",
-            TaskKind::Train => "train",
-        }
-    }
-
-    /// The task of this protocol name, if this program implements it.
-    pub fn from_name(name: &str) -> Option<TaskKind> {
-        TaskKind::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-}
-
-/// Protocol tasks this program does not implement yet (rejected with a clear message).
-pub const NOT_IMPLEMENTED: &[&str] = &[];
-
-/// The names of [`TaskKind::ALL`], joined by `separator`, each between `quote`s.
-pub(crate) fn task_names(quote: &str, separator: &str) -> String {
-    TaskKind::ALL
-        .iter()
-        .map(|kind| format!("{quote}{}{quote}", kind.name()))
-        .collect::<Vec<_>>()
-        .join(separator)
 }
 
 impl Task {
@@ -186,27 +129,6 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
         }
     };
     Ok(task)
-}
-
-pub(crate) fn unknown_task(task: &str) -> Error {
-    let known = task_names("`", ", ");
-    if NOT_IMPLEMENTED.contains(&task) {
-        Error::job(
-            "task",
-            format!(
-                "`{task}` is not implemented by {}, expected one of {known}",
-                impl_id()
-            ),
-        )
-    } else {
-        Error::job(
-            "task",
-            format!(
-                "got {}, expected one of {known}",
-                describe(Some(&Value::from(task)))
-            ),
-        )
-    }
 }
 
 /// `params` of `init`.
