@@ -1,7 +1,8 @@
 """Implementations as the harness sees them: a folder with an `impl.yaml` manifest.
 
 The harness never imports an implementation. It reads the manifest (id, language, build, run and
-version commands, the devices it supports), builds one explicit argument list per job in
+version commands, the devices it supports; validated by the pydantic model `Manifest`, every
+problem one line naming the file and the key), builds one explicit argument list per job in
 `Implementation.command`, and talks to the program only through files (docs/protocol.md).
 `check_device` refuses, before any work starts, a config whose `device` a chosen
 implementation does not declare.
@@ -14,12 +15,21 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from harness.errors import HarnessError
 from harness.process.protocol import DEVICES, REPO_ROOT
@@ -76,96 +86,103 @@ def discover(folder: Path | None = None) -> dict[str, Implementation]:
     return found
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Command = Annotated[list[StrictStr], Field(min_length=1)]
+Device = Literal["cpu", "cuda"]
+assert get_args(Device) == DEVICES, "Device must list protocol.DEVICES"
+
+
+class CargoEffort(_Strict):
+    manifest: StrictStr
+    package: StrictStr
+
+
+class Effort(_Strict):
+    """`effort:` (harness/analysis/effort.py): `network` globs, then `cargo` or `python`."""
+
+    network: list[StrictStr]
+    cargo: CargoEffort | None = None
+    python: list[StrictStr] | None = None
+
+
+class Manifest(_Strict):
+    """An `impl.yaml` (docs/protocol.md, "Manifests"); the fields in MANIFEST_KEYS's order."""
+
+    id: StrictStr
+    language: StrictStr
+    build: Command | None = None
+    run: Command
+    version: Command | None = None
+    devices: Annotated[list[Device], Field(min_length=1)] = ["cpu"]
+    conv: list[Literal["direct", "fft"]] = ["direct"]
+    effort: Effort | None = None
+
+    @field_validator("devices", "conv")
+    @classmethod
+    def _distinct(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("not distinct")
+        if info.field_name == "conv" and "direct" not in value:
+            raise ValueError("no direct")
+        return value
+
+
+# What each manifest key expects, as its one-line error says it (given the value found).
+EXPECTED: dict[str, Callable[[Any], str]] = {
+    "id": lambda v: f"id: expected a string, got {v!r}",
+    "language": lambda v: f"language: expected a string such as python or rust, got {v!r}",
+    "build": lambda v: f"build: expected a list of arguments, got {v!r}",
+    "run": lambda v: f"run: expected a list of arguments, got {v!r}",
+    "version": lambda v: f"version: expected a list of arguments, got {v!r}",
+    "devices": lambda v: (
+        f"devices: {v!r}, expected a list of distinct devices out of {', '.join(DEVICES)}, "
+        "e.g. [cpu, cuda]"
+    ),
+    "conv": lambda v: (
+        f"conv: {v!r}, expected [direct] or [direct, fft] (the convolution algorithms of "
+        "model.conv it implements)"
+    ),
+    "effort": lambda v: (
+        f"effort: {v!r}, expected {{network: [globs], cargo: {{manifest: PATH, package: NAME}}}} "
+        "or {network: [globs], python: [distributions]}"
+    ),
+}
+
+
 def load_manifest(path: Path) -> Implementation:
+    """Read and validate one impl.yaml; its first problem is one line naming file and key."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise HarnessError(f"{path}: cannot read implementation manifest: {e}") from None
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: expected a mapping with id, language, run")
-    unknown = set(raw) - set(MANIFEST_KEYS)
-    if unknown:
-        raise HarnessError(
-            f"{path}: unknown manifest key {sorted(unknown)[0]!r}; "
-            f"expected {', '.join(MANIFEST_KEYS)}"
-        )
-
-    def command(key: str, required: bool) -> tuple[str, ...] | None:
-        value = raw.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
-            raise HarnessError(f"{path}: {key}: expected a list of arguments, got {value!r}")
-        return tuple(value)
-
-    if not isinstance(raw.get("id"), str) or not isinstance(raw.get("language"), str):
-        raise HarnessError(f"{path}: id and language must be strings")
-    run = command("run", True)
-    assert run is not None
+    try:
+        m = Manifest.model_validate(raw)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        for err in errors:
+            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+                raise HarnessError(
+                    f"{path}: unknown manifest key {str(err['loc'][0])!r}; "
+                    f"expected {', '.join(MANIFEST_KEYS)}"
+                ) from None
+        key = min((str(err["loc"][0]) for err in errors), key=MANIFEST_KEYS.index)
+        raise HarnessError(f"{path}: {EXPECTED[key](raw.get(key))}") from None
     return Implementation(
-        id=raw["id"],
-        language=raw["language"],
+        id=m.id,
+        language=m.language,
         folder=path.parent,
-        run=run,
-        build=command("build", False),
-        version=command("version", False),
-        devices=manifest_devices(path, raw.get("devices", ["cpu"])),
-        conv=manifest_conv(path, raw.get("conv", ["direct"])),
-        effort=manifest_effort(path, raw.get("effort", {})),
+        run=tuple(m.run),
+        build=None if m.build is None else tuple(m.build),
+        version=None if m.version is None else tuple(m.version),
+        devices=tuple(m.devices),
+        conv=tuple(m.conv),
+        effort=dict(raw.get("effort") or {}),
     )
-
-
-def manifest_effort(path: Path, value: Any) -> dict[str, Any]:
-    """The manifest's `effort:` mapping: `network` globs, then `cargo` or `python`."""
-    if value == {}:
-        return {}
-    ok = (
-        isinstance(value, dict)
-        and set(value) <= {"network", "cargo", "python"}
-        and isinstance(value.get("network"), list)
-        and all(isinstance(g, str) for g in value["network"])
-    )
-    cargo, python = value.get("cargo") if ok else None, value.get("python") if ok else None
-    if ok and cargo is not None:
-        ok = isinstance(cargo, dict) and set(cargo) == {"manifest", "package"}
-    if ok and python is not None:
-        ok = isinstance(python, list) and all(isinstance(n, str) for n in python)
-    if not ok:
-        raise HarnessError(
-            f"{path}: effort: {value!r}, expected {{network: [globs], cargo: {{manifest: PATH, "
-            "package: NAME}} or {network: [globs], python: [distributions]}"
-        )
-    return dict(value)
-
-
-def manifest_devices(path: Path, value: Any) -> tuple[str, ...]:
-    """The manifest's `devices:` list (default [cpu]): known, distinct device names."""
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(d, str) and d in DEVICES for d in value)
-        or len(set(value)) != len(value)
-    ):
-        raise HarnessError(
-            f"{path}: devices: {value!r}, expected a list of distinct devices out of "
-            f"{', '.join(DEVICES)}, e.g. [cpu, cuda]"
-        )
-    return tuple(value)
-
-
-def manifest_conv(path: Path, value: Any) -> tuple[str, ...]:
-    """The manifest's `conv:` list (default [direct]): the convolution algorithms it has."""
-    if (
-        not isinstance(value, list)
-        or "direct" not in value
-        or not all(a in ("direct", "fft") for a in value)
-        or len(set(value)) != len(value)
-    ):
-        raise HarnessError(
-            f"{path}: conv: {value!r}, expected [direct] or [direct, fft] (the convolution "
-            "algorithms of model.conv it implements)"
-        )
-    return tuple(value)
 
 
 def job_model(impl: Implementation, model: Mapping[str, Any] | None) -> dict[str, Any] | None:
