@@ -10,8 +10,10 @@
     python -m harness list [--root results]
     python -m harness gate ratios RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate memory RUN_DIR [--update] [--factor 1.1] [--reference PATH]
+    python -m harness gate ratios|memory RUN_DIR... --aa      (A/A spread of unchanged runs)
     python -m harness gate calibrate RUN_DIR... [--gate ratios|memory] [--factors 1.1,1.5]
     python -m harness gate instructions [--update] [--impls rust-native] [--tolerance 2%]
+    python -m harness effort [IMPL ...] [--clean-build] [--json]
     python -m harness data synthetic --out DIR [--alphabets N --characters N --drawers N --seed S]
     python -m harness data omniglot --out DIR [--zip PATH ...]
 
