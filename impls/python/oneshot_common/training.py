@@ -155,6 +155,12 @@ class TrainingLoop:
         with events.phase("write"):
             if trials is None:
                 trainer.save(self.weights_path)
+        return self._outcome(trainer, clock, epochs_run, epoch_losses)
+
+    def _outcome(
+        self, trainer: Network, clock: StepClock, epochs_run: int, epoch_losses: list[float]
+    ) -> Outcome:
+        """The task's metrics once training has stopped and the weights are written."""
         train_s, timed_pairs, timed_steps = clock.steady()  # warm-up steps left out
         pairs_per_s = timed_pairs / train_s if train_s > 0 else 0.0
         metrics: dict[str, Any] = {
