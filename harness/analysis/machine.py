@@ -1,4 +1,4 @@
-"""Machine and software facts recorded with every run (DESIGN.md, "Measurement")."""
+"""Machine and software facts recorded with every run (`machine` in results.json)."""
 
 from __future__ import annotations
 

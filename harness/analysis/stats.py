@@ -1,7 +1,7 @@
 """Statistics of repeated measurements: summaries, ratio intervals, significance, spread.
 
 Medians and interquartile ranges, not means and standard deviations: on a shared machine the
-noisy neighbour pulls the mean (../shared/BENCHMARKING.md). Two samples are compared by the
+noisy neighbour pulls the mean. Two samples are compared by the
 ratio of their medians with a seeded percentile bootstrap interval (paired when the runs were
 interleaved A B A B) and a Mann-Whitney U test; a difference counts as real only when the
 interval excludes 1 and the test is significant (asv's rule). A spread warning says when a
