@@ -50,6 +50,7 @@ import numpy as np
 
 from harness.analysis import reference64
 from harness.analysis.quality import trained_accuracy_check
+from harness.process.tasks import TASKS
 from harness.results import by_task, measured_runs
 
 DEFAULT_TOLERANCES = {
@@ -304,14 +305,21 @@ def _referee(
     check["f32_floor"] = floor
 
 
+CHECK_FNS: dict[str, CheckFn] = {
+    "sampling": sampling_check,
+    "pixels": pixels_check,
+    "augment": augment_check,
+    "forward": forward_check,
+    "gradients": gradients_check,
+    "curves": curves_check,
+    "predictions": predictions_check,
+    "accuracy": accuracy_check,
+}
+# The checks of each task, in order: the names its TaskSpec lists (process/tasks.py).
 CHECKS: dict[str, list[tuple[str, CheckFn]]] = {
-    "sample": [("sampling", sampling_check)],
-    "load": [("pixels", pixels_check)],
-    "augment": [("augment", augment_check)],
-    "forward": [("forward", forward_check)],
-    "step": [("gradients", gradients_check), ("curves", curves_check)],
-    "evaluate": [("predictions", predictions_check), ("accuracy", accuracy_check)],
-    "train": [("accuracy", accuracy_check)],
+    name: [(check, CHECK_FNS[check]) for check in spec.checks]
+    for name, spec in TASKS.items()
+    if spec.checks
 }
 
 

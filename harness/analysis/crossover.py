@@ -40,9 +40,11 @@ from typing import Any
 
 from harness.analysis.ratios import values
 from harness.process.protocol import THROUGHPUT
+from harness.process.tasks import TASKS as TASK_SPECS
 
-TASKS = ("forward", "step", "train")
-DEFAULT_BATCH = {"forward": 64, "step": 32, "train": 32}
+# The tasks whose FLOPs are counted per pair, and their default batches (their TaskSpecs).
+TASKS = tuple(name for name, spec in TASK_SPECS.items() if spec.flop_per_pair)
+DEFAULT_BATCH = {t: b for t in TASKS if (b := TASK_SPECS[t].default_batch) is not None}
 
 
 def _median(measurement: Mapping[str, Any], key: str) -> float | None:

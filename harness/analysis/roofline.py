@@ -33,8 +33,10 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
+from harness.process.tasks import TASKS
 
-COMPUTE_TASKS = ("forward", "step", "train", "evaluate")
+# The tasks with network arithmetic (an analytic FLOP count in their TaskSpec).
+COMPUTE_TASKS = tuple(name for name, spec in TASKS.items() if spec.flops is not None)
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from harness.errors import HarnessError
+from harness.process.tasks import TASKS
 
 PROTOCOL_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,21 +35,21 @@ DEVICES = ("cpu", "cuda")
 # validation during `train` on data/omniglot/koch-validation, `evaluate` on koch-test).
 TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights", "eval_root", "vary_seed", "quality_target")
 
+# The per-task tables below are derived from the task registry (process/tasks.py, `TASKS`).
+
 # Task params that are paths: the harness makes them absolute (jobs run in the impl's folder).
-TASK_PATH_PARAMS = {"evaluate": ("runs",)}
+TASK_PATH_PARAMS = {name: spec.path_params for name, spec in TASKS.items() if spec.path_params}
 
 # Tasks whose job needs a pair file prepared by the harness (`inputs.pairs`).
-TASKS_NEEDING_PAIRS = {"load": 1000, "augment": 200, "forward": 256, "step": 640}
+TASKS_NEEDING_PAIRS = {
+    name: spec.input_pairs for name, spec in TASKS.items() if spec.input_pairs is not None
+}
 
 # The throughput metric of each task: (metric in result.json, unit shown in reports).
 THROUGHPUT = {
-    "sample": ("pairs_per_s", "pairs/s"),
-    "load": ("images_per_s", "images/s"),
-    "augment": ("images_per_s", "images/s"),
-    "forward": ("pairs_per_s", "pairs/s"),
-    "step": ("pairs_per_s", "pairs/s"),
-    "train": ("train_pairs_per_s", "pairs/s"),
-    "evaluate": ("trials_per_s", "trials/s"),
+    name: (spec.throughput.metric, spec.throughput.unit)
+    for name, spec in TASKS.items()
+    if spec.throughput is not None
 }
 
 
@@ -111,9 +112,8 @@ def _check(block: Mapping[str, Any], value: Mapping[str, Any], where: str) -> No
 
 def uses_network(task: str, params: Mapping[str, Any]) -> bool:
     """Whether a task needs the job's `model` (and, but for `init`, initial weights)."""
-    if task == "evaluate":
-        return bool(params.get("scorer", "siamese") == "siamese")
-    return task in ("init", "forward", "step", "train")
+    spec = TASKS.get(task)
+    return spec is not None and spec.uses_network(params)
 
 
 def write_job(path: Path, job: Mapping[str, Any]) -> None:

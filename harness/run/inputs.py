@@ -7,8 +7,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.process import impls
-from harness.process.protocol import TASKS_NEEDING_PAIRS, make_job, uses_network, write_job
+from harness.process.protocol import make_job, write_job
 from harness.process.runner import run_process
+from harness.process.tasks import TASKS
 from harness.run.context import Context
 from harness.run.job import describe_failure
 
@@ -23,15 +24,13 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
     files: dict[int, dict[str, Path]] = {}
     for index, task in enumerate(config.tasks):
         inputs: dict[str, Path] = {}
-        needs_pairs = task.name in TASKS_NEEDING_PAIRS and not (
-            task.name == "load" and task.params.get("source") == "dataset"
-        )
-        if needs_pairs:
-            n = task.input_pairs or TASKS_NEEDING_PAIRS[task.name]
+        spec = TASKS[task.name]
+        if spec.needs_pairs(task.params):
+            n = task.input_pairs or spec.input_pairs
             inputs["pairs"] = make_input(
                 ctx, f"pairs-{n}", "sample", {"pairs": n, "same_alphabet": 0.5}, "pairs.tsv"
             )
-        if task.weights is None and task.name != "init" and uses_network(task.name, task.params):
+        if task.weights is None and spec.needs_weights and spec.uses_network(task.params):
             inputs["weights"] = make_input(
                 ctx,
                 f"weights-init-{config.init}",
