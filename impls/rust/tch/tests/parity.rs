@@ -4,8 +4,8 @@
 
 use oneshot_core::data::PACKED_BYTES;
 use oneshot_core::network::init::{draw, InitName};
-use oneshot_core::params::{OptimizerSpec, RuleName};
 use oneshot_core::network::{Network, Shape};
+use oneshot_core::params::{OptimizerSpec, RuleName};
 use oneshot_native::NativeNet;
 use oneshot_tch::TchNet;
 
