@@ -56,12 +56,13 @@ def harness(
     )
 
 
-# The proofs slow rust-native alone, so they run bench-ci on it and its baseline only, with 3
-# measured repeats (a run control, which the gates do not compare) rather than 5: about a
-# minute a run rather than bench-ci's four with every implementation. The slowed build is 10x
-# beyond the factor and the unchanged one within it, so 3 repeats decide both.
+# The proofs slow rust-native alone, so they run bench-ci on it and its baseline only (about
+# a minute and a half a run rather than bench-ci's four with every implementation), with
+# bench-ci's own 5 repeats: with 3, an unchanged rust-native's sampling once moved 1.85x
+# [1.13, 4.42] against python-torch, and with one implementation beside the baseline that reads
+# as the baseline slowing down, so the A/A check tripped.
 PROOF_IDS = ("python-torch", "rust-native")
-PROOF_SETS = (f"implementations=[{','.join(PROOF_IDS)}]", "repeats=3")
+PROOF_SETS = (f"implementations=[{','.join(PROOF_IDS)}]",)
 
 
 def bench(out: Path, **knobs: int) -> Path:
