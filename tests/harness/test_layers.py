@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -248,25 +249,35 @@ def test_the_size_scanners_measure() -> None:
     assert not any(path.name == "job_tests.rs" for path in rust_library_sources())
 
 
-RUST_OVERSIZED = oversized_rust()
+# What is still over the limits (#27, to split), each at most its size today: a new offender,
+# or a listed one that grows, fails; a listed one that is split fails too, until it leaves the
+# list, so the list is always what is true.
+KNOWN_OVERSIZED_RUST = {
+    "core/src/tasks/evaluate.rs: fn run": 107,
+    "core/src/tasks/train.rs: fn run": 259,
+    "native/src/nn/conv_fft.rs": 550,
+    "native/src/nn/model.rs": 723,
+}
+KNOWN_OVERSIZED_HARNESS = {
+    "harness/analysis/crossover.py: def analyse": 105,
+    "harness/cli.py": 457,
+    "harness/cli.py: def build_parser": 106,
+    "harness/process/runner.py: def run_process": 125,
+}
 
 
-@pytest.mark.xfail(
-    bool(RUST_OVERSIZED),
-    reason=f"impls/rust still has oversized code (#27, to split): {'; '.join(RUST_OVERSIZED)}",
-    strict=True,
+@pytest.mark.parametrize(
+    ("scan", "known"),
+    [(oversized_rust, KNOWN_OVERSIZED_RUST), (oversized_python, KNOWN_OVERSIZED_HARNESS)],
+    ids=["rust", "harness"],
 )
-def test_rust_functions_and_modules_are_small() -> None:
-    assert oversized_rust() == []
-
-
-PYTHON_OVERSIZED = oversized_python()
-
-
-@pytest.mark.xfail(
-    bool(PYTHON_OVERSIZED),
-    reason=f"harness still has oversized code (being split): {'; '.join(PYTHON_OVERSIZED)}",
-    strict=True,
-)
-def test_harness_functions_and_modules_are_small() -> None:
-    assert oversized_python() == []
+def test_no_function_over_100_lines_nor_module_over_450_but_the_known_ones(
+    scan: Callable[[], list[str]], known: dict[str, int]
+) -> None:
+    found = {}
+    for line in scan():  # "where: N lines", where is "path" or "path: fn name"
+        where, size = re.fullmatch(r"(.*?):? (\d+) lines", line).groups()  # type: ignore[union-attr]
+        found[where] = int(size)
+    assert set(found) == set(known), "new or split offenders: update KNOWN_OVERSIZED_*"
+    grown = {k: (v, known[k]) for k, v in found.items() if v > known[k]}
+    assert not grown, f"grew past its known size (now, known): {grown}"
