@@ -1,5 +1,6 @@
 """The README stays true: every repository path it names exists, every command it shows parses.
 
+The extraction is tests/docs/doccheck.py's, shared with test_docs.py (every other doc).
 Paths: every link target and every word of code spans and code blocks that is a path under one
 of the checkout's top-level entries (`harness/run/`, `impls/python/oneshot_torch`,
 `configs/quickstart.yaml`; placeholders like `results/<run>`, the folders runs make, `data/` and
@@ -14,52 +15,27 @@ from __future__ import annotations
 
 import configparser
 import re
-import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from harness.cli import build_parser
 from harness.process.impls import discover
 from harness.run.config import load_config
+from tests.docs import doccheck
+from tests.docs.doccheck import REPO, Doc
 
-REPO = Path(__file__).resolve().parents[2]
-README = (REPO / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```\w*\n(.*?)```", README, flags=re.S)
-SH_BLOCKS = re.findall(r"```(?:sh|bash)\n(.*?)```", README, flags=re.S)
-TOP = {p.name for p in REPO.iterdir()} - {"data", "results"}  # those two are made by runs
-PROSE = re.sub(r"```.*?```", "", README, flags=re.S)
-SPANS = re.findall(r"`([^`\n]+)`", PROSE)
-LINKS = re.findall(r"\]\(([^)#\s]+)\)", PROSE)
-PATHLIKE = re.compile(r"^[\w.-]+(/[\w.*-]+)*/?$")
+DOC = Doc.read(REPO / "README.md")
+README = DOC.text
 
 
-def path_words() -> Iterator[str]:
-    words = [*LINKS, *(w for text in [*SPANS, *BLOCKS] for w in text.split())]
-    for word in words:
-        word = word.strip("`'\",;:()")
-        if word.startswith(("http", "~", "..", "-", "$")) or "<" in word or "=" in word:
-            continue
-        if not PATHLIKE.match(word) or word.startswith(("python", "cargo")):
-            continue
-        if word in LINKS or ("/" in word and word.split("/")[0] in TOP):
-            yield word
+def path_words() -> list[str]:
+    return [word for word, _ in doccheck.named_paths(DOC)]
 
 
-def commands() -> Iterator[list[str]]:
-    """Every command of the code blocks and of code spans that start with python."""
-    # A line ending in a backslash continues on the next, as in the shell.
-    lines = [line for block in SH_BLOCKS for line in block.replace("\\\n", " ").splitlines()]
-    lines += [span for span in SPANS if span.startswith(("python ", "python3 "))]
-    for line in lines:
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        for part in line.split("&&"):
-            yield shlex.split(part)
+def commands() -> list[list[str]]:
+    return list(doccheck.commands(DOC))
 
 
 def test_the_readme_names_paths_and_commands() -> None:
@@ -68,20 +44,12 @@ def test_the_readme_names_paths_and_commands() -> None:
 
 @pytest.mark.parametrize("path", sorted(set(path_words())))
 def test_every_path_the_readme_names_exists(path: str) -> None:
-    matches = list(REPO.glob(path.rstrip("/"))) if "*" in path else [REPO / path]
-    assert matches and all(m.exists() for m in matches), f"README names {path}: not in the repo"
+    assert doccheck.exists(REPO / path), f"README names {path}: not in the repo"
 
 
-def harness_argv(argv: list[str]) -> list[str] | None:
-    for i in range(len(argv) - 2):
-        if argv[i].endswith(("python", "python3")) and argv[i + 1 : i + 3] == ["-m", "harness"]:
-            return argv[i + 3 :]
-    return None
-
-
-@pytest.mark.parametrize("argv", list(commands()), ids=lambda a: " ".join(a)[:60])
+@pytest.mark.parametrize("argv", commands(), ids=lambda a: " ".join(a)[:60])
 def test_every_command_the_readme_shows_parses(argv: list[str]) -> None:
-    args = harness_argv(argv)
+    args = doccheck.harness_args(argv)
     if args is not None:
         try:
             parsed = build_parser().parse_args(args)
