@@ -154,12 +154,16 @@ def harness_commands(doc: Doc) -> Iterator[list[str]]:
             yield args
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A parser's verbs (or a verb's kinds: `gate ratios`, `data synthetic`), {} if none."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subs[0].choices) if subs else {}
+
+
 def _subparser(parser: argparse.ArgumentParser, args: list[str]) -> argparse.ArgumentParser:
     """The (sub)parser that the verbs among `args` lead to."""
     for arg in args:
-        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if subs and arg in subs[0].choices:
-            parser = subs[0].choices[arg]
+        parser = subcommands(parser).get(arg, parser)
     return parser
 
 
@@ -167,7 +171,7 @@ def parse_harness(args: list[str]) -> argparse.Namespace | str:
     """`args` parsed by the CLI's own parser (parse only, nothing runs), or why they do not parse.
 
     A usage line (`--out DIR [--zip PATH ...]`, `RUN_DIR...`) parses without its bracketed
-    options, and each of those must be an option of the verb."""
+    parts, and each option among those must be an option of the verb."""
     from harness.cli import build_parser
 
     parser = build_parser()
@@ -175,7 +179,7 @@ def parse_harness(args: list[str]) -> argparse.Namespace | str:
     optional: list[str] = []
     inside = False
     for word in args:
-        if not inside and word.startswith("[-"):
+        if not inside and word.startswith("["):
             inside, word = True, word[1:]
         if inside:
             inside = not word.endswith("]")

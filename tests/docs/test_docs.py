@@ -10,11 +10,14 @@ to fail on a doc that names a removed path, a command that does not parse, a mis
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 
+from harness import cli
 from harness.errors import HarnessError
 from harness.process.impls import MANIFEST_KEYS
 from tests.docs import doccheck
@@ -131,3 +134,35 @@ def test_a_config_block_or_span_with_a_misspelt_key_fails() -> None:
     (block,) = doccheck.config_blocks(doc)
     assert "monitor.interval" in (doccheck.config_error(block) or "")
     assert doccheck.unknown_config_keys(doc) == ["model.width", "vary_seeds: true"]
+
+
+def usage_lines() -> list[list[str]]:
+    """The usage block of harness/cli.py's docstring: one argument list per line (a line that
+    starts with `[` continues the one above; `a|b` is two lines; `(...)` after two spaces is a
+    comment)."""
+    lines: list[str] = []
+    for line in (cli.__doc__ or "").splitlines():
+        if line.strip().startswith("python -m harness "):
+            lines.append(re.split(r"\s{2,}\(", line.strip())[0])
+        elif line.strip().startswith("[") and lines:
+            lines[-1] += " " + line.strip()
+    out = []
+    for line in lines:
+        words = shlex.split(line)[3:]
+        either = next((w.strip("[]") for w in words if "|" in w), None)
+        for alt in either.split("|") if either else [None]:
+            out.append([w.replace(either, alt) if either and alt else w for w in words])
+    return out
+
+
+def test_the_cli_usage_block_parses_and_shows_every_verb() -> None:
+    lines = usage_lines()
+    for args in lines:
+        parsed = doccheck.parse_harness(args)
+        assert not isinstance(parsed, str), f"cli.py usage: {' '.join(args)}: {parsed}"
+    shown = {tuple(args[:2]) for args in lines} | {(args[0],) for args in lines}
+    parser = cli.build_parser()
+    for verb, sub in doccheck.subcommands(parser).items():
+        kinds = doccheck.subcommands(sub)
+        wanted = [(verb, kind) for kind in kinds] if kinds else [(verb,)]
+        assert set(wanted) <= shown, f"cli.py's usage block lacks {set(wanted) - shown}"
