@@ -26,23 +26,74 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
+from harness.result_sections import (
+    BlasPool,
+    ClusterInfo,
+    ClusterNode,
+    Crossing,
+    CrossoverImpl,
+    CrossoverPoint,
+    CrossoverRatio,
+    CrossoverSeries,
+    FmaProbe,
+    FmaVariant,
+    Machine,
+    NodeInfo,
+    NodeSummary,
+    Num,
+    PerOp,
+    PhaseResources,
+    PhaseSummary,
+    PointFigures,
+    Quality,
+    QualityEvaluation,
+    QualityImpl,
+    QualityRun,
+    QualitySummary,
+    Roofline,
+    RooflineTask,
+    SgemmProbe,
+    Stat,
+    _Model,
+)
+
+# The section models (result_sections.py) are the document's too: re-exported.
+__all__ = [
+    "BlasPool",
+    "ClusterInfo",
+    "ClusterNode",
+    "Crossing",
+    "CrossoverImpl",
+    "CrossoverPoint",
+    "CrossoverRatio",
+    "CrossoverSeries",
+    "FmaProbe",
+    "FmaVariant",
+    "Machine",
+    "NodeInfo",
+    "NodeSummary",
+    "Num",
+    "PerOp",
+    "PhaseResources",
+    "PhaseSummary",
+    "PointFigures",
+    "Quality",
+    "QualityEvaluation",
+    "QualityImpl",
+    "QualityRun",
+    "QualitySummary",
+    "Roofline",
+    "RooflineTask",
+    "SgemmProbe",
+    "Stat",
+]
 
 RESULTS_FORMAT_VERSION = 1
 SCHEMA_PATH = REPO_ROOT / "docs" / "schemas" / "results.schema.json"
-
-Num = int | float
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON-ready dict of this model: the keys it was given, in the file's order."""
-        return self.model_dump(exclude_unset=True)
 
 
 class Phase(_Model):
@@ -74,23 +125,13 @@ class Run(_Model):
     error: str | None
     metrics: dict[str, Any]
     outputs: dict[str, str]
-    phase_resources: list[dict[str, Any]] | None = None
+    phase_resources: list[PhaseResources] | None = None
     seed: int | None = None  # the job's seed when the task varies it per repeat (`vary_seed`)
 
     @property
     def measured(self) -> bool:
         """A run that counts: it succeeded and was not a warm-up."""
         return self.ok and not self.warmup
-
-
-class Stat(_Model):
-    """median, iqr, min, max and n of a figure over the measured runs."""
-
-    median: Num
-    iqr: Num
-    min: Num
-    max: Num
-    n: int
 
 
 class Throughput(_Model):
@@ -128,9 +169,9 @@ class Measurement(_Model):
     shared_inputs: bool = True
     runs: list[Run]
     summary: Summary | None
-    phase_summary: list[dict[str, Any]] | None = None
+    phase_summary: list[PhaseSummary] | None = None
     point: int | None = None  # a sweep's point (Results.sweep.points[point]); None outside one
-    node: dict[str, Any] | None = None  # the cluster node the point ran on (node_id, ip, cpu)
+    node: NodeSummary | None = None  # the cluster node the point ran on (node_id, ip, cpu)
 
 
 class Build(_Model):
@@ -162,6 +203,8 @@ class Check(_Model):
     f64_tolerance: Num | None = None
     f32_floor: Num | None = None
     point: int | None = None
+    # `curves`: the baseline's own spread against its rerun (results.reruns), None if not finite
+    baseline_spread: Num | None = None
 
 
 class Comparison(_Model):
@@ -187,27 +230,6 @@ class Comparison(_Model):
     point: int | None = None
 
 
-class Machine(_Model):
-    """Facts of the machine the run ran on (machine.py); `sgemm*`, `fma_peak*` after the probes."""
-
-    cpu_model: str | None = None
-    cpu_flags: list[str] | None = None
-    logical_cores: int | None = None
-    physical_cores: int | None = None
-    memory_bytes: int | None = None
-    os: str | None = None
-    python: str | None = None
-    rustc: str | None = None
-    load_avg_1m: Num | None = None
-    env: dict[str, str | None] | None = None
-    git_commit: str | None = None
-    git_dirty: bool | None = None
-    sgemm_gflops: Num | None = None
-    sgemm: dict[str, Any] | None = None
-    fma_peak_gflops: Num | None = None
-    fma_peak: dict[str, Any] | None = None
-
-
 class Dataset(_Model):
     """The data set the jobs read (datasets.py): where it is and its fingerprint."""
 
@@ -219,14 +241,6 @@ class Dataset(_Model):
     synthetic: dict[str, Any] | None = None
 
 
-class Roofline(_Model):
-    """The SGEMM probe's outcome; each `tasks[]` row: `share_of_peak`, `share_of_fma_peak`."""
-
-    measured: bool
-    reason: str | None
-    tasks: list[dict[str, Any]]
-
-
 class SweepPoint(_Model):
     """One point of a sweep: the swept keys' values, its own run folder and where it stands."""
 
@@ -234,8 +248,11 @@ class SweepPoint(_Model):
     values: dict[str, Any]
     dir: str
     status: str  # pending | running | complete | interrupted | failed
-    node: dict[str, Any] | None = None  # run on a cluster node (harness/cluster): its facts
+    node: NodeInfo | None = None  # run on a cluster node (harness/cluster): its facts
     reason: str | None = None  # why a point failed (a cluster task lost with its node, ...)
+    # The point's own probes (its results.json's `machine`), absent before it finished.
+    sgemm_gflops: Num | None = None
+    fma_peak_gflops: Num | None = None
 
 
 class Sweep(_Model):
@@ -243,7 +260,19 @@ class Sweep(_Model):
 
     keys: list[str]
     points: list[SweepPoint]
-    crossover: list[dict[str, Any]] | None = None
+    crossover: list[CrossoverSeries] | None = None
+
+
+class _RerunKeys(_Model):
+    task_index: int
+    impl: str
+    threads: int
+
+
+class Rerun(Run, _RerunKeys):
+    """`reruns[]`: the baseline's rerun of a compared `step` task at another thread count, for
+    the `curves` check (run/job.py rerun_baseline): which task, implementation and threads,
+    then the run."""
 
 
 class Results(_Model):
@@ -266,10 +295,10 @@ class Results(_Model):
     comparisons: list[Comparison] | None = None
     roofline: Roofline | None = None
     sweep: Sweep | None = None
-    quality: list[dict[str, Any]] | None = None  # per train task (analysis/quality.py)
-    reruns: list[dict[str, Any]] | None = None  # the baseline's reruns for the curves check
-    cluster: dict[str, Any] | None = None  # run with --cluster: address, benchmark nodes
-    node: dict[str, Any] | None = None  # a run (no sweep) on a cluster node: its facts
+    quality: list[Quality] | None = None  # per train task (analysis/quality.py)
+    reruns: list[Rerun] | None = None  # the baseline's reruns for the curves check
+    cluster: ClusterInfo | None = None  # run with --cluster: address, benchmark nodes
+    node: NodeInfo | None = None  # a run (no sweep) on a cluster node: its facts
 
 
 # --- reading and writing ---------------------------------------------------------------------
