@@ -30,7 +30,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from harness.errors import HarnessError
 
@@ -38,12 +38,30 @@ EXPORT_FORMATS = ("pytest-benchmark",)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from harness.gate.command import add_gate_parsers
+
     parser = argparse.ArgumentParser(
         prog="python -m harness",
         description="Run and compare the oneshot-bench implementations.",
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add_run_parser(verbs)
+    add_report_parser(verbs)
+    add_diff_parser(verbs)
+    gate = verbs.add_parser("gate", help="CI benchmark gates that can fail (docs/reports.md)")
+    gates = gate.add_subparsers(dest="gate", required=True, metavar="GATE")
+    add_gate_parsers(gates)
+    runs = verbs.add_parser("list", help="list the stored runs")
+    runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
+    add_effort_parser(verbs)
+    add_data_parser(verbs)
+    return parser
 
+
+Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # one per verb below
+
+
+def add_run_parser(verbs: Verbs) -> None:
     run = verbs.add_parser("run", help="run an experiment config")
     run.add_argument(
         "config", type=Path, nargs="?", help="YAML experiment, e.g. configs/quickstart.yaml"
@@ -79,10 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --cluster: rerun a task whose node or worker died up to N times (default 1)",
     )
 
+
+def add_report_parser(verbs: Verbs) -> None:
     report = verbs.add_parser("report", help="write report.md and report.html of a run")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     report.add_argument("--export", choices=EXPORT_FORMATS, help="also write this format")
 
+
+def add_diff_parser(verbs: Verbs) -> None:
     diff = verbs.add_parser("diff", help="compare two runs figure by figure, with a verdict")
     diff.add_argument("base", type=Path, metavar="BASE_DIR")
     diff.add_argument("new", type=Path, metavar="NEW_DIR")
@@ -107,13 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 with a note when BASE_DIR has no results.json (CI before a reference exists)",
     )
 
-    gate = verbs.add_parser("gate", help="CI benchmark gates that can fail (docs/reports.md)")
-    gates = gate.add_subparsers(dest="gate", required=True, metavar="GATE")
-    add_gate_parsers(gates)
 
-    runs = verbs.add_parser("list", help="list the stored runs")
-    runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
-
+def add_effort_parser(verbs: Verbs) -> None:
     effort = verbs.add_parser(
         "effort", help="what each implementation costs to write and ship (LOC, dependencies)"
     )
@@ -123,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     effort.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+
+def add_data_parser(verbs: Verbs) -> None:
     data = verbs.add_parser("data", help="write or fetch a data set")
     kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
     syn = kinds.add_parser("synthetic", help="write the deterministic synthetic data set")
@@ -142,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a local zip (repeatable), e.g. ../shared/omniglot/images_background.zip",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "effort":
             return cmd_effort(args)
         if args.verb == "gate":
+            from harness.gate.command import cmd_gate
+
             return cmd_gate(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -353,105 +373,3 @@ def cmd_effort(args: argparse.Namespace) -> int:
             )
         )
     return 0
-
-
-def add_gate_parsers(gates: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from harness.gate.ratios import GATES
-
-    for gate in GATES.values():
-        figure = "throughput" if gate.higher_is_better else "peak-RSS"
-        rat = gates.add_parser(
-            gate.verb,
-            help=f"same-run {figure} ratios of a bench-ci run against "
-            f"results/reference/{gate.reference_path.name}",
-        )
-        rat.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-        rat.add_argument("--reference", type=Path, help=f"default {gate.reference_path.name}")
-        rat.add_argument(
-            "--factor",
-            type=float,
-            help=f"trip beyond this factor (default {gate.default_factor} against a reference "
-            f"of the same kind of CPU, {gate.other_cpu_factor} of another)",
-        )
-        rat.add_argument(
-            "--update", action="store_true", help="write RUN_DIR's ratios as reference"
-        )
-        rat.add_argument(
-            "--aa", action="store_true", help="A/A spread of unchanged runs: every pair of RUN_DIRs"
-        )
-    cal = gates.add_parser(
-        "calibrate",
-        help="false-alarm and detection rates of a same-run gate over unchanged bench-ci runs",
-    )
-    cal.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    cal.add_argument(
-        "--gate", dest="which", choices=sorted(GATES), default="ratios", help="default ratios"
-    )
-    cal.add_argument("--factors", help="comma-separated factors to try (default the gate's)")
-    cal.add_argument(
-        "--worse-by",
-        default="1.05,1.1,1.25,1.3,1.5",
-        help="comma-separated slowdowns (or bloats) applied to each implementation in turn",
-    )
-    ins = gates.add_parser(
-        "instructions",
-        help="callgrind instruction counts of the Rust binaries against "
-        "results/reference/instructions.json",
-    )
-    ins.add_argument("--reference", type=Path, help="default results/reference/instructions.json")
-    ins.add_argument("--impls", help="comma-separated ids (default rust-native)")
-    ins.add_argument("--tolerance", help="trip when a count rises by more (default 2%%)")
-    ins.add_argument("--repeats", type=int, default=1, help="runs of each job (their spread)")
-    ins.add_argument("--update", action="store_true", help="write the counts as reference")
-    ins.add_argument("--work", type=Path, help="keep the jobs and callgrind files here")
-
-
-def _floats(text: str | None, flag: str) -> list[float]:
-    """`1.1,1.25` as floats; a bad list ends the program with one line (exit 2)."""
-    if not text:
-        return []
-    try:
-        out = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        out = []
-    if not out or any(x <= 1.0 for x in out):
-        print(f"error: {flag} {text!r}: expected factors above 1, e.g. 1.1,1.25", file=sys.stderr)
-        raise SystemExit(2)
-    return out
-
-
-def cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import calibrate, ratios
-
-    if args.gate == "calibrate":
-        gate = ratios.GATES[args.which]
-        return calibrate.main_calibrate(
-            args.run_dirs,
-            gate,
-            _floats(args.factors, "--factors") or [gate.default_factor],
-            _floats(args.worse_by, "--worse-by"),
-        )
-    if args.gate in ratios.GATES:
-        gate = ratios.GATES[args.gate]
-        if args.aa:
-            return calibrate.main_aa(args.run_dirs, gate)
-        if len(args.run_dirs) != 1:
-            print(f"error: gate {gate.verb}: one RUN_DIR (several only with --aa)", file=sys.stderr)
-            return 2
-        return ratios.main(
-            args.run_dirs[0],
-            args.reference or gate.reference_path,
-            args.factor,
-            args.update,
-            gate,
-        )
-    from harness.gate import instructions
-
-    return instructions.main(
-        args.impls.split(",") if args.impls else list(instructions.DEFAULT_IMPLS),
-        args.reference or instructions.REFERENCE_PATH,
-        args.tolerance,
-        args.update,
-        max(1, args.repeats),
-        args.work,
-    )

@@ -260,8 +260,6 @@ KNOWN_OVERSIZED_RUST = {
 }
 KNOWN_OVERSIZED_HARNESS = {
     "harness/analysis/crossover.py: def analyse": 105,
-    "harness/cli.py": 457,
-    "harness/cli.py: def build_parser": 106,
     "harness/process/runner.py: def run_process": 125,
 }
 
