@@ -1,9 +1,10 @@
 """N-way one-shot evaluation and the `evaluate` task (docs/evaluation.md), framework-free.
 
 A `Scorer` embeds every distinct image of a `TrialSet` once (`embed`) and scores (query,
-candidate) pairs by index (`similarity`, larger = more alike): each implementation's siamese
-scorer (the network's embedding tower and head logit: oneshot_torch.evaluate,
-oneshot_jax.evaluate) and `mhd.MhdScorer` (minus the modified Hausdorff distance) plug in.
+candidate) pairs by index (`similarity`, larger = more alike): the siamese scorer (the
+network's embedding tower and head logit: netscorer.py's `NetworkScorer`, around
+oneshot_torch.evaluate's or oneshot_jax.evaluate's network) and `mhd.MhdScorer` (minus the
+modified Hausdorff distance) plug in.
 `score_trials` picks, for each trial, the candidate with the strictly highest score: a trial
 whose best score is shared by two or more candidates (or is NaN) counts as wrong, so a
 constant scorer gets no credit, never 100%. `evaluate_one_shot(scorer, trials)` is the accuracy
@@ -221,7 +222,7 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
 
     `network_scorer(job, params, events)` builds the implementation's siamese scorer (a
     `Scorer`, optionally with `warm_up(images) -> first call's seconds` and
-    `extra_metrics() -> {name: value}` for the task's metrics)."""
+    `task_metrics(outcome, images) -> {name: value}` for the task's metrics: netscorer.py)."""
     task_start = time.perf_counter()
     params = check_evaluate(job)
     scorer = make_scorer(job, params, events, network_scorer)
@@ -264,7 +265,7 @@ def run_evaluate(job: Job, events: Events, network_scorer: NetworkScorer) -> Out
     )
     if outcome.first_batch_s is not None:
         metrics["first_batch_s"] = outcome.first_batch_s
-    extra = getattr(scorer, "extra_metrics", None)  # e.g. python-jax's compile_s
+    extra = getattr(scorer, "task_metrics", None)  # e.g. compile_s (python-jax, torch-compile)
     if extra is not None:
-        metrics.update(extra())
+        metrics.update(extra(outcome, len(trials.paths)))
     return Outcome(metrics=metrics, outputs={"predictions": PREDICTIONS_FILE})

@@ -2,10 +2,12 @@
 impls/rust/core/src/network/backend.rs).
 
 oneshot_common runs every network task's loop around it: `forward` and `step` (nettasks.py),
-`train` (training.py) and `evaluate` (evaluate.py, through the `Scorer` it returns), reading
-jobs, loading and unpacking images, timing with `StepClock` and writing files; the frameworks
-(oneshot_torch, oneshot_jax, and python-torch-compile through oneshot_torch) differ only in the
-network's arithmetic and are measured the same way.
+`train` (training.py) and `evaluate` (evaluate.py), reading jobs, loading and unpacking images,
+timing with `StepClock` and writing files; the frameworks (oneshot_torch, oneshot_jax, and
+python-torch-compile through oneshot_torch) differ only in the network's arithmetic and are
+measured the same way. The siamese scorer of `evaluate` and of `train`'s validation is
+netscorer.py's `NetworkScorer`, its loops written once around a `ScoringNetwork` (below): one
+batch's embeddings and one chunk's head logits.
 
 Inputs are built untimed (`pair_inputs`, `prepare`), then `forward` or `step` runs inside the
 timed section and must have finished its work when it returns (torch synchronises a GPU, jax
@@ -24,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from oneshot_common.evaluate import Scorer
+    from oneshot_common.evaluate import Index, Scorer
     from oneshot_common.netjob import PairSource
     from oneshot_common.trials import TrialSet
 
@@ -119,4 +121,50 @@ class Network(Protocol):
 
     def final_metrics(self) -> dict[str, Any]:
         """`train`'s metrics placed after `epoch_losses` (threads, compile time)."""
+        ...
+
+
+class ScoringNetwork(Protocol):
+    """A siamese network of one framework as netscorer.py's `NetworkScorer` uses it: the
+    embedding of one batch of images and the head's logits of one chunk of pairs.
+
+    `embed_batch` may return before its work is done (jax dispatches asynchronously, a GPU
+    queues kernels): `wait` blocks for one batch, `gather` for all of them."""
+
+    # Pairs per `head` call, the last chunk padded by `head` (a compiled program of one size:
+    # python-jax); None: every pair of a `similarity` call in one `head` call.
+    head_pairs: int | None
+
+    def prepare_scoring(self, images: int, batch: int) -> None:
+        """Before the warm-up calls: compile what embedding `images` images in batches of
+        `batch` and the head need (outside every timed section), or nothing."""
+        ...
+
+    def embedding(self) -> AbstractContextManager[Any]:
+        """The context the embedding calls run in (torch: eval and inference mode, the
+        network's mode restored on exit)."""
+        ...
+
+    def embed_batch(self, images: Packed, batch: int) -> Any:
+        """Timed: embeddings [B, E] of one batch of packed images [B, 1379], B <= `batch`,
+        unpacking included (python-torch-compile pads to `batch` and drops the padding)."""
+        ...
+
+    def wait(self, embeddings: Any) -> None:
+        """Block until one batch's embeddings are computed."""
+        ...
+
+    def gather(self, parts: list[Any]) -> Any:
+        """Timed: every batch's embeddings as one [M, E] array indexed by image, computed when
+        it returns (a GPU synchronised, jax's arrays on the host); [0, E] without parts."""
+        ...
+
+    def head(self, embeddings: Any, queries: Index, candidates: Index) -> Floats:
+        """Timed: the head's logits [P] on the host for pairs (image `queries[i]`, image
+        `candidates[i]`), P <= `head_pairs`."""
+        ...
+
+    def scoring_metrics(self, first_s: float | None, steady_s: float) -> dict[str, Any]:
+        """`evaluate`'s own metrics after `first_batch_s`, from the first embedding call and a
+        steady one (compilation's share), or nothing."""
         ...

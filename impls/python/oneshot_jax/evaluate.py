@@ -1,25 +1,31 @@
 """The siamese scorer of python-jax and its `evaluate` task (docs/evaluation.md).
 
-`JaxScorer` embeds images with the compiled embedding program (batches of `batch` images; the
-short last batch has its own program) and scores (query, candidate) pairs with the compiled
-head, in fixed chunks of `HEAD_PAIRS` pairs (the last one padded), so that neither timed
-section compiles: `prepare(images)` compiles every program a set of images needs before the
-warm-up calls (`compile_s`). Trials, scoring (ties wrong), predictions and the task's metrics
-are shared with python-torch: oneshot_common.evaluate.
+`JaxScorer` is oneshot_common.netscorer's `NetworkScorer` (the warm-up calls, the timed
+embedding in batches of `batch` images, the head over the pairs in chunks, the task's metrics)
+around `JaxScoring`, the network's part: the compiled embedding program of one batch (the short
+last batch has its own program) and the compiled head on one chunk of `HEAD_PAIRS` pairs (the
+last one padded). Neither timed section compiles: `prepare(count)` compiles every program a set
+of `count` images needs before the warm-up calls (`compile_s`). The embedding is timed until
+every batch is on the host. Trials, scoring (ties wrong), predictions and the task's metrics are
+shared with python-torch: oneshot_common.evaluate.
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import jax
 import numpy as np
 import numpy.typing as npt
 from oneshot_common import evaluate
-from oneshot_common.evaluate import Index, Scorer, Scores
+from oneshot_common.evaluate import Index, Scorer
 from oneshot_common.events import Events
 from oneshot_common.job import Job
+from oneshot_common.netscorer import NetworkScorer
+from oneshot_common.network import Floats
 from oneshot_common.params import EvaluateParams
 from oneshot_common.shape import Shape, network_shape
 from oneshot_common.tasks import Outcome
@@ -32,12 +38,64 @@ HEAD_PAIRS = 1024  # (query, candidate) pairs per call of the compiled head
 Params = dict[str, jax.Array]
 
 
-class JaxScorer:
-    """The siamese network as a scorer: the head's logit of the two embeddings.
+class JaxScoring:
+    """The compiled embedding and head programs as a `ScoringNetwork` (oneshot_common.network).
 
     `params` returns the current weights (in `train` they change with every step)."""
 
-    name = "siamese"
+    head_pairs: int | None = HEAD_PAIRS
+
+    def __init__(self, network: Network, params: Callable[[], Params]) -> None:
+        self.network = network
+        self.shape: Shape = network.shape
+        self.params = params
+        self.head_program: Any = None  # the compiled head, once looked up
+
+    def prepare_scoring(self, images: int, batch: int) -> None:
+        """Compile the embedding programs of `images` images and the head (cached)."""
+        weights = self.params()
+        for size in {min(batch, images), images % batch} - {0}:
+            self.network.embed(weights, size)
+        self.head_program = self.network.head(weights, HEAD_PAIRS)
+
+    def embedding(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def embed_batch(self, images: npt.NDArray[np.uint8], batch: int) -> jax.Array:
+        weights = self.params()
+        x = to_input(images, self.shape.input)
+        embeddings: jax.Array = self.network.embed(weights, len(images))(weights, x)
+        return embeddings
+
+    def wait(self, embeddings: jax.Array) -> None:
+        ready(embeddings)
+
+    def gather(self, parts: list[jax.Array]) -> npt.NDArray[np.float32]:
+        if not parts:
+            return np.empty((0, self.shape.embedding), dtype=np.float32)
+        return np.concatenate([np.asarray(p) for p in parts])  # waits for every batch
+
+    def head(
+        self, embeddings: npt.NDArray[np.float32], queries: Index, candidates: Index
+    ) -> Floats:
+        weights = self.params()
+        if self.head_program is None:  # not prepared: compiled here, once
+            self.head_program = self.network.head(weights, HEAD_PAIRS)
+        count = len(queries)
+        emb1 = np.zeros((HEAD_PAIRS, self.shape.embedding), dtype=np.float32)
+        emb2 = np.zeros((HEAD_PAIRS, self.shape.embedding), dtype=np.float32)
+        emb1[:count] = embeddings[queries]
+        emb2[:count] = embeddings[candidates]
+        logits = self.head_program(weights, put(emb1), put(emb2))
+        return np.asarray(logits)[:count]
+
+    def scoring_metrics(self, first_s: float | None, steady_s: float) -> dict[str, Any]:
+        """`compile_s` of the scorer's programs."""
+        return {"compile_s": self.network.compile_s}
+
+
+class JaxScorer(NetworkScorer):
+    """The siamese network as a scorer: the head's logit of the two embeddings."""
 
     def __init__(
         self,
@@ -47,76 +105,7 @@ class JaxScorer:
         progress: Callable[[int, int], None] | None = None,
         warmup_batches: int = 0,
     ) -> None:
-        self.network = network
-        self.shape: Shape = network.shape
-        self.params = params
-        self.batch = batch
-        self.progress = progress  # (images embedded, total), after each batch
-        self.warmup_batches = warmup_batches
-        self.first_call_s: float | None = None  # the first embedding call (warm-up or timed)
-
-    def prepare(self, count: int) -> None:
-        """Compile the embedding programs of `count` images and the head (cached)."""
-        weights = self.params()
-        for size in {min(self.batch, count), count % self.batch} - {0}:
-            self.network.embed(weights, size)
-        self.network.head(weights, HEAD_PAIRS)
-
-    def warm_up(self, images: npt.NDArray[np.uint8]) -> float | None:
-        """Compile, then `warmup_batches` untimed embedding calls on the first batch; the first
-        call's seconds (None without warm-up calls). Steady state, docs/protocol.md."""
-        self.prepare(len(images))
-        if self.warmup_batches == 0 or len(images) == 0:
-            return None
-        weights = self.params()
-        program = self.network.embed(weights, min(self.batch, len(images)))
-        first_s = 0.0
-        for index in range(self.warmup_batches):
-            began = time.perf_counter()
-            x = to_input(images[: self.batch], self.shape.input)
-            ready(program(weights, x))
-            if index == 0:
-                first_s = time.perf_counter() - began
-                self.first_call_s = first_s
-        return first_s
-
-    def embed(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """Packed images [M, 1379] -> embeddings [M, E] (host), unpacking included."""
-        weights, parts = self.params(), []
-        for start in range(0, len(images), self.batch):
-            began = time.perf_counter()
-            chunk = images[start : start + self.batch]
-            x = to_input(chunk, self.shape.input)
-            parts.append(self.network.embed(weights, len(chunk))(weights, x))
-            if start == 0 and self.first_call_s is None:
-                ready(parts[-1])
-                self.first_call_s = time.perf_counter() - began
-            if self.progress is not None:
-                self.progress(min(start + self.batch, len(images)), len(images))
-        if not parts:
-            return np.empty((0, self.shape.embedding), dtype=np.float32)
-        return np.concatenate([np.asarray(p) for p in parts])  # waits for every batch
-
-    def similarity(
-        self, embeddings: npt.NDArray[np.float32], queries: Index, candidates: Index
-    ) -> Scores:
-        weights = self.params()
-        program = self.network.head(weights, HEAD_PAIRS)
-        count = len(queries)
-        scores = np.empty(count, dtype=np.float64)
-        for start in range(0, count, HEAD_PAIRS):
-            stop = min(start + HEAD_PAIRS, count)
-            emb1 = np.zeros((HEAD_PAIRS, self.shape.embedding), dtype=np.float32)
-            emb2 = np.zeros((HEAD_PAIRS, self.shape.embedding), dtype=np.float32)
-            emb1[: stop - start] = embeddings[queries[start:stop]]
-            emb2[: stop - start] = embeddings[candidates[start:stop]]
-            logits = program(weights, put(emb1), put(emb2))
-            scores[start:stop] = np.asarray(logits)[: stop - start]
-        return scores
-
-    def extra_metrics(self) -> dict[str, float]:
-        """`compile_s` of the scorer's programs, for the task's metrics."""
-        return {"compile_s": self.network.compile_s}
+        super().__init__(JaxScoring(network, params), batch, progress, warmup_batches)
 
 
 def network_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:

@@ -1,24 +1,28 @@
 """The siamese scorer of python-torch and its `evaluate` task (docs/evaluation.md).
 
-`SiameseScorer` embeds images with the network's tower (batches of `batch` images, after
-`warmup_batches` untimed calls on the first batch) and scores (query, candidate) pairs with the
-head's logit. Trials, scoring (ties wrong), predictions and the task's metrics are shared with
-every Python implementation: oneshot_common.evaluate.
+`SiameseScorer` is oneshot_common.netscorer's `NetworkScorer` (the warm-up calls, the timed
+embedding in batches of `batch` images, the head over the pairs, the task's metrics) around
+`TorchScoring`, the network's part: the tower's embedding of one batch (in eval and inference
+mode, the network's mode restored after; padded to `batch` when compiling, compiling.py) and
+the head's logits of the pairs, all in one call. On a GPU a waited call and the gathered
+embeddings synchronise the device. Trials, scoring (ties wrong), predictions and the task's
+metrics are shared with every Python implementation: oneshot_common.evaluate.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from oneshot_common import evaluate
-from oneshot_common.evaluate import Index, Scorer, Scores
+from oneshot_common.evaluate import Index, Scorer
 from oneshot_common.events import Events
 from oneshot_common.job import Job
+from oneshot_common.netscorer import NetworkScorer
+from oneshot_common.network import Floats
 from oneshot_common.params import EvaluateParams
 from oneshot_common.tasks import Outcome
 
@@ -30,82 +34,55 @@ if TYPE_CHECKING:
     from oneshot_torch.model import SiameseNet
 
 
-class SiameseScorer:
-    """The siamese network as a scorer: the head's logit of the two embeddings."""
+class TorchScoring:
+    """`SiameseNet` as a `ScoringNetwork` (oneshot_common.network)."""
 
-    name = "siamese"
+    head_pairs: int | None = None  # every pair in one call of the head
 
-    def __init__(
-        self,
-        net: SiameseNet,
-        batch: int = 128,
-        progress: Callable[[int, int], None] | None = None,
-        warmup_batches: int = 0,
-    ) -> None:
+    def __init__(self, net: SiameseNet) -> None:
         self.net = net
-        self.batch = batch
-        self.progress = progress  # (images embedded, total), after each batch
-        self.warmup_batches = warmup_batches
-        self.first_call_s: float | None = None  # the first embedding call (warm-up or timed)
+        self.device: torch.device | None = None  # the network's, while embedding
 
-    def warm_up(self, images: npt.NDArray[np.uint8]) -> float | None:
-        """`warmup_batches` untimed embedding calls on the first batch; the first call's seconds
-        (None without warm-up calls). Steady state, docs/protocol.md."""
+    def prepare_scoring(self, images: int, batch: int) -> None:
+        pass  # eager; python-torch-compile compiles inside the first (warm-up) call
+
+    @contextlib.contextmanager
+    def embedding(self) -> Iterator[None]:
         import torch
 
-        from oneshot_torch.device import net_device, synchronize
-        from oneshot_torch.nettasks import to_input
+        from oneshot_torch.device import net_device
 
-        if self.warmup_batches == 0 or len(images) == 0:
-            return None
         net = self.net
-        device = net_device(net)
+        self.device = net_device(net)
         was_training = net.training
         net.eval()
-        first_s = 0.0
         try:
             with torch.inference_mode():
-                for index in range(self.warmup_batches):
-                    began = time.perf_counter()
-                    first = pad_batch(images[: self.batch], self.batch)
-                    net.embed(to_input(first, net.shape.input, device))
-                    synchronize(device)
-                    if index == 0:
-                        first_s = time.perf_counter() - began
-                        self.first_call_s = first_s
+                yield
         finally:
             net.train(was_training)
-        return first_s
 
-    def embed(self, images: npt.NDArray[np.uint8]) -> torch.Tensor:
-        import torch
-
-        from oneshot_torch.device import net_device, synchronize
+    def embed_batch(self, images: npt.NDArray[np.uint8], batch: int) -> torch.Tensor:
         from oneshot_torch.nettasks import to_input
 
-        net, parts = self.net, []
-        device = net_device(net)
-        was_training = net.training
-        net.eval()
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(images), self.batch):
-                    began = time.perf_counter()
-                    chunk = images[start : start + self.batch]
-                    x = to_input(pad_batch(chunk, self.batch), net.shape.input, device)
-                    parts.append(net.embed(x)[: len(chunk)])
-                    if start == 0 and self.first_call_s is None:
-                        synchronize(device)
-                        self.first_call_s = time.perf_counter() - began
-                    if self.progress is not None:
-                        self.progress(min(start + self.batch, len(images)), len(images))
-            embeddings = torch.cat(parts) if parts else torch.empty(0, net.shape.embedding)
-            synchronize(device)  # on a GPU: the embedding time ends when the kernels do
-        finally:
-            net.train(was_training)
+        assert self.device is not None  # inside embedding()
+        x = to_input(pad_batch(images, batch), self.net.shape.input, self.device)
+        return self.net.embed(x)[: len(images)]
+
+    def wait(self, embeddings: torch.Tensor) -> None:
+        from oneshot_torch.device import synchronize
+
+        assert self.device is not None
+        synchronize(self.device)
+
+    def gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        embeddings = torch.cat(parts) if parts else torch.empty(0, self.net.shape.embedding)
+        self.wait(embeddings)  # on a GPU: the embedding time ends when the kernels do
         return embeddings
 
-    def similarity(self, embeddings: torch.Tensor, queries: Index, candidates: Index) -> Scores:
+    def head(self, embeddings: torch.Tensor, queries: Index, candidates: Index) -> Floats:
         import torch
 
         device = embeddings.device
@@ -114,7 +91,23 @@ class SiameseScorer:
             rows, columns = rows.to(device), columns.to(device)
         with torch.inference_mode():
             logits = self.net.head(embeddings[rows], embeddings[columns])
-        return logits.to(torch.float64).cpu().numpy()
+        return logits.cpu().numpy()  # float32; NetworkScorer widens it into its float64 scores
+
+    def scoring_metrics(self, first_s: float | None, steady_s: float) -> dict[str, Any]:
+        return dict(compile_metrics(first_s, steady_s)) if first_s is not None else {}
+
+
+class SiameseScorer(NetworkScorer):
+    """The siamese network as a scorer: the head's logit of the two embeddings."""
+
+    def __init__(
+        self,
+        net: SiameseNet,
+        batch: int = 128,
+        progress: Callable[[int, int], None] | None = None,
+        warmup_batches: int = 0,
+    ) -> None:
+        super().__init__(TorchScoring(net), batch, progress, warmup_batches)
 
 
 def network_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:
@@ -134,10 +127,4 @@ def network_scorer(job: Job, params: EvaluateParams, events: Events) -> Scorer:
 
 def run_evaluate(job: Job, events: Events) -> Outcome:
     """`evaluate`: one-shot accuracy by Koch's or Lake's protocol; writes predictions.tsv."""
-    outcome = evaluate.run_evaluate(job, events, network_scorer)
-    metrics = outcome.metrics
-    first, embed_s, images = (metrics.get(k) for k in ("first_batch_s", "embed_s", "images"))
-    if isinstance(first, float) and isinstance(embed_s, float) and isinstance(images, int):
-        batches = max(1, math.ceil(images / job.params.batch))
-        metrics.update(compile_metrics(first, embed_s / batches))
-    return outcome
+    return evaluate.run_evaluate(job, events, network_scorer)
