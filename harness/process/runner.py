@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 
@@ -67,9 +67,6 @@ def run_process(
     """Run `cmd` until it ends, times out or breaks the memory cap; write its logs."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / "stderr.txt"
-    events: list[Event] = []
-    bad_lines = 0
-    first_bad: list[str] = []
     rusage_path = log_dir / "rusage.json"
     rusage_path.unlink(missing_ok=True)
     tiny = launcher()
@@ -98,27 +95,9 @@ def run_process(
             proc.pid, t0, interval_s, memory_limit_bytes, over_limit, skip_root=tiny is not None
         )
         sampler.start()
-
-        def read_events() -> None:
-            nonlocal bad_lines
-            assert proc.stdout is not None
-            with (log_dir / "events.jsonl").open("w", encoding="utf-8") as log:
-                for raw in proc.stdout:
-                    t = time.perf_counter() - t0
-                    line = raw.decode("utf-8", errors="replace")
-                    event = parse_event(line, t)
-                    if event is None:
-                        if line.strip():
-                            bad_lines += 1
-                            if not first_bad:
-                                first_bad.append(line.strip()[:80])
-                        continue
-                    events.append(event)
-                    log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
-                    if on_event is not None:
-                        on_event(event)
-
-        reader = threading.Thread(target=read_events, name=f"events-{proc.pid}", daemon=True)
+        assert proc.stdout is not None
+        events = EventReader(proc.stdout, log_dir / "events.jsonl", t0, on_event)
+        reader = threading.Thread(target=events.run, name=f"events-{proc.pid}", daemon=True)
         reader.start()
 
         def wait_child() -> None:
@@ -146,20 +125,10 @@ def run_process(
         proc.stdout.close()
 
     status = int(waited["status"])  # type: ignore[call-overload]
-    usage = waited["usage"]
     proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it; tell Popen
     wall_s = float(waited["t"]) - t0  # type: ignore[arg-type]
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    user_s = float(usage.ru_utime)  # type: ignore[attr-defined]
-    sys_s = float(usage.ru_stime)  # type: ignore[attr-defined]
-    maxrss_kib = int(usage.ru_maxrss)  # type: ignore[attr-defined]  # KiB on Linux
     child = read_rusage(rusage_path) if tiny is not None else None
-    if child is not None:  # the launcher saw the job end: its figures are the job's own
-        code = int(child["exit_code"]) if child["exited"] else None
-        sig = int(child["signal"]) if not child["exited"] else None
-        user_s, sys_s = float(child["user_s"]), float(child["sys_s"])
-        maxrss_kib = int(child["maxrss_kib"])
+    code, sig, user_s, sys_s, maxrss_kib = exit_figures(status, waited["usage"], child)
     record = ProcessRecord(
         exit_code=code,
         signal=sig,
@@ -169,15 +138,69 @@ def run_process(
         user_s=round(user_s, 6),
         sys_s=round(sys_s, 6),
         peak_rss_bytes=maxrss_kib * 1024,
-        startup_s=round(events[0].t_harness_s, 6) if events else None,
+        startup_s=round(events.events[0].t_harness_s, 6) if events.events else None,
         samples=sampler.samples,
-        events=events,
+        events=events.events,
         stderr_tail=tail(stderr_path),
-        bad_event_lines=bad_lines,
-        first_bad_event_line=first_bad[0] if first_bad else "",
+        bad_event_lines=events.bad_lines,
+        first_bad_event_line=events.first_bad,
     )
     write_samples(log_dir / "samples.csv", record.samples)
     return record
+
+
+class EventReader:
+    """Reads a job's stdout as it comes (in a thread of its own): every event line parsed into
+    `events` and logged to `events.jsonl` with the harness's time, the other non-empty lines
+    counted (`bad_lines`, the first one's start kept in `first_bad`)."""
+
+    def __init__(
+        self,
+        stdout: IO[bytes],
+        log_path: Path,
+        t0: float,
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
+        self.stdout, self.log_path, self.t0, self.on_event = stdout, log_path, t0, on_event
+        self.events: list[Event] = []
+        self.bad_lines = 0
+        self.first_bad = ""
+
+    def run(self) -> None:
+        with self.log_path.open("w", encoding="utf-8") as log:
+            for raw in self.stdout:
+                t = time.perf_counter() - self.t0
+                line = raw.decode("utf-8", errors="replace")
+                event = parse_event(line, t)
+                if event is None:
+                    if line.strip():
+                        self.bad_lines += 1
+                        if self.bad_lines == 1:
+                            self.first_bad = line.strip()[:80]
+                    continue
+                self.events.append(event)
+                log.write(json.dumps({"t_harness_s": round(t, 6), **event.data}) + "\n")
+                if self.on_event is not None:
+                    self.on_event(event)
+
+
+def exit_figures(
+    status: int, usage: Any, child: Mapping[str, float] | None
+) -> tuple[int | None, int | None, float, float, int]:
+    """(exit code, signal, user s, system s, peak RSS KiB) from `wait4`'s status and rusage, or
+    from the launcher's record of the job (`child`) when it saw the job end: its figures are
+    the job's own, without the launcher's."""
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    user_s = float(usage.ru_utime)
+    sys_s = float(usage.ru_stime)
+    maxrss_kib = int(usage.ru_maxrss)  # KiB on Linux
+    if child is not None:
+        code = int(child["exit_code"]) if child["exited"] else None
+        sig = int(child["signal"]) if not child["exited"] else None
+        user_s, sys_s = float(child["user_s"]), float(child["sys_s"])
+        maxrss_kib = int(child["maxrss_kib"])
+    return code, sig, user_s, sys_s, maxrss_kib
 
 
 def read_rusage(path: Path) -> dict[str, float] | None:

@@ -260,7 +260,6 @@ KNOWN_OVERSIZED_RUST = {
 }
 KNOWN_OVERSIZED_HARNESS = {
     "harness/analysis/crossover.py: def analyse": 105,
-    "harness/process/runner.py: def run_process": 125,
 }
 
 
