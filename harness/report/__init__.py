@@ -23,19 +23,29 @@ def formats() -> dict[str, Renderer]:
     return {"report.md": markdown.render, "report.html": html.render}
 
 
-def write_report(run_dir: Path, results: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write every report format into the run folder; return the files written."""
-    if results is None:
-        from harness.report.stored_runs import load_run
+def write_report(run_dir: Path, results: Results | Mapping[str, Any] | None = None) -> list[Path]:
+    """Write every report format into the run folder; return the files written.
 
-        results = load_run(run_dir)
-    doc = parse(results, str(run_dir / "results.json"))
+    `results` None: the folder's results.json; a dict (the document's JSON, from a caller
+    that holds the file's dict) is parsed here, at the file boundary."""
+    if results is None:
+        from harness.report.stored_runs import load_results
+
+        results = load_results(run_dir)
+    doc = as_results(results, run_dir)
     written = []
     for name, render in formats().items():
         path = run_dir / name
         atomic_write_text(path, render(doc, run_dir))
         written.append(path)
     return written
+
+
+def as_results(results: Results | Mapping[str, Any], run_dir: Path) -> Results:
+    """The typed document: a model as it is, a results.json dict parsed (HarnessError if bad)."""
+    if isinstance(results, Results):
+        return results
+    return parse(results, str(run_dir / "results.json"))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.comparable import RUN_CONTROL_KEYS, parse_percentage
-from harness.analysis.ratios import compare_figure, context, figures_of, refusal, values
+from harness.analysis.ratios import Figure, compare_figure, context, figures_of, refusal, values
 from harness.errors import HarnessError
 from harness.process.protocol import THROUGHPUT
 from harness.report.stored_runs import load_results
-from harness.report.tables import num, verdict
-from harness.results import Measurement, Results, parse
+from harness.report.tables import num, ratio_text, verdict
+from harness.results import Comparison, Measurement, Results
 
 # Where the data set lives may differ (another checkout, another machine); its checksum may not.
 IGNORED_PATHS = ("dataset.root", "dataset.eval_root")
@@ -95,10 +95,10 @@ def check_comparable(base: Results, new: Results) -> None:
         )
 
 
-def worse_by(entry: Mapping[str, Any]) -> float:
+def worse_by(entry: Comparison) -> float:
     """How much worse new is than base, as a fraction (negative when it is better)."""
-    ratio = float(entry["ratio"])
-    return 1.0 - ratio if entry["higher_is_better"] else ratio - 1.0
+    ratio = float(entry.ratio or 0.0)
+    return 1.0 - ratio if entry.higher_is_better else ratio - 1.0
 
 
 FIGURE_NAMES = ("throughput", "gflop_per_s", "wall_s", "cpu_s", "peak_rss_bytes")
@@ -118,8 +118,8 @@ def parse_figures(text: str | None) -> tuple[str, ...] | None:
 
 
 def diff_results(
-    base: Results | Mapping[str, Any],
-    new: Results | Mapping[str, Any],
+    base: Results,
+    new: Results,
     threshold: float = 0.05,
     force: bool = False,
     figures: Sequence[str] | None = None,
@@ -130,7 +130,6 @@ def diff_results(
     Figures measured on different machine kinds (CPU models) are refused unless
     `across_machines`; then their rows are machine comparisons and never regressions.
     """
-    base, new = as_results(base, "base"), as_results(new, "new")
     notes: list[str] = []
     try:
         check_comparable(base, new)
@@ -174,21 +173,19 @@ def diff_results(
             if why and not force:
                 rows.append([label, mb.impl, figure.name, num(med_a), num(med_b), "", "", why])
                 continue
-            entry = compare_figure(a, b, paired=False, labels=("base", "new"))
-            entry.update(metric=figure.name, higher_is_better=figure.higher_is_better)
+            entry = compared(mb, figure, compare_figure(a, b, paired=False, labels=("base", "new")))
             text = verdict(entry)
             loss = worse_by(entry)
             if machine_kind(base, mb) != machine_kind(new, mn):
                 text = f"machine comparison: {text}"
-            elif entry["significant"] and loss > threshold:
+            elif entry.significant and loss > threshold:
                 regressions.append(f"{label} {mb.impl} {figure.name}: {100 * loss:.1f}% worse")
                 text += f" (worse by {100 * loss:.1f}% > {100 * threshold:g}%)"
-            if entry["warning"]:
-                text += f"; {entry['warning']}"
+            if entry.warning:
+                text += f"; {entry.warning}"
             rows.append(
-                [label, mb.impl, figure.name, num(med_a), num(med_b),
-                 f"{entry['ratio']:.3f} [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]",
-                 f"{entry['p_value']:.3f}", text]
+                [label, mb.impl, figure.name, num(med_a), num(med_b), ratio_text(entry),
+                 f"{entry.p_value:.3f}", text]
             )  # fmt: skip
     if not rows:
         raise IncomparableRuns("the runs share no measured figure (no task and impl in common)")
@@ -203,6 +200,20 @@ def diff_results(
     else:
         lines.append(f"no figure significantly worse by more than {100 * threshold:g}%")
     return DiffResult("\n".join(lines) + "\n", regressions, notes)
+
+
+def compared(m: Measurement, figure: Figure, interval: Mapping[str, Any]) -> Comparison:
+    """compare_figure's interval of base and new as a Comparison of the figure (new / base)."""
+    return Comparison(
+        task=m.task,
+        task_index=m.task_index,
+        baseline="base",
+        impl=m.impl,
+        metric=figure.name,
+        unit=figure.unit,
+        higher_is_better=figure.higher_is_better,
+        **interval,
+    )
 
 
 def machine_kind(doc: Results, measurement: Measurement) -> str | None:
@@ -233,11 +244,6 @@ MeasurementKey = tuple[int | None, int, str, str]
 def key_of(m: Measurement) -> MeasurementKey:
     """What pairs a measurement of one run with the other's: sweep point, task, impl."""
     return (m.point, m.task_index, m.task, m.impl)
-
-
-def as_results(doc: Results | Mapping[str, Any], which: str) -> Results:
-    """A results document as its model (a dict read from a results.json is parsed here)."""
-    return doc if isinstance(doc, Results) else parse(doc, f"the {which} run")
 
 
 def _median(vals: Mapping[int, float]) -> float:

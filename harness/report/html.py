@@ -4,14 +4,12 @@ to fetch), so it can be archived as a CI artifact and opened anywhere."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from harness.report.plots import Plot, all_plots
 from harness.report.tables import Table, all_tables
-from harness.results import Results, parse
+from harness.results import Results
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -51,8 +49,7 @@ def figure(p: Plot) -> str:
     )
 
 
-def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
-    results = results if isinstance(results, Results) else parse(results)
+def render(results: Results, run_dir: Path) -> str:
     if results.sweep is not None:
         return render_sweep(results, run_dir)
     tables = all_tables(results)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from harness.report.tables import Table, all_tables
-from harness.results import Results, parse
+from harness.results import Results
 
 
 def cell(text: str) -> str:
@@ -23,8 +21,7 @@ def table(t: Table) -> str:
     return "\n".join(lines)
 
 
-def render(results: Results | Mapping[str, Any], run_dir: Path) -> str:
-    results = results if isinstance(results, Results) else parse(results)
+def render(results: Results, run_dir: Path) -> str:
     if results.sweep is not None:
         from harness.report.sweep import tables as sweep_tables
 

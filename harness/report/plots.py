@@ -13,7 +13,6 @@ Each function returns a list of `Plot(title, png, alt)`; a run with nothing to d
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import matplotlib.pyplot as plt
 from harness.analysis.phases import read_samples
 from harness.analysis.ratios import values
 from harness.process.runner import read_event_log
-from harness.results import Measurement, Results, Run, by_task, measured_runs, parse
+from harness.results import Measurement, Results, Run, by_task, measured_runs
 
 DPI = 100
 
@@ -190,9 +189,8 @@ def accuracy_curves(results: Results) -> list[Plot]:
     return out
 
 
-def all_plots(results: Results | Mapping[str, Any], run_dir: Path) -> list[Plot]:
-    """Every plot of the report; a results dict is validated into the model first."""
-    results = results if isinstance(results, Results) else parse(results)
+def all_plots(results: Results, run_dir: Path) -> list[Plot]:
+    """Every plot of the report."""
     return [
         *throughput(results),
         *accuracy_curves(results),

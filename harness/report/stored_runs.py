@@ -1,7 +1,7 @@
 """Stored runs: read a run folder's results.json, and `python -m harness list` of results/.
 
-A run folder is any folder holding a `results.json` written by `harness run`. `load_run` rejects
-a format version it does not know; `list_runs` finds the runs under a folder (default
+A run folder is any folder holding a `results.json` written by `harness run`. `load_results`
+rejects a format version it does not know; `list_runs` finds the runs under a folder (default
 `results/`) and `format_list` prints one line per run, newest first: when it started, its name,
 its jobs and checks, whether it finished, and its folder. A sweep is one line (its points'
 folders are not listed apart).
@@ -9,7 +9,6 @@ folders are not listed apart).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +35,25 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     return load_results(run_dir).dump()
 
 
-def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, dict[str, Any] | None, str]]:
+def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, Results | None, str]]:
     """(folder, results or None, problem) for every folder under `root` with a results.json."""
     if not root.is_dir():
         raise HarnessError(f"{root}: no such folder; expected the results folder of `harness run`")
-    out: list[tuple[Path, dict[str, Any] | None, str]] = []
+    out: list[tuple[Path, Results | None, str]] = []
     for path in sorted(root.rglob("results.json")):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         if path.parent.parent.name == "points" and (path.parents[2] / "results.json").is_file():
             continue  # a sweep's point: listed as part of its sweep
         try:
-            out.append((path.parent, load_run(path.parent), ""))
+            out.append((path.parent, load_results(path.parent), ""))
         except HarnessError as e:
             out.append((path.parent, None, str(e)))
-    out.sort(key=lambda item: str((item[1] or {}).get("started_utc") or ""), reverse=True)
+    out.sort(key=lambda item: (item[1].started_utc if item[1] else None) or "", reverse=True)
     return out
 
 
-def describe(results: Results | Mapping[str, Any]) -> dict[str, str]:
-    results = results if isinstance(results, Results) else results_doc.parse(results)
+def describe(results: Results) -> dict[str, str]:
     runs = [r for m in results.measurements for r in m.runs]
     failed = sum(1 for r in runs if not r.ok)
     checks = results.checks

@@ -8,11 +8,10 @@ and the machine and software facts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results import Check, Comparison, Machine, Measurement, Results, measured_runs, parse
+from harness.results import Check, Comparison, Machine, Measurement, Results, measured_runs
 
 
 @dataclass(frozen=True)
@@ -37,22 +36,20 @@ def mib(x: float | None) -> str:
     return "" if x is None else f"{x / 2**20:,.1f} MiB"
 
 
-def ratio_text(c: Comparison | Mapping[str, Any]) -> str:
-    """The ratio and its interval; takes a Comparison or a compare_figure dict (harness diff)."""
-    c = c.dump() if isinstance(c, Comparison) else c
-    if c.get("ratio") is None:
+def ratio_text(c: Comparison) -> str:
+    """The ratio and its interval ('refused' when the figures were not compared)."""
+    if c.ratio is None:
         return "refused"
-    return f"{c['ratio']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
+    return f"{c.ratio:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]"
 
 
-def verdict(c: Comparison | Mapping[str, Any]) -> str:
-    c = c.dump() if isinstance(c, Comparison) else c
-    if c.get("ratio") is None:
-        return f"not compared: {c.get('refused', '')}"
-    if not c.get("significant"):
+def verdict(c: Comparison) -> str:
+    if c.ratio is None:
+        return f"not compared: {c.refused or ''}"
+    if not c.significant:
         return "no significant change"
-    better = (c["ratio"] > 1) == bool(c["higher_is_better"])
-    if c["metric"] == "peak_rss_bytes":
+    better = (c.ratio > 1) == c.higher_is_better
+    if c.metric == "peak_rss_bytes":
         return "less memory" if better else "more memory"
     return "faster" if better else "slower"
 
@@ -177,13 +174,13 @@ def share(x: float | None) -> str:
 
 
 def roofline(results: Results) -> Table:
-    roof = results.roofline.dump() if results.roofline else {}
+    roof = results.roofline
     sgemm = results.machine.sgemm or {}
     peak = results.machine.sgemm_gflops
     rows = [
         [f"{t['task_index']}: {t['task']}", t["impl"], num(t["gflop_per_s"]),
          share(t["share_of_peak"]), share(t.get("share_of_fma_peak"))]
-        for t in roof.get("tasks") or []
+        for t in (roof.tasks if roof else [])
     ]  # fmt: skip
     if peak:
         kernels = ", ".join(
@@ -198,7 +195,8 @@ def roofline(results: Results) -> Table:
             f"{'yes' if sgemm.get('unset_openblas_coretype') else 'no'})."
         )
     else:
-        note = f"SGEMM peak not measured: {roof.get('reason') or 'not configured'}."
+        why = (roof.reason if roof else None) or "not configured"
+        note = f"SGEMM peak not measured: {why}."
     note = f"{note} {fma_peak_note(results)}" if results.roofline else note
     headers = ["task", "impl", "GFLOP/s", "share of peak", "share of FMA peak"]
     return Table("Roofline", headers, rows, note, "roofline")
@@ -364,9 +362,8 @@ def quality(results: Results) -> Table:
     )
 
 
-def all_tables(results: Results | Mapping[str, Any]) -> list[Table]:
-    """Every table of the report, in order; a results dict is validated into the model first."""
-    results = results if isinstance(results, Results) else parse(results)
+def all_tables(results: Results) -> list[Table]:
+    """Every table of the report, in order."""
     return [
         throughput(results),
         comparisons(results),

@@ -18,6 +18,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.process import impls
 from harness.process.protocol import make_job, schema, write_job
+from harness.report import as_results
 from harness.report.diff import check_comparable
 from harness.report.markdown import render
 from harness.results import Results, parse
@@ -169,12 +170,12 @@ def test_a_cuda_run_writes_device_into_jobs_results_and_report(tmp_path: Path) -
     assert json.loads((out / "results.json").read_text())["device"] == "cuda"
     (job_dir,) = (out / "jobs").iterdir()
     assert json.loads((job_dir / "job.json").read_text())["device"] == "cuda"
-    assert "device cuda" in render(results, out)
+    assert "device cuda" in render(as_results(results, out), out)
 
 
 def test_a_cpu_run_writes_no_device_into_jobs(tmp_path: Path) -> None:
     results, out = fake_run(tmp_path, {"a": []})
-    assert results["device"] == "cpu" and "device cpu" in render(results, out)
+    assert results["device"] == "cpu" and "device cpu" in render(as_results(results, out), out)
     for job in (out / "jobs").glob("*/job.json"):
         assert "device" not in json.loads(job.read_text())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 import re
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.report.diff import IncomparableRuns, diff_results, parse_threshold
+from harness.report import diff
+from harness.report.diff import DiffResult, IncomparableRuns, diff_runs, parse_threshold
+from harness.results import parse
 from tests.harness.fakerun import fake_run, tiny_dataset
 
 JITTER = ["--jitter", "0.03"]  # +-3% deterministic noise on every throughput figure
@@ -156,11 +159,19 @@ def document(wall_s: float, seed: int, n: int = 7) -> dict[str, Any]:
     }
 
 
-def test_a_document_missing_a_field_is_refused_naming_it() -> None:
+def test_a_document_missing_a_field_is_refused_naming_it(tmp_path: Path) -> None:
     doc = document(1.0, 1)
     del doc["measurements"][0]["runs"][0]["wall_s"]
+    for name, d in (("base", document(1.0, 1)), ("new", doc)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(d), encoding="utf-8")
     with pytest.raises(HarnessError, match=r"measurements\.0\.runs\.0\.wall_s"):
-        diff_results(document(1.0, 1), doc)
+        diff_runs(tmp_path / "base", tmp_path / "new")
+
+
+def diff_results(base: dict[str, Any], new: dict[str, Any], **options: Any) -> DiffResult:
+    """report.diff.diff_results of two documents built in memory (parsed into the model)."""
+    return diff.diff_results(parse(base, "the base run"), parse(new, "the new run"), **options)
 
 
 def wall_row(result_md: str) -> list[str]:

@@ -277,7 +277,7 @@ def test_report_shows_both_peaks_and_both_shares() -> None:
     )
     facts = dict(tuple(r) for r in tables.machine(parse(doc)).rows)
     assert facts["FMA peak"] == "475 GFLOP/s (avx512, 2 threads)"
-    md = "\n".join(t.note for t in tables.all_tables(doc))
+    md = "\n".join(t.note for t in tables.all_tables(parse(doc)))
     assert "FMA peak (fp32, physical)" in md
     info = machine_info(parse(doc))
     assert info["sgemm_gflops"] == 200.0 and info["fma_peak_gflops"] == 475.0

@@ -99,7 +99,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def test_report_md_matches_its_golden_file(docs: dict[str, dict[str, Any]]) -> None:
-    check_golden("report.md", render(docs["base"], RUN_DIR))
+    check_golden("report.md", render(parse(docs["base"], "golden/input/base.json"), RUN_DIR))
 
 
 def test_pytest_benchmark_export_matches_its_golden_file(
@@ -110,7 +110,8 @@ def test_pytest_benchmark_export_matches_its_golden_file(
 
 
 def test_diff_table_matches_its_golden_file(docs: dict[str, dict[str, Any]]) -> None:
-    result = diff_results(docs["base"], docs["new"], threshold=0.05)
+    base, new = (parse(docs[k], f"golden/input/{k}.json") for k in ("base", "new"))
+    result = diff_results(base, new, threshold=0.05)
     regressions = "".join(f"regression: {r}\n" for r in result.regressions)
     notes = "".join(f"note: {n}\n" for n in result.notes)
     check_golden("diff.md", result.markdown + "\n" + regressions + notes)
