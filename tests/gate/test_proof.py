@@ -19,14 +19,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED
 from harness.gate.ratios import MEMORY_GATE
-from harness.process.protocol import REPO_ROOT
+from tests.harness_cli import run_harness
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +45,7 @@ def harness(
         env.pop(var, None)
         if value is not None:
             env[var] = str(value)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_harness(*args, env=env)
 
 
 # The proofs slow rust-native alone, so they run bench-ci on it and its baseline only (about

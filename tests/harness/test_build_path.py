@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from harness.process.impls import with_own_interpreter
+from tests.harness_cli import run_harness
 
-REPO = Path(__file__).resolve().parents[2]
 FAKE = Path(__file__).with_name("fake_impl.py")
 
 
@@ -45,14 +45,7 @@ def harness_outside_venv(
     """`python -m harness ARGS` by the interpreter's absolute path, its venv not activated."""
     full = {**os.environ, "PATH": foreign_path(tmp_path), **env}
     full.pop("VIRTUAL_ENV", None)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=REPO,
-        env=full,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_harness(*args, env=full)
 
 
 def test_the_harness_interpreter_goes_first_on_path_once() -> None:

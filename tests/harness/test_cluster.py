@@ -9,11 +9,9 @@ mid-run. Skipped where Ray is not installed.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +24,10 @@ from harness.report.sweep import by_machine
 from harness.results import parse
 from harness.run.config import load_config
 from harness.run.sweep import run_sweep
+from tests.harness_cli import start_harness, with_impls
 
 from .fakerun import quiet, tiny_dataset
-from .test_sweep import FAKE, REPO
+from .test_sweep import FAKE
 
 pytestmark = pytest.mark.slow  # a real local Ray cluster per test: 3-25 s each
 pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[cluster]'")
@@ -187,18 +186,6 @@ def test_a_cluster_without_benchmark_nodes_is_one_error_line(
     )
 
 
-def start(cmd: list[str], env_impls: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "ONESHOT_BENCH_IMPLS": str(env_impls)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "harness", *cmd],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def worker_node(cluster: Cluster) -> Any:
     [node] = [n for n in cluster.list_all_nodes() if n is not cluster.head_node]
     return node
@@ -210,7 +197,7 @@ def kill_mid_run(cluster: Cluster, tmp_path: Path, retries: int) -> tuple[Path, 
     config = config_file(tmp_path, [0.5, 1])
     out = tmp_path / "run"
     cmd = ["run", str(config), "--out", str(out), "--cluster", cluster.address]
-    proc = start([*cmd, "--retries", str(retries)], impls)
+    proc = start_harness(*cmd, "--retries", str(retries), env=with_impls(impls), text=True)
     time.sleep(6)  # both points started (one per node); each takes 8+ s
     assert proc.poll() is None
     cluster.remove_node(worker_node(cluster))
@@ -248,7 +235,8 @@ def test_a_lost_point_is_failed_with_its_reason_and_resume_runs_it(
     [kept] = [p for p in doc["sweep"]["points"] if p["status"] == "complete"]
     before = (out / kept["dir"] / "results.json").read_bytes()
 
-    proc = start(["run", "--resume", str(out), "--cluster", cluster.address], tmp_path / "impls")
+    resume = ["run", "--resume", str(out), "--cluster", cluster.address]
+    proc = start_harness(*resume, env=with_impls(tmp_path / "impls"), text=True)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     doc = json.loads((out / "results.json").read_text())
@@ -295,7 +283,8 @@ def test_an_interrupted_cluster_sweep_stops_its_tasks_and_resumes(
     impls = impl_folder(tmp_path, 1.0)
     config = config_file(tmp_path, [0.25, 0.5, 1])
     out = tmp_path / "run"
-    proc = start(["run", str(config), "--out", str(out), "--cluster", cluster.address], impls)
+    cmd = ["run", str(config), "--out", str(out), "--cluster", cluster.address]
+    proc = start_harness(*cmd, env=with_impls(impls), text=True)
     time.sleep(5)  # two points running, one waiting for a node
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -307,7 +296,9 @@ def test_an_interrupted_cluster_sweep_stops_its_tasks_and_resumes(
     jobs = subprocess.run(["pgrep", "-f", str(impls)], capture_output=True, text=True)
     assert jobs.stdout == "", "a cancelled task left its job running"
 
-    proc = start(["run", "--resume", str(out), "--cluster", cluster.address], impls)
+    proc = start_harness(
+        "run", "--resume", str(out), "--cluster", cluster.address, env=with_impls(impls), text=True
+    )
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     doc = json.loads((out / "results.json").read_text())

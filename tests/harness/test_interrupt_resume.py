@@ -6,16 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 
+from tests.harness_cli import run_harness, start_harness
+
 from .fakerun import wait_for_runs
 
 FAKE = Path(__file__).with_name("fake_impl.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def setup(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -51,8 +51,7 @@ def fake_children() -> list[psutil.Process]:
 def test_sigterm_keeps_finished_jobs_and_resume_completes(tmp_path: Path) -> None:
     config, env = setup(tmp_path)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_harness("run", str(config), "--out", str(out), env=env)
     results = out / "results.json"
     wait_for_runs(results, 3, 60)
     proc.send_signal(signal.SIGTERM)
@@ -68,14 +67,7 @@ def test_sigterm_keeps_finished_jobs_and_resume_completes(tmp_path: Path) -> Non
     }
     assert 3 <= len(finished) < 8
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "--resume", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    resumed = run_harness("run", "--resume", str(out), env=env, timeout=120, text=False)
     assert resumed.returncode == 0, resumed.stderr
     data = json.loads(results.read_text())
     assert data["status"] == "complete"
@@ -88,10 +80,7 @@ def test_sigterm_keeps_finished_jobs_and_resume_completes(tmp_path: Path) -> Non
 def test_jobs_die_with_a_killed_harness(tmp_path: Path) -> None:
     config, env = setup(tmp_path)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = start_harness("run", str(config), "--out", str(out), env=env, output=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not fake_children() and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -6,8 +6,6 @@ import json
 import math
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,11 @@ from harness.report import write_report
 from harness.results import parse
 from harness.run.config import from_dict
 from harness.run.sweep import best_probes, resume_sweep, run_sweep
+from tests.harness_cli import run_harness, start_harness
 
 from .fakerun import fake, quiet, tiny_dataset, wait_for_runs
 
 FAKE = Path(__file__).with_name("fake_impl.py")
-REPO = Path(__file__).resolve().parents[2]
 SCALES = [0.0625, 0.125, 0.25, 0.5, 1]
 # A call costs a 0.5 s + 0.1 s/GFLOP, b 0.01 s + 2 s/GFLOP: b is faster below 0.49/1.9 GFLOP.
 # The paper widths times SCALES give the fake's 0.0019 to 0.50 GFLOP per call of 2 pairs.
@@ -224,8 +222,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
         json.dumps(sweep_config(tmp_path, sweep={"model.width_scale": [0.25, 0.5, 1]}))
     )
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness", "run", str(config), "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_harness("run", str(config), "--out", str(out), env=env)
     wait_for_runs(out / "points/01/results.json", 1, 120)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -235,14 +232,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert [p["status"] for p in doc["sweep"]["points"]] == ["complete", "interrupted", "pending"]
     first = (out / "points/00/results.json").read_bytes()
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "--resume", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = run_harness("run", "--resume", str(out), env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["status"] == "complete"

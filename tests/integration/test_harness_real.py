@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness_cli import run_harness
+
 pytestmark = pytest.mark.slow
-
-
-def harness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def quickstart(data: Path, out: Path, *sets: str) -> subprocess.CompletedProcess[str]:
     """The quickstart config on `data`, one measured run, 2,000 pairs, plus `--set`s."""
     base = [f"dataset.root={data}", "repeats=1", "warmup=0", "tasks.0.sample.pairs=2000"]
     args = [a for value in (*base, *sets) for a in ("--set", value)]
-    return harness("run", "configs/quickstart.yaml", "--out", str(out), *args)
+    return run_harness("run", "configs/quickstart.yaml", "--out", str(out), *args)
 
 
 def test_quickstart_shape_on_real_omniglot(omniglot_small1: Path, tmp_path: Path) -> None:
@@ -56,7 +46,7 @@ def test_every_implementation_runs_every_quickstart_task_on_tiny_and_the_checks_
 
     ids = sorted(discover())
     out = tmp_path / "run"
-    proc = harness(
+    proc = run_harness(
         "run",
         "configs/quickstart.yaml",
         "--out",
@@ -96,7 +86,7 @@ def test_rust_tch_builds_and_runs_from_a_harness_started_outside_its_venv(tmp_pa
 
 
 def test_bad_dataset_root_is_one_line(tmp_path: Path) -> None:
-    proc = harness(
+    proc = run_harness(
         "run", "configs/quickstart.yaml", "--set", f"dataset.root={tmp_path / 'missing'}"
     )
     assert proc.returncode == 1
