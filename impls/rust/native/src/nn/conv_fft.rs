@@ -19,223 +19,14 @@
 //!
 //! Spectra are stored frequency-major, `[f][row][col]` with `f = u * n + v` (`u < h` the
 //! real-to-complex axis, along a row of the image), so each frequency's matrix is contiguous.
-
-use std::fmt;
-use std::sync::Arc;
+//! The plane transforms are fft_plan.rs's, the per-frequency complex GEMM gemm.rs's `cgemm`.
 
 use num_complex::Complex32 as C32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
 
 use super::conv::ConvGeom;
+use super::gemm::cgemm;
 
-/// The transforms of one FFT side, planned once and shared by every thread.
-#[derive(Clone)]
-pub struct FftPlan {
-    n: usize,
-    h: usize,
-    r2c: Arc<dyn RealToComplex<f32>>,
-    c2r: Arc<dyn ComplexToReal<f32>>,
-    fwd: Arc<dyn Fft<f32>>,
-    inv: Arc<dyn Fft<f32>>,
-}
-
-impl fmt::Debug for FftPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FftPlan({}x{})", self.n, self.n)
-    }
-}
-
-/// Per-thread buffers of the plane transforms.
-#[derive(Debug, Clone, Default)]
-pub struct PlaneScratch {
-    row: Vec<f32>,
-    spec: Vec<C32>,
-    at: Vec<C32>,
-    fft: Vec<C32>,
-    real: Vec<C32>,
-}
-
-impl FftPlan {
-    /// Transforms of `n x n` planes.
-    pub fn new(n: usize) -> Self {
-        let mut real = RealFftPlanner::<f32>::new();
-        let mut complex = FftPlanner::<f32>::new();
-        FftPlan {
-            n,
-            h: n / 2 + 1,
-            r2c: real.plan_fft_forward(n),
-            c2r: real.plan_fft_inverse(n),
-            fwd: complex.plan_fft_forward(n),
-            inv: complex.plan_fft_inverse(n),
-        }
-    }
-
-    /// Frequencies of one plane's half spectrum (`n * h`).
-    pub fn freqs(&self) -> usize {
-        self.n * self.h
-    }
-
-    /// Buffers for [`Self::forward_plane`] and [`Self::inverse_plane`].
-    pub fn scratch(&self) -> PlaneScratch {
-        let fft = self
-            .fwd
-            .get_inplace_scratch_len()
-            .max(self.inv.get_inplace_scratch_len());
-        let real = self.r2c.get_scratch_len().max(self.c2r.get_scratch_len());
-        PlaneScratch {
-            row: vec![0.0; self.n],
-            spec: vec![C32::default(); self.h],
-            at: vec![C32::default(); self.h * self.n],
-            fft: vec![C32::default(); fft],
-            real: vec![C32::default(); real],
-        }
-    }
-
-    /// The half spectrum of the `rows x cols` plane `src` (row stride `src_rs`), zero-padded
-    /// to `n x n`: frequency `f` goes to `dst[f * stride]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_plane(
-        &self,
-        src: &[f32],
-        rows: usize,
-        cols: usize,
-        src_rs: usize,
-        dst: &mut [C32],
-        stride: usize,
-        s: &mut PlaneScratch,
-    ) {
-        let (n, h) = (self.n, self.h);
-        s.at.fill(C32::default());
-        for r in 0..rows {
-            s.row[..cols].copy_from_slice(&src[r * src_rs..r * src_rs + cols]);
-            s.row[cols..].fill(0.0);
-            self.r2c
-                .process_with_scratch(&mut s.row, &mut s.spec, &mut s.real)
-                .expect("buffer lengths come from the plan");
-            for (u, v) in s.spec.iter().enumerate() {
-                s.at[u * n + r] = *v;
-            }
-        }
-        self.fwd.process_with_scratch(&mut s.at, &mut s.fft);
-        for (f, v) in s.at[..h * n].iter().enumerate() {
-            dst[f * stride] = *v;
-        }
-    }
-
-    /// The real plane of the half spectrum `src[f * stride]`, scaled by `scale`: its top-left
-    /// `rows x cols` corner is added to (`accumulate`) or written over `dst` (row stride
-    /// `dst_rs`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn inverse_plane(
-        &self,
-        src: &[C32],
-        stride: usize,
-        rows: usize,
-        cols: usize,
-        scale: f32,
-        dst: &mut [f32],
-        dst_rs: usize,
-        accumulate: bool,
-        s: &mut PlaneScratch,
-    ) {
-        let (n, h) = (self.n, self.h);
-        for (f, v) in s.at.iter_mut().enumerate() {
-            *v = src[f * stride];
-        }
-        self.inv.process_with_scratch(&mut s.at, &mut s.fft);
-        for r in 0..rows {
-            for u in 0..h {
-                s.spec[u] = s.at[u * n + r];
-            }
-            // The spectrum of a real row: its DC (and, for even n, Nyquist) bins are real; the
-            // imaginary parts left there are rounding, which the inverse ignores.
-            s.spec[0].im = 0.0;
-            if n % 2 == 0 {
-                s.spec[h - 1].im = 0.0;
-            }
-            self.c2r
-                .process_with_scratch(&mut s.spec, &mut s.row, &mut s.real)
-                .expect("buffer lengths come from the plan");
-            let out = &mut dst[r * dst_rs..r * dst_rs + cols];
-            if accumulate {
-                for (d, v) in out.iter_mut().zip(&s.row) {
-                    *d += v * scale;
-                }
-            } else {
-                for (d, v) in out.iter_mut().zip(&s.row) {
-                    *d = v * scale;
-                }
-            }
-        }
-    }
-}
-
-/// Complex `c (+)= op(a) op(b)` over raw strides (row, column) through the `gemm` crate.
-#[allow(clippy::too_many_arguments)]
-fn cgemm(
-    (m, n, k): (usize, usize, usize),
-    c: &mut [C32],
-    (c_rs, c_cs): (usize, usize),
-    accumulate: bool,
-    a: &[C32],
-    (a_rs, a_cs): (usize, usize),
-    b: &[C32],
-    (b_rs, b_cs): (usize, usize),
-    conj_b: bool,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        (m - 1) * c_rs + (n - 1) * c_cs < c.len(),
-        "cgemm: dst out of bounds"
-    );
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    c[i * c_rs + j * c_cs] = C32::default();
-                }
-            }
-        }
-        return;
-    }
-    assert!(
-        (m - 1) * a_rs + (k - 1) * a_cs < a.len(),
-        "cgemm: lhs out of bounds"
-    );
-    assert!(
-        (k - 1) * b_rs + (n - 1) * b_cs < b.len(),
-        "cgemm: rhs out of bounds"
-    );
-    let one = C32::new(1.0, 0.0);
-    // SAFETY: the asserts keep every index of the three matrices inside its slice, and `c`
-    // is borrowed mutably, so it aliases neither `a` nor `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c_cs as isize,
-            c_rs as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            one,
-            one,
-            false,
-            false,
-            conj_b,
-            gemm::Parallelism::None,
-        );
-    }
-}
+pub use super::fft_plan::{FftPlan, PlaneScratch};
 
 /// Complex numbers of the weights' spectra of a layer (`[f][cin][cout]`).
 pub fn weights_len(plan: &FftPlan, geom: &ConvGeom) -> usize {
@@ -332,7 +123,7 @@ pub fn forward(
             true,
         );
     }
-    let scale = 1.0 / (plan.n * plan.n) as f32;
+    let scale = 1.0 / (plan.side() * plan.side()) as f32;
     for o in 0..cout {
         for j in 0..g {
             let dst = &mut y[o * g * p + j * p..o * g * p + (j + 1) * p];
@@ -483,7 +274,7 @@ pub fn finish_weight_grad(
     s: &mut PlaneScratch,
 ) {
     let (k, cin, cout) = (geom.k, geom.cin, geom.cout);
-    let scale = 1.0 / (plan.n * plan.n) as f32;
+    let scale = 1.0 / (plan.side() * plan.side()) as f32;
     for o in 0..cout {
         for c in 0..cin {
             let dst = &mut dweight[(o * cin + c) * k * k..(o * cin + c + 1) * k * k];

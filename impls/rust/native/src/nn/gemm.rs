@@ -5,6 +5,10 @@
 //! AVX-512 (`x86-v4`) kernels, chosen by measurement on this model's shapes (see
 //! `benches/nn_gemm.rs` and the crate's README). `threads` > 1 lets the crate split one product
 //! over the current rayon pool; the layers pass 1 when they already run one product per thread.
+//! The FFT layers' per-frequency products are its complex counterpart on the same crate,
+//! [`cgemm`] (complex float32, single-threaded, with the conjugation of one operand).
+
+use num_complex::Complex32 as C32;
 
 /// A read-only strided matrix view: element (i, j) is `data[i * rs + j * cs]`.
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +147,73 @@ pub fn sgemm(a: View<'_>, b: View<'_>, c: ViewMut<'_>, accumulate: bool, threads
             false,
             false,
             parallelism,
+        );
+    }
+}
+
+/// Complex `c (+)= op(a) op(b)` over raw strides (row, column), one thread, `conj_b`
+/// conjugating `b`: the per-frequency products of the FFT layers (conv_fft.rs).
+#[allow(clippy::too_many_arguments)]
+pub fn cgemm(
+    (m, n, k): (usize, usize, usize),
+    c: &mut [C32],
+    (c_rs, c_cs): (usize, usize),
+    accumulate: bool,
+    a: &[C32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[C32],
+    (b_rs, b_cs): (usize, usize),
+    conj_b: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        (m - 1) * c_rs + (n - 1) * c_cs < c.len(),
+        "cgemm: dst out of bounds"
+    );
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[i * c_rs + j * c_cs] = C32::default();
+                }
+            }
+        }
+        return;
+    }
+    assert!(
+        (m - 1) * a_rs + (k - 1) * a_cs < a.len(),
+        "cgemm: lhs out of bounds"
+    );
+    assert!(
+        (k - 1) * b_rs + (n - 1) * b_cs < b.len(),
+        "cgemm: rhs out of bounds"
+    );
+    let one = C32::new(1.0, 0.0);
+    // SAFETY: the asserts keep every index of the three matrices inside its slice, and `c`
+    // is borrowed mutably, so it aliases neither `a` nor `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_cs as isize,
+            c_rs as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            one,
+            one,
+            false,
+            false,
+            conj_b,
+            gemm::Parallelism::None,
         );
     }
 }
