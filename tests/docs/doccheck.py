@@ -5,15 +5,19 @@ paths a doc names: every link target (relative to the doc's folder) and every wo
 spans and code blocks that is a path under one of the checkout's top-level entries
 (`harness/run/`, `impls/python/oneshot_torch`) or, in a doc below the top, under an entry of the
 doc's own folder (`core/src/lib.rs` in impls/rust/README.md). Placeholders (`results/<run>`),
-the folders runs make (`data/`, `results/` but for the tracked `results/reference/`) and paths
-outside the checkout (`../shared/...`) are left out. `missing_paths` is the ones that do not
-exist. `commands` gives the shell commands a doc shows; `harness_args` picks out the arguments
-of a `python -m harness ...` one (`harness_commands` all of a doc's), `parse_harness` parses
-them with the CLI's own parser (a usage line's `[--option ARG]` must be an option of the verb)
-and `load_named_config` loads the config a `run` names. Config keys: `config_blocks` are a
-doc's YAML blocks that are configs, `config_error` validates one with the config loader, and
-`unknown_config_keys` checks the keys that code spans name against `config_tree`, every key
-of the config models (harness/run/config.py) and of the job schema they check tasks against.
+the folders runs and builds make (`data/`, `results/` but for the tracked `results/reference/`,
+cargo's `target/`) and paths outside the checkout (`../shared/...`) are left out.
+`missing_paths` is the ones that do not exist.
+
+`commands` gives the shell commands a doc shows and `harness_args` the arguments of a
+`python -m harness ...` one (`harness_commands`: all of a doc's); `parse_harness` parses them
+with the CLI's own parser (a usage line's `[--option ARG]` must be an option of the verb) and
+`load_named_config` loads the config a `run` names.
+
+Config keys: `config_blocks` are a doc's YAML blocks that are configs, `config_error` validates
+one with the config loader, and `unknown_config_keys` checks the keys that code spans name
+against `config_tree`, every key of the config models (harness/run/config.py) and of the job
+schema they check tasks against.
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ def named_paths(doc: Doc, root: Path = REPO) -> Iterator[tuple[str, Path]]:
                 continue
             first = word.split("/")[0]
             if first in RUN_MADE and not word.startswith("results/reference/"):
+                continue
+            if "target" in word.split("/"):  # cargo's build output, made by builds
                 continue
             if first in top:
                 yield word, root / word
