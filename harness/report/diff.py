@@ -218,8 +218,8 @@ def compared(m: Measurement, figure: Figure, interval: Mapping[str, Any]) -> Com
 
 def machine_kind(doc: Results, measurement: Measurement) -> str | None:
     """The CPU model a measurement ran on: its cluster node's, else the run's machine's."""
-    node = measurement.node or {}
-    cpu = node.get("cpu_model") or doc.machine.cpu_model
+    node = measurement.node
+    cpu = (node.cpu_model if node else None) or doc.machine.cpu_model
     return None if cpu is None else str(cpu)
 
 

@@ -159,15 +159,15 @@ def accuracy_curves(results: Results) -> list[Plot]:
     """Every training's validation accuracy against wall time, a colour per implementation."""
     out = []
     for record in results.quality or []:
-        impls = list(record["impls"].items())
-        if not any(run["curve"] for _, info in impls for run in info["runs"]):
+        impls = list(record.impls.items())
+        if not any(run.curve for _, info in impls for run in info.runs):
             continue
         fig, ax = plt.subplots(figsize=(7, 3.8))
         for i, (impl, info) in enumerate(impls):
-            for k, run in enumerate(info["runs"]):
-                if not run["curve"]:
+            for k, run in enumerate(info.runs):
+                if not run.curve:
                     continue
-                ts, accs = zip(*run["curve"], strict=True)
+                ts, accs = zip(*run.curve, strict=True)
                 ax.plot(
                     ts,
                     [100 * a for a in accs],
@@ -176,16 +176,14 @@ def accuracy_curves(results: Results) -> list[Plot]:
                     alpha=1.0 if k == 0 else 0.45,
                     label=impl if k == 0 else None,
                 )
-        if record["target"] is not None:
-            ax.axhline(100 * record["target"], color="black", linewidth=0.8, linestyle=":")
+        if record.target is not None:
+            ax.axhline(100 * record.target, color="black", linewidth=0.8, linestyle=":")
         ax.set_xlabel("wall seconds since the first data touched")
         ax.set_ylabel("validation accuracy (%)")
         ax.legend(fontsize=8)
-        title = f"task {record['task_index']}: train: validation accuracy of every training"
+        title = f"task {record.task_index}: train: validation accuracy of every training"
         ax.set_title(title, fontsize=10)
-        out.append(
-            Plot(f"Accuracy {record['task_index']}", png(fig), f"Validation accuracy, {title}")
-        )
+        out.append(Plot(f"Accuracy {record.task_index}", png(fig), f"Validation accuracy, {title}"))
     return out
 
 

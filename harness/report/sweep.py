@@ -8,24 +8,30 @@ the single-run ones; each point's folder keeps its own ordinary report.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 
 from harness.report.plots import Plot, png
 from harness.report.tables import Table, machine, mib, num, share
-from harness.results import Results
+from harness.results import (
+    CrossoverImpl,
+    CrossoverPoint,
+    CrossoverSeries,
+    NodeInfo,
+    Results,
+    SweepPoint,
+)
 
 
-def _crossover(results: Results) -> list[dict[str, Any]]:
+def _crossover(results: Results) -> list[CrossoverSeries]:
     return list(results.sweep.crossover or []) if results.sweep else []
 
 
 def verdicts(results: Results) -> Table:
     rows = [
-        [r["task"], str(r["task_index"]), _series(r), line]
+        [r.task, str(r.task_index), _series(r), line]
         for r in _crossover(results)
-        for line in r["summary"]
+        for line in r.summary
     ]
     return Table(
         "Crossover: where each implementation overtakes the baseline",
@@ -39,8 +45,8 @@ def verdicts(results: Results) -> Table:
     )
 
 
-def _series(record: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in record["series"].items()) or "all points"
+def _series(record: CrossoverSeries) -> str:
+    return ", ".join(f"{k} {v}" for k, v in record.series.items()) or "all points"
 
 
 def points(results: Results) -> Table:
@@ -51,31 +57,27 @@ def points(results: Results) -> Table:
             checks.setdefault(c.point, []).append(c.name if c.ok else f"{c.name} FAIL")
     rows = []
     for record in _crossover(results):
-        base = record["baseline"]
+        base = record.baseline
         ratios = {
-            (impl, p["point"]): p
-            for impl, info in record["impls"].items()
-            for p in info.get("ratios", [])
+            (impl, r.point): r for impl, info in record.impls.items() for r in info.ratios or []
         }
-        for p in record["points"]:
-            for impl, fig in p["impls"].items():
-                r = ratios.get((impl, p["point"]))
+        for p in record.points:
+            for impl, fig in p.impls.items():
+                r = ratios.get((impl, p.point))
                 rows.append(
                     [
-                        str(p["point"]),
-                        ", ".join(f"{k}={v}" for k, v in p["values"].items()),
-                        f"{record['task_index']}: {record['task']}",
-                        num(p["work_gflop"]),
+                        str(p.point),
+                        ", ".join(f"{k}={v}" for k, v in p.values.items()),
+                        f"{record.task_index}: {record.task}",
+                        num(p.work_gflop),
                         impl,
-                        num(fig["throughput"]),
+                        num(fig.throughput),
                         "baseline"
                         if impl == base
-                        else (
-                            f"{r['ratio']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if r else ""
-                        ),
-                        num(fig["gflop_per_s"]),
-                        share(fig["share_of_fma_peak"]),
-                        mib(fig["peak_rss_bytes"]),
+                        else (f"{r.ratio:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if r else ""),
+                        num(fig.gflop_per_s),
+                        share(fig.share_of_fma_peak),
+                        mib(fig.peak_rss_bytes),
                     ]
                 )
     states = ", ".join(
@@ -112,29 +114,29 @@ def points(results: Results) -> Table:
 def by_machine(results: Results) -> Table | None:
     """The points grouped by the cluster node each ran on, when they ran on several."""
     assert results.sweep is not None
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[tuple[SweepPoint, NodeInfo]]] = {}
     for p in results.sweep.points:
-        if p.node:
-            groups.setdefault(str(p.node.get("node_id")), []).append(p)
+        if p.node is not None:
+            groups.setdefault(str(p.node.node_id), []).append((p, p.node))
     if len(groups) < 2:
         return None
     rows = []
     for node_id, pts in groups.items():
-        node = pts[0].node or {}
-        sgemm = [x for x in (getattr(p, "sgemm_gflops", None) for p in pts) if x is not None]
-        fma = [x for x in (getattr(p, "fma_peak_gflops", None) for p in pts) if x is not None]
+        node = pts[0][1]
+        sgemm = [p.sgemm_gflops for p, _ in pts if p.sgemm_gflops is not None]
+        fma = [p.fma_peak_gflops for p, _ in pts if p.fma_peak_gflops is not None]
         rows.append(
             [
-                f"{node.get('hostname')} {node.get('ip')} ({node_id[:8]})",
-                str(node.get("cpu_model")),
-                f"{node.get('logical_cores')} logical, {node.get('physical_cores')} physical",
-                mib(node.get("memory_bytes")),
-                ", ".join(str(p.index) for p in pts),
+                f"{node.hostname} {node.ip} ({node_id[:8]})",
+                str(node.cpu_model),
+                f"{node.logical_cores} logical, {node.physical_cores} physical",
+                mib(node.memory_bytes),
+                ", ".join(str(p.index) for p, _ in pts),
                 _span(sgemm),
                 _span(fma),
             ]
         )
-    kinds = {str((pts[0].node or {}).get("cpu_model")) for pts in groups.values()}
+    kinds = {str(pts[0][1].cpu_model) for pts in groups.values()}
     note = (
         "The points ran on several cluster nodes (docs/cluster.md): ratios compare "
         "implementations on one node within a point; "
@@ -153,6 +155,12 @@ def by_machine(results: Results) -> Table | None:
         note,
         id="machines",
     )
+
+
+def _throughput(point: CrossoverPoint, impl: str) -> float | None:
+    """An implementation's throughput at a crossover point (None: not measured there)."""
+    fig = point.impls.get(impl)
+    return None if fig is None or fig.throughput is None else float(fig.throughput)
 
 
 def _span(values: list[float]) -> str:
@@ -175,33 +183,33 @@ def tables(results: Results) -> list[Table]:
 def plots(results: Results, run_dir: Path) -> list[Plot]:
     out = []
     for record in _crossover(results):
-        xs = [p["work_gflop"] for p in record["points"]]
-        impls = list(record["points"][0]["impls"]) if record["points"] else []
+        xs = [p.work_gflop for p in record.points]
+        impls = list(record.points[0].impls) if record.points else []
         fig, (ax_tp, ax_r) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
         for i, impl in enumerate(impls):
-            ys = [p["impls"].get(impl, {}).get("throughput") for p in record["points"]]
+            ys = [_throughput(p, impl) for p in record.points]
             pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y]
             if pts:
                 ax_tp.plot(
                     [x for x, _ in pts], [y for _, y in pts], "o-", color=f"C{i}", label=impl
                 )
-            info = record["impls"].get(impl, {})
-            ratios = info.get("ratios") or []
+            info = record.impls.get(impl) or CrossoverImpl()
+            ratios = info.ratios or []
             if ratios:
-                rx = [r["work_gflop"] for r in ratios]
-                ax_r.plot(rx, [r["ratio"] for r in ratios], "o-", color=f"C{i}", label=impl)
+                rx = [r.work_gflop for r in ratios]
+                ax_r.plot(rx, [r.ratio for r in ratios], "o-", color=f"C{i}", label=impl)
                 ax_r.fill_between(
                     rx,
-                    [r["ci_low"] for r in ratios],
-                    [r["ci_high"] for r in ratios],
+                    [r.ci_low for r in ratios],
+                    [r.ci_high for r in ratios],
                     color=f"C{i}",
                     alpha=0.2,
                 )
-                for c in info.get("crossings", []):
-                    ax_r.axvline(c["work_gflop"], color=f"C{i}", linestyle=":")
+                for c in info.crossings or []:
+                    ax_r.axvline(c.work_gflop, color=f"C{i}", linestyle=":")
                     ax_r.annotate(
-                        f"{num(c['work_gflop'])} GFLOP",
-                        (c["work_gflop"], 1.0),
+                        f"{num(c.work_gflop)} GFLOP",
+                        (c.work_gflop, 1.0),
                         textcoords="offset points",
                         xytext=(4, 6),
                         fontsize=8,
@@ -212,16 +220,16 @@ def plots(results: Results, run_dir: Path) -> list[Plot]:
         ax_tp.set_yscale("log")
         ax_tp.set_ylabel("pairs/s (median)")
         ax_tp.legend(fontsize=8)
-        ax_r.set_ylabel(f"throughput / {record['baseline']}")
+        ax_r.set_ylabel(f"throughput / {record.baseline}")
         ax_r.set_xlabel("work per call (GFLOP, log)")
         ax_r.legend(fontsize=8)
-        title = f"task {record['task_index']}: {record['task']}, {_series(record)}"
+        title = f"task {record.task_index}: {record.task}, {_series(record)}"
         ax_tp.set_title(title, fontsize=10)
         out.append(
             Plot(
-                f"Crossover {record['task_index']} {_series(record)}",
+                f"Crossover {record.task_index} {_series(record)}",
                 png(fig),
-                f"Throughput and ratio to {record['baseline']} against the work per call, {title}",
+                f"Throughput and ratio to {record.baseline} against the work per call, {title}",
             )
         )
     return out

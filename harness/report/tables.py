@@ -9,9 +9,18 @@ and the machine and software facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from harness.results import Check, Comparison, Machine, Measurement, Results, measured_runs
+from harness.results import (
+    Check,
+    Comparison,
+    FmaProbe,
+    Machine,
+    Measurement,
+    Results,
+    SgemmProbe,
+    Stat,
+    measured_runs,
+)
 
 
 @dataclass(frozen=True)
@@ -175,24 +184,24 @@ def share(x: float | None) -> str:
 
 def roofline(results: Results) -> Table:
     roof = results.roofline
-    sgemm = results.machine.sgemm or {}
+    sgemm = results.machine.sgemm or SgemmProbe()
     peak = results.machine.sgemm_gflops
     rows = [
-        [f"{t['task_index']}: {t['task']}", t["impl"], num(t["gflop_per_s"]),
-         share(t["share_of_peak"]), share(t.get("share_of_fma_peak"))]
+        [f"{t.task_index}: {t.task}", t.impl, num(t.gflop_per_s), share(t.share_of_peak),
+         share(t.share_of_fma_peak)]
         for t in (roof.tasks if roof else [])
     ]  # fmt: skip
     if peak:
         kernels = ", ".join(
-            " ".join(str(p.get(k)) for k in ("internal_api", "version", "architecture") if p.get(k))
-            for p in sgemm.get("numpy_blas") or []
+            " ".join(str(v) for v in (p.internal_api, p.version, p.architecture) if v)
+            for p in sgemm.numpy_blas or []
         )
         note = (
-            f"Peak: SGEMM {num(peak)} GFLOP/s (best of numpy {num(sgemm.get('numpy_gflops'))} "
-            f"and torch {num(sgemm.get('torch_gflops'))}, n={sgemm.get('size')}, "
-            f"{sgemm.get('threads')} threads; numpy BLAS: {kernels or 'unknown'}; "
+            f"Peak: SGEMM {num(peak)} GFLOP/s (best of numpy {num(sgemm.numpy_gflops)} "
+            f"and torch {num(sgemm.torch_gflops)}, n={sgemm.size}, "
+            f"{sgemm.threads} threads; numpy BLAS: {kernels or 'unknown'}; "
             f"OPENBLAS_CORETYPE/L2_SIZE unset for the probe: "
-            f"{'yes' if sgemm.get('unset_openblas_coretype') else 'no'})."
+            f"{'yes' if sgemm.unset_openblas_coretype else 'no'})."
         )
     else:
         why = (roof.reason if roof else None) or "not configured"
@@ -205,21 +214,21 @@ def roofline(results: Results) -> Table:
 def fma_peak_note(results: Results) -> str:
     """The FMA peak with its variant, threads, clock and flops per cycle, or why it is absent."""
     mach = results.machine
-    fma = mach.fma_peak or {}
+    fma = mach.fma_peak or FmaProbe()
     if not mach.fma_peak_gflops:
         if "fma_peak_gflops" not in mach.model_fields_set:
             return "FMA peak not recorded (the run predates the FMA probe)."
         roof = results.roofline
-        why = fma.get("reason") or (roof.reason if roof else None) or "not configured"
+        why = fma.reason or (roof.reason if roof else None) or "not configured"
         return f"FMA peak not measured: {why}."
-    mhz, per_cycle = fma.get("cpu_mhz"), fma.get("flops_per_cycle_per_core")
+    mhz, per_cycle = fma.cpu_mhz, fma.flops_per_cycle_per_core
     clock = f"{num(mhz / 1000)} GHz reported" if mhz else "clock not reported"
     cycles = f"{num(per_cycle)} flops/cycle/core at that clock" if per_cycle else ""
-    variants = [f"{name} {num(v.get('gflops'))}" for name, v in (fma.get("variants") or {}).items()]
-    variants += [f"{name} skipped: {why}" for name, why in (fma.get("skipped") or {}).items()]
+    variants = [f"{name} {num(v.gflops)}" for name, v in (fma.variants or {}).items()]
+    variants += [f"{name} skipped: {why}" for name, why in (fma.skipped or {}).items()]
     return (
-        f"FMA peak (fp32, physical): {num(mach.fma_peak_gflops)} GFLOP/s ({fma.get('best')} "
-        f"FMA chains, {fma.get('threads')} threads, {clock}{', ' + cycles if cycles else ''}; "
+        f"FMA peak (fp32, physical): {num(mach.fma_peak_gflops)} GFLOP/s ({fma.best} "
+        f"FMA chains, {fma.threads} threads, {clock}{', ' + cycles if cycles else ''}; "
         f"{', '.join(variants)})."
     )
 
@@ -229,8 +238,8 @@ def phases(results: Results) -> Table:
     for m in results.measurements:
         for p in m.phase_summary or []:
             rows.append(
-                [f"{m.task_index}: {m.task}", m.impl, p["name"], num(p["wall_s"]),
-                 mib(p["peak_rss_bytes"])]
+                [f"{m.task_index}: {m.task}", m.impl, p.name, num(p.wall_s),
+                 mib(p.peak_rss_bytes)]
             )  # fmt: skip
     return Table(
         "Phases",
@@ -299,15 +308,15 @@ def machine(results: Results) -> Table:
 def fma_peak_fact(mach: Machine) -> str:
     if not mach.fma_peak_gflops:
         return "not measured"
-    fma = mach.fma_peak or {}
-    return f"{num(mach.fma_peak_gflops)} GFLOP/s ({fma.get('best')}, {fma.get('threads')} threads)"
+    fma = mach.fma_peak or FmaProbe()
+    return f"{num(mach.fma_peak_gflops)} GFLOP/s ({fma.best}, {fma.threads} threads)"
 
 
-def _spread(stats: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
-    if not stats:
+def _spread(stats: Stat | None, scale: float = 1.0, digits: int = 3) -> str:
+    if stats is None:
         return ""
-    med, lo, hi = (scale * stats[k] for k in ("median", "min", "max"))
-    if stats["n"] == 1:
+    med, lo, hi = (scale * x for x in (stats.median, stats.min, stats.max))
+    if stats.n == 1:
         return f"{med:.{digits}g}"
     return f"{med:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
 
@@ -317,27 +326,27 @@ def quality(results: Results) -> Table:
     rows = []
     evaluations: list[str] = []
     for record in results.quality or []:
-        evals = record["evaluations"]
-        evaluations = [f"{e['task_index']}: {e['protocol']}" for e in evals]
-        target = record["target"]
-        for impl, info in record["impls"].items():
-            s = info["summary"]
-            olympic = s.get("time_to_target_olympic_s")
+        evals = record.evaluations
+        evaluations = [f"{e.task_index}: {e.protocol}" for e in evals]
+        target = record.target
+        for impl, info in record.impls.items():
+            s = info.summary
+            olympic = s.time_to_target_olympic_s
             reached = (
                 ""
                 if target is None
-                else f"{s['reached_target']}/{s['runs']} (target {100 * target:.1f}%)"
+                else f"{s.reached_target}/{s.runs} (target {100 * target:.1f}%)"
             )
             rows.append(
                 [
-                    str(record["task_index"]),
+                    str(record.task_index),
                     impl,
-                    str(s["runs"]),
+                    str(s.runs),
                     reached,
-                    _spread(s["time_to_target_s"]),
+                    _spread(s.time_to_target_s),
                     "" if olympic is None else num(olympic),
-                    _spread(s["best_val_accuracy"], 100),
-                    *[_spread(s["evaluations"].get(str(e["task_index"])), 100) for e in evals],
+                    _spread(s.best_val_accuracy, 100),
+                    *[_spread(s.evaluations.get(str(e.task_index)), 100) for e in evals],
                 ]
             )
     return Table(
