@@ -4,9 +4,10 @@
 paths a doc names: every link target (relative to the doc's folder) and every word of its code
 spans and code blocks that is a path under one of the checkout's top-level entries
 (`harness/run/`, `impls/python/oneshot_torch`) or, in a doc below the top, under an entry of the
-doc's own folder (`core/src/lib.rs` in impls/rust/README.md). Placeholders (`results/<run>`),
-the folders runs and builds make (`data/`, `results/` but for the tracked `results/reference/`,
-cargo's `target/`) and paths outside the checkout (`../shared/...`) are left out.
+doc's own folder (`core/src/lib.rs` in impls/rust/README.md; that folder's first).
+Placeholders (`results/<run>`), the folders runs and builds make (`data/`, `results/` but for
+the tracked `results/reference/`, cargo's `target/`) and paths outside the checkout
+(`../shared/...`) are left out.
 `missing_paths` is the ones that do not exist.
 
 `commands` gives the shell commands a doc shows and `harness_args` the arguments of a
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import copy
 import io
+import os
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -40,9 +42,19 @@ from pydantic import BaseModel
 from harness.errors import HarnessError
 
 REPO = Path(__file__).resolve().parents[2]
-DOC_FILES = sorted(
-    [REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "impls").glob("*/README.md")]
-)
+SKIP_DIRS = {".git", ".venv", ".tox", "target", "node_modules", "golden"}  # golden: test outputs
+
+
+def markdown_files(root: Path = REPO) -> list[Path]:
+    """Every Markdown file of the checkout but build and test outputs (tests/harness/golden)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
+        found += [Path(folder) / f for f in files if f.endswith(".md")]
+    return sorted(found)
+
+
+DOC_FILES = markdown_files()  # README.md, docs/*.md, the READMEs under impls/
 RUN_MADE = ("data", "results")  # folders that runs make; only results/reference/ is tracked
 PATHLIKE = re.compile(r"^[\w.-]+(/[\w.*-]+)*/?$")
 BASE_CONFIG = REPO / "configs" / "quickstart.yaml"  # what a doc's config fragment is laid over
@@ -105,10 +117,12 @@ def named_paths(doc: Doc, root: Path = REPO) -> Iterator[tuple[str, Path]]:
                 continue
             if "target" in word.split("/"):  # cargo's build output, made by builds
                 continue
-            if first in top:
-                yield word, root / word
-            elif first in own:
-                yield word, here / word
+            # Below the top, a word names a path of the doc's folder first (`tests/parity.rs`
+            # in impls/rust/tch/README.md), else one of the checkout's.
+            places = [here / word] if first in own else []
+            places += [root / word] if first in top else []
+            if places:
+                yield word, next((p for p in places if exists(p)), places[0])
 
 
 def exists(path: Path) -> bool:
