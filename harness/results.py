@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from pydantic import ValidationError
 
@@ -173,6 +173,10 @@ class Measurement(_Model):
     point: int | None = None  # a sweep's point (Results.sweep.points[point]); None outside one
     node: NodeSummary | None = None  # the cluster node the point ran on (node_id, ip, cpu)
 
+    def with_run(self, run: Run, summary: Summary | None) -> Measurement:
+        """This measurement with one more run and its summary over all its runs."""
+        return self.model_copy(update={"runs": [*self.runs, run], "summary": summary})
+
 
 class Build(_Model):
     impl: str
@@ -300,6 +304,12 @@ class Results(_Model):
     cluster: ClusterInfo | None = None  # run with --cluster: address, benchmark nodes
     node: NodeInfo | None = None  # a run (no sweep) on a cluster node: its facts
 
+    def with_measurement(self, m: Measurement) -> Results:
+        """This document with the measurement of m's implementation, task and point replaced."""
+        key = (m.impl, m.task_index, m.point)
+        ms = [m if (x.impl, x.task_index, x.point) == key else x for x in self.measurements]
+        return self.model_copy(update={"measurements": ms})
+
 
 # --- reading and writing ---------------------------------------------------------------------
 
@@ -358,6 +368,10 @@ def measured(runs: Iterable[RunT]) -> list[RunT]:
     return [r for r in runs if is_measured(r)]
 
 
+@overload
+def measured_runs(m: Measurement) -> list[Run]: ...
+@overload
+def measured_runs(m: Mapping[str, Any]) -> list[Any]: ...
 def measured_runs(m: Measurement | Mapping[str, Any]) -> list[Any]:
     """The measured runs of a measurement (Run models of a Measurement, dicts of a dict)."""
     return measured(m.runs if isinstance(m, Measurement) else m["runs"])

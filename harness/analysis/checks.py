@@ -51,7 +51,7 @@ import numpy as np
 from harness.analysis import reference64
 from harness.analysis.quality import trained_accuracy_check
 from harness.process.tasks import TASKS
-from harness.results import by_task, measured_runs
+from harness.results import Check, Measurement, Results, by_task, measured_runs
 
 DEFAULT_TOLERANCES = {
     "sampling": 0.0,
@@ -278,31 +278,36 @@ def judge_f64(
 
 
 def _referee(
-    check: dict[str, Any],
+    check: Check,
     reference: reference64.Reference | str,
     outputs: Mapping[str, RunOutputs],
     file: str,
-) -> None:
-    """Add the float64 figures and verdict to a check that compared two implementations."""
+) -> Check:
+    """The check with the float64 figures and verdict, for two implementations it compared."""
     if isinstance(reference, str):
-        check["detail"] += f"; float64 referee skipped: {reference}"
-        return
+        return check.model_copy(
+            update={"detail": f"{check.detail}; float64 referee skipped: {reference}"}
+        )
     errors = {}
     for impl, out in outputs.items():
         try:
             errors[impl] = f64_error(reference.f64, _tensors(out.dir / file))
         except (OSError, ValueError, KeyError) as e:
-            check["detail"] += f"; float64 referee skipped: {impl}'s outputs unreadable: {e}"
-            return
+            skipped = f"; float64 referee skipped: {impl}'s outputs unreadable: {e}"
+            return check.model_copy(update={"detail": check.detail + skipped})
     floor = f64_error(reference.f64, reference.f32)
-    pair = math.inf if check["value"] is None else float(check["value"])
-    verdict = judge_f64(pair, float(check["tolerance"] or 0.0), errors, floor)
-    check["ok"] = verdict.ok
-    check["detail"] += f"; float64 on {reference.subset}: {verdict.note}"
-    # JSON has no NaN or infinity: a non-finite error is in the detail only.
-    check["f64_errors"] = {k: v for k, v in errors.items() if math.isfinite(v)}
-    check["f64_tolerance"] = verdict.limit
-    check["f32_floor"] = floor
+    pair = math.inf if check.value is None else float(check.value)
+    verdict = judge_f64(pair, float(check.tolerance or 0.0), errors, floor)
+    return check.model_copy(
+        update={
+            "ok": verdict.ok,
+            "detail": f"{check.detail}; float64 on {reference.subset}: {verdict.note}",
+            # JSON has no NaN or infinity: a non-finite error is in the detail only.
+            "f64_errors": {k: v for k, v in errors.items() if math.isfinite(v)},
+            "f64_tolerance": verdict.limit,
+            "f32_floor": floor,
+        }
+    )
 
 
 CHECK_FNS: dict[str, CheckFn] = {
@@ -323,12 +328,12 @@ CHECKS: dict[str, list[tuple[str, CheckFn]]] = {
 }
 
 
-def first_outputs(measurement: dict[str, Any], run_dir: Path) -> RunOutputs | None:
+def first_outputs(measurement: Measurement, run_dir: Path) -> RunOutputs | None:
     runs = measured_runs(measurement)
     if not runs:
         return None
     run = runs[0]
-    return RunOutputs(run_dir / str(run["dir"]), run["metrics"], measurement["params"])
+    return RunOutputs(run_dir / run.dir, run.metrics, measurement.params)
 
 
 def _reference(
@@ -344,52 +349,47 @@ def _reference(
 
 
 def _against_own_spread(
-    check: dict[str, Any],
-    results: Mapping[str, Any],
+    check: Check,
+    results: Results,
     index: int,
-    base: Mapping[str, Any],
+    base: Measurement,
     base_out: RunOutputs,
     run_dir: Path,
-) -> None:
+) -> Check:
     """Judge `curves` against the baseline's own spread: its losses rerun with another thread
     count (results.reruns, harness/run/job.py rerun_baseline) differ from its own by s; the
     other implementation passes within max(tolerance, FLOOR_FACTOR * s)."""
-    rerun = next(
-        (
-            r
-            for r in results.get("reruns") or []
-            if r["task_index"] == index and r["impl"] == base["impl"]
-        ),
-        None,
-    )
+    reruns = results.reruns or []
+    rerun = next((r for r in reruns if r.task_index == index and r.impl == base.impl), None)
     if rerun is None:
-        return
-    if not rerun.get("ok"):
-        check["detail"] += f"; {base['impl']}'s rerun failed, judged by the tolerance alone"
-        return
-    outcome = curves_check(
-        base_out, RunOutputs(run_dir / str(rerun["dir"]), rerun["metrics"], base["params"])
-    )
+        return check
+    if not rerun.ok:
+        failed = f"; {base.impl}'s rerun failed, judged by the tolerance alone"
+        return check.model_copy(update={"detail": check.detail + failed})
+    outcome = curves_check(base_out, RunOutputs(run_dir / rerun.dir, rerun.metrics, base.params))
     if outcome is None:
-        return
+        return check
     spread = outcome[0]
-    limit = max(check["tolerance"] or 0.0, FLOOR_FACTOR * spread)
-    check["baseline_spread"] = spread if math.isfinite(spread) else None
-    check["ok"] = check["value"] is not None and check["value"] <= limit
-    check["detail"] += (
-        f"; {base['impl']}'s own spread (rerun at {rerun['threads']} thread(s)) {spread:.2e}, "
-        f"limit max(tolerance, {FLOOR_FACTOR:g} x spread) = {limit:.2e}"
+    limit = max(check.tolerance or 0.0, FLOOR_FACTOR * spread)
+    return check.model_copy(
+        update={
+            "baseline_spread": spread if math.isfinite(spread) else None,
+            "ok": check.value is not None and check.value <= limit,
+            "detail": f"{check.detail}; {base.impl}'s own spread (rerun at {rerun.threads} "
+            f"thread(s)) {spread:.2e}, limit max(tolerance, {FLOOR_FACTOR:g} x spread) = "
+            f"{limit:.2e}",
+        }
     )
 
 
 def run_checks(
-    results: dict[str, Any], run_dir: Path, tolerances: Mapping[str, float] | None = None
-) -> list[dict[str, Any]]:
+    results: Results, run_dir: Path, tolerances: Mapping[str, float] | None = None
+) -> list[Check]:
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
-    checks: list[dict[str, Any]] = []
+    checks: list[Check] = []
     references: dict[tuple[int, str], reference64.Reference | str] = {}
-    for index, measurements in by_task(results["measurements"]):
-        task = measurements[0]["task"]
+    for index, measurements in by_task(results.measurements):
+        task = measurements[0].task
         if task not in CHECKS or len(measurements) < 2:
             continue
         base = measurements[0]
@@ -397,25 +397,23 @@ def run_checks(
         for other in measurements[1:]:
             other_out = first_outputs(other, run_dir)
             for name, fn in CHECKS[task]:
-                if name in SHARED_INPUT_CHECKS and not base.get("shared_inputs", True):
+                if name in SHARED_INPUT_CHECKS and not base.shared_inputs:
                     continue  # each implementation ran on its own trained weights
-                check: dict[str, Any] = {
-                    "name": name,
-                    "task_index": index,
-                    "impls": [base["impl"], other["impl"]],
-                    "value": None,
-                    "tolerance": tol.get(name),
-                    "ok": False,
-                    "detail": "",
-                }
+                check = Check(
+                    name=name,
+                    task_index=index,
+                    impls=[base.impl, other.impl],
+                    value=None,
+                    tolerance=tol.get(name),
+                    ok=False,
+                    detail="",
+                )
                 if base_out is None or other_out is None:
-                    check["detail"] = "not compared: an implementation has no successful run"
-                    checks.append(check)
+                    detail = "not compared: an implementation has no successful run"
+                    checks.append(check.model_copy(update={"detail": detail}))
                     continue
                 try:
-                    if name == "accuracy" and (
-                        task == "train" or not base.get("shared_inputs", True)
-                    ):
+                    if name == "accuracy" and (task == "train" or not base.shared_inputs):
                         outcome = trained_accuracy_check(base, other)  # each its own trainings
                     else:
                         outcome = fn(base_out, other_out)
@@ -424,16 +422,20 @@ def run_checks(
                 if outcome is None:
                     continue
                 value, detail, ok = outcome
-                check["value"] = value if math.isfinite(value) else None
-                check["detail"] = detail
-                check["ok"] = ok if ok is not None else value <= (check["tolerance"] or 0.0)
+                check = check.model_copy(
+                    update={
+                        "value": value if math.isfinite(value) else None,
+                        "detail": detail,
+                        "ok": ok if ok is not None else value <= (check.tolerance or 0.0),
+                    }
+                )
                 if name == "curves" and ok is None:
-                    _against_own_spread(check, results, index, base, base_out, run_dir)
+                    check = _against_own_spread(check, results, index, base, base_out, run_dir)
                 if name in F64_CHECKS and ok is None:
                     make, file = F64_CHECKS[name]
                     if (index, name) not in references:
                         references[(index, name)] = _reference(make, base_out.dir)
-                    impls = {base["impl"]: base_out, other["impl"]: other_out}
-                    _referee(check, references[(index, name)], impls, file)
+                    impls = {base.impl: base_out, other.impl: other_out}
+                    check = _referee(check, references[(index, name)], impls, file)
                 checks.append(check)
     return checks

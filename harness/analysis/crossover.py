@@ -36,30 +36,48 @@ import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.ratios import values
 from harness.process.protocol import THROUGHPUT
 from harness.process.tasks import TASKS as TASK_SPECS
+from harness.results import (
+    Comparison,
+    Crossing,
+    CrossoverImpl,
+    CrossoverPoint,
+    CrossoverRatio,
+    CrossoverSeries,
+    Measurement,
+    PerOp,
+    PointFigures,
+    Results,
+    SweepPoint,
+)
 
 # The tasks whose FLOPs are counted per pair, and their default batches (their TaskSpecs).
 TASKS = tuple(name for name, spec in TASK_SPECS.items() if spec.flop_per_pair)
 DEFAULT_BATCH = {t: b for t in TASKS if (b := TASK_SPECS[t].default_batch) is not None}
 
 
-def _median(measurement: Mapping[str, Any], key: str) -> float | None:
+def _median(measurement: Measurement, key: str) -> float | None:
     """Median of a metric over the measured runs (ratios.values), None when none has it."""
     xs = list(values(measurement, key).values())
     return statistics.median(xs) if xs else None
 
 
-def work_gflop(measurement: Mapping[str, Any]) -> float | None:
+def batch_of(measurement: Measurement) -> Any:
+    """The measurement's batch: its params', else its task's default (1 without one)."""
+    return measurement.params.get("batch", DEFAULT_BATCH.get(measurement.task, 1))
+
+
+def work_gflop(measurement: Measurement) -> float | None:
     """GFLOP of one timed call of this measurement (median over its measured runs)."""
     rate, gflops = _median(measurement, "pairs_per_s"), _median(measurement, "gflop_per_s")
     if not rate or not gflops:
         return None
-    batch = measurement.get("params", {}).get("batch", DEFAULT_BATCH.get(measurement["task"], 1))
-    return gflops / rate * float(batch)
+    return gflops / rate * float(batch_of(measurement))
 
 
 # Model keys that change how the work is done, not how much of it there is: points that differ
@@ -67,7 +85,7 @@ def work_gflop(measurement: Mapping[str, Any]) -> float | None:
 ALGORITHM_KEYS = ("model.conv",)
 
 
-def series_key(values: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+def series_key(values: Mapping[str, Any], task: Measurement) -> dict[str, Any]:
     """What tells the curves of one task apart: the swept keys outside `model.` and the model's
     algorithm keys (`model.conv`), and the batch."""
     model_swept = any(k.startswith("model.") for k in values)
@@ -78,7 +96,7 @@ def series_key(values: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, 
         for k, v in values.items()
         if (not k.startswith("model.") or k in ALGORITHM_KEYS) and "batch" not in k
     }
-    key["batch"] = task.get("params", {}).get("batch", DEFAULT_BATCH.get(task["task"], 1))
+    key["batch"] = batch_of(task)
     return key
 
 
@@ -86,67 +104,67 @@ def describe(key: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in key.items())
 
 
-def crossings(pts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def crossings(pts: Sequence[CrossoverRatio]) -> list[Crossing]:
     """Where the ratio crosses 1 between neighbours (sorted by work), log-log interpolated; the
     side the implementation wins on, and `clear`: both neighbours' 95% intervals exclude 1."""
     out = []
     for a, b in itertools.pairwise(pts):
-        x0, r0, x1, r1 = a["work_gflop"], a["ratio"], b["work_gflop"], b["ratio"]
+        x0, r0, x1, r1 = a.work_gflop, a.ratio, b.work_gflop, b.ratio
         if min(x0, r0, x1, r1) <= 0 or (r0 - 1) * (r1 - 1) >= 0 or math.isclose(x0, x1):
             continue  # no crossing, or two points of the same work: no size between them
         l0, l1 = math.log(r0), math.log(r1)
         x = math.exp(math.log(x0) + l0 / (l0 - l1) * (math.log(x1) - math.log(x0)))
         out.append(
-            {
-                "work_gflop": x,
-                "between": [x0, x1],
-                "faster": "below" if r0 > 1 else "above",
-                "clear": _excludes_one(a) and _excludes_one(b),
-            }
+            Crossing(
+                work_gflop=x,
+                between=[x0, x1],
+                faster="below" if r0 > 1 else "above",
+                clear=_excludes_one(a) and _excludes_one(b),
+            )
         )
     return out
 
 
-def _excludes_one(p: Mapping[str, Any]) -> bool:
-    lo, hi = p.get("ci_low"), p.get("ci_high")
+def _excludes_one(p: CrossoverRatio) -> bool:
+    lo, hi = p.ci_low, p.ci_high
     return lo is not None and hi is not None and (lo > 1 or hi < 1)
 
 
 def sentence(
-    impl: str, baseline: str, where: str, pts: list[dict[str, Any]], cross: list[dict[str, Any]]
+    impl: str, baseline: str, where: str, pts: list[CrossoverRatio], cross: list[Crossing]
 ) -> str:
     """One line: where `impl` is faster than `baseline` along one series."""
     if not pts:
         return f"{where}: no comparable points"
     lo, hi = pts[0], pts[-1]
-    if math.isclose(lo["work_gflop"], hi["work_gflop"]):
-        ratios = ", ".join(f"{p['ratio']:.2f}x" for p in pts)
+    if math.isclose(lo.work_gflop, hi.work_gflop):
+        ratios = ", ".join(f"{p.ratio:.2f}x" for p in pts)
         return (
-            f"{where}: {impl} runs at {ratios} {baseline} at {fmt(lo['work_gflop'])} GFLOP per "
+            f"{where}: {impl} runs at {ratios} {baseline} at {fmt(lo.work_gflop)} GFLOP per "
             "call (one work size: no crossover to find)"
         )
     span = (
-        f"{lo['ratio']:.2f}x at {fmt(lo['work_gflop'])} to {hi['ratio']:.2f}x at "
-        f"{fmt(hi['work_gflop'])} GFLOP per call"
+        f"{lo.ratio:.2f}x at {fmt(lo.work_gflop)} to {hi.ratio:.2f}x at "
+        f"{fmt(hi.work_gflop)} GFLOP per call"
     )
     if not cross:
-        if all(p["ratio"] > 1 for p in pts):
+        if all(p.ratio > 1 for p in pts):
             return f"{where}: {impl} is faster than {baseline} at every measured size ({span})"
         return f"{where}: {impl} is slower than {baseline} at every measured size ({span})"
     if len(cross) == 1:
         [c] = cross
         return (
-            f"{where}: {impl} is faster {c['faster']} {fmt(c['work_gflop'])} GFLOP per call "
+            f"{where}: {impl} is faster {c.faster} {fmt(c.work_gflop)} GFLOP per call "
             f"({crossed(c)}) against {baseline} ({span})"
         )
     # several crossings: the ranges between them, each "faster" or "slower" in turn
-    state = "faster" if cross[0]["faster"] == "below" else "slower"
-    ranges = [f"{state} below {fmt(cross[0]['work_gflop'])}"]
+    state = "faster" if cross[0].faster == "below" else "slower"
+    ranges = [f"{state} below {fmt(cross[0].work_gflop)}"]
     for a, b in itertools.pairwise(cross):
-        state = "faster" if a["faster"] == "above" else "slower"
-        ranges.append(f"{state} between {fmt(a['work_gflop'])} and {fmt(b['work_gflop'])}")
-    state = "faster" if cross[-1]["faster"] == "above" else "slower"
-    ranges.append(f"{state} above {fmt(cross[-1]['work_gflop'])} GFLOP per call")
+        state = "faster" if a.faster == "above" else "slower"
+        ranges.append(f"{state} between {fmt(a.work_gflop)} and {fmt(b.work_gflop)}")
+    state = "faster" if cross[-1].faster == "above" else "slower"
+    ranges.append(f"{state} above {fmt(cross[-1].work_gflop)} GFLOP per call")
     return (
         f"{where}: {impl} is "
         + ", ".join(ranges)
@@ -156,9 +174,9 @@ def sentence(
     )
 
 
-def crossed(c: Mapping[str, Any]) -> str:
-    return f"1.0x crossed between {fmt(c['between'][0])} and {fmt(c['between'][1])}" + (
-        "" if c["clear"] else ", within noise"
+def crossed(c: Crossing) -> str:
+    return f"1.0x crossed between {fmt(c.between[0])} and {fmt(c.between[1])}" + (
+        "" if c.clear else ", within noise"
     )
 
 
@@ -170,147 +188,157 @@ def fmt(x: float) -> str:
     return f"{x:.2g}"
 
 
-def analyse(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+PointKey = tuple[int, int]  # (sweep point, task index)
+Comparisons = dict[tuple[int, int, str], Comparison]  # (point, task index, impl) -> throughput
+Row = tuple[float, int, list[Measurement], str]  # (work per call, point, measurements, baseline)
+
+
+def analyse(doc: Results) -> list[CrossoverSeries]:
     """The `sweep.crossover` records of a sweep's results document."""
-    sweep = doc.get("sweep") or {}
-    values = {p["index"]: p["values"] for p in sweep.get("points", [])}
-    peaks = best_peaks(sweep.get("points", []))
-    comparisons = {
-        (c["point"], c["task_index"], c["impl"]): c
-        for c in doc.get("comparisons") or []
-        if c.get("metric") == THROUGHPUT.get(c["task"], ("",))[0] and c.get("point") is not None
+    points = doc.sweep.points if doc.sweep else []
+    swept = {p.index: p.values for p in points}
+    peaks = best_peaks(points)
+    comparisons: Comparisons = {
+        (c.point, c.task_index, c.impl): c
+        for c in doc.comparisons or []
+        if c.metric == THROUGHPUT.get(c.task, ("",))[0] and c.point is not None
     }
-    groups: dict[tuple[int, str], list[tuple[int, dict[str, Any]]]] = {}
-    by_point: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
-    for m in doc.get("measurements", []):
-        if m.get("point") is None or m["task"] not in TASKS:
-            continue
-        by_point.setdefault((m["point"], m["task_index"]), []).append(m)
-    baseline_of: dict[tuple[int, int], str] = {}
+    by_point: dict[PointKey, list[Measurement]] = {}
+    for m in doc.measurements:
+        if m.point is not None and m.task in TASKS:
+            by_point.setdefault((m.point, m.task_index), []).append(m)
+    groups: dict[tuple[int, str], list[tuple[int, dict[str, Any], str]]] = {}
     for (point, index), ms in by_point.items():
         base = ms[0]
         cmp_base = next(
-            (c["baseline"] for (p, i, _), c in comparisons.items() if (p, i) == (point, index)),
+            (c.baseline for (p, i, _), c in comparisons.items() if (p, i) == (point, index)),
             None,
         )
         if cmp_base is not None:
-            base = next((m for m in ms if m["impl"] == cmp_base), base)
-        baseline_of[(point, index)] = base["impl"]
-        key = series_key(values.get(point, {}), base)
-        groups.setdefault((index, repr(sorted(key.items()))), []).append((point, key))
+            base = next((m for m in ms if m.impl == cmp_base), base)
+        key = series_key(swept.get(point, {}), base)
+        groups.setdefault((index, repr(sorted(key.items()))), []).append((point, key, base.impl))
     out = []
     for (index, _), members in sorted(groups.items()):
-        key = members[0][1]
-        rows = []
-        for point, _ in members:
+        rows: list[Row] = []
+        for point, _, base_id in members:
             ms = by_point[(point, index)]
-            base_id = baseline_of[(point, index)]
-            base = next(m for m in ms if m["impl"] == base_id)
+            base = next(m for m in ms if m.impl == base_id)
             work = work_gflop(base) or next((w for m in ms if (w := work_gflop(m))), None)
-            if work is None:
-                continue
-            rows.append((work, point, ms, base_id))
-        if not rows:
+            if work is not None:
+                rows.append((work, point, ms, base_id))
+        if rows:
+            rows.sort(key=lambda r: r[0])
+            out.append(one_series(index, members[0][1], rows, comparisons, swept, peaks))
+    return out
+
+
+def one_series(
+    index: int,
+    key: dict[str, Any],
+    rows: list[Row],
+    comparisons: Comparisons,
+    swept: Mapping[int, dict[str, Any]],
+    peaks: Mapping[int, Peaks],
+) -> CrossoverSeries:
+    """The record of one series of one task: its points by work, each implementation along it."""
+    task = rows[0][2][0].task
+    where = f"{task} (task {index}{', ' + describe(key) if key else ''})"
+    base_id = rows[0][3]
+    per_point = [
+        CrossoverPoint(
+            point=point,
+            values=swept.get(point, {}),
+            work_gflop=work,
+            impls={m.impl: point_figures(m, peaks.get(point, Peaks())) for m in ms},
+        )
+        for work, point, ms, _ in rows
+    ]
+    impls: dict[str, CrossoverImpl] = {}
+    summary: list[str] = []
+    for impl in [m.impl for m in rows[0][2]]:
+        ops = next((m for m in rows[0][2] if m.impl == impl), None)
+        overhead = per_op_overhead(ops) if ops else None
+        if impl == base_id:
+            if overhead is not None:
+                impls[impl] = CrossoverImpl(per_op=overhead)
             continue
-        rows.sort(key=lambda r: r[0])
-        task = rows[0][2][0]["task"]
-        where = f"{task} (task {index}{', ' + describe(key) if key else ''})"
-        base_id = rows[0][3]
-        impl_ids = [m["impl"] for m in rows[0][2]]
-        per_point = [
-            {
-                "point": point,
-                "values": values.get(point, {}),
-                "work_gflop": work,
-                "impls": {m["impl"]: point_figures(m, peaks.get(point, {})) for m in ms},
-            }
-            for work, point, ms, _ in rows
+        pts = [
+            CrossoverRatio(
+                point=point,
+                work_gflop=work,
+                ratio=c.ratio,
+                ci_low=c.ci_low,
+                ci_high=c.ci_high,
+                significant=c.significant,
+            )
+            for work, point, _, _ in rows
+            if (c := comparisons.get((point, index, impl))) and c.ratio
         ]
-        record: dict[str, Any] = {
-            "task": task,
-            "task_index": index,
-            "series": key,
-            "baseline": base_id,
-            "points": per_point,
-            "impls": {},
-            "summary": [],
-        }
-        smallest = rows[0]
-        for impl in impl_ids:
-            ops = next((m for m in smallest[2] if m["impl"] == impl), None)
-            overhead = per_op_overhead(ops) if ops else None
-            if impl == base_id:
-                if overhead:
-                    record["impls"][impl] = {"per_op": overhead}
-                continue
-            pts = []
-            for work, point, _, _ in rows:
-                c = comparisons.get((point, index, impl))
-                if c and c.get("ratio"):
-                    pts.append(
-                        {
-                            "point": point,
-                            "work_gflop": work,
-                            "ratio": c["ratio"],
-                            "ci_low": c.get("ci_low"),
-                            "ci_high": c.get("ci_high"),
-                            "significant": c.get("significant"),
-                        }
-                    )
-            cross = crossings(pts)
-            text = sentence(impl, base_id, where, pts, cross)
-            record["impls"][impl] = {"ratios": pts, "crossings": cross, "summary": text}
-            if overhead:
-                record["impls"][impl]["per_op"] = overhead
-            record["summary"].append(text)
-        one_size = math.isclose(rows[0][0], rows[-1][0])
-        for impl, info in record["impls"].items():
-            if "per_op" in info and not one_size:
-                o = info["per_op"]
-                record["summary"].append(
-                    f"{where}: {impl} takes {o['us_per_op']:.1f} us per operator call at the "
-                    f"smallest point ({o['ops_per_call']} operator calls in "
-                    f"{1e3 * o['s_per_call']:.2f} ms per call; an upper bound on its "
+        cross = crossings(pts)
+        text = sentence(impl, base_id, where, pts, cross)
+        impls[impl] = CrossoverImpl(ratios=pts, crossings=cross, summary=text)
+        if overhead is not None:
+            impls[impl] = impls[impl].model_copy(update={"per_op": overhead})
+        summary.append(text)
+    if not math.isclose(rows[0][0], rows[-1][0]):
+        for impl, info in impls.items():
+            if (o := info.per_op) is not None:
+                summary.append(
+                    f"{where}: {impl} takes {o.us_per_op:.1f} us per operator call at the "
+                    f"smallest point ({o.ops_per_call} operator calls in "
+                    f"{1e3 * o.s_per_call:.2f} ms per call; an upper bound on its "
                     "per-operation overhead)"
                 )
-        out.append(record)
-    return out
+    return CrossoverSeries(
+        task=task,
+        task_index=index,
+        series=key,
+        baseline=base_id,
+        points=per_point,
+        impls=impls,
+        summary=summary,
+    )
 
 
-def best_peaks(points: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+@dataclass(frozen=True)
+class Peaks:
+    """A machine's best probes in GFLOP/s (None: never measured)."""
+
+    fma_peak_gflops: float | None = None
+    sgemm_gflops: float | None = None
+
+
+def best_peaks(points: Sequence[SweepPoint]) -> dict[int, Peaks]:
     """Per point index, the best FMA and SGEMM probe over the points run on the same machine."""
-    machines: dict[str, list[Mapping[str, Any]]] = {}
+    machines: dict[str, list[SweepPoint]] = {}
     for p in points:
-        node = p.get("node") or {}
-        machines.setdefault(str(node.get("node_id", "")), []).append(p)
-    out: dict[int, dict[str, Any]] = {}
+        machines.setdefault(p.node.node_id if p.node else "", []).append(p)
+    out: dict[int, Peaks] = {}
     for pts in machines.values():
-        best: dict[str, Any] = {}
-        for key in ("fma_peak_gflops", "sgemm_gflops"):
-            found = [p[key] for p in pts if isinstance(p.get(key), (int, float))]
-            best[key] = max(found) if found else None
-        out.update({p["index"]: best for p in pts})
+        fma = [float(p.fma_peak_gflops) for p in pts if p.fma_peak_gflops is not None]
+        sgemm = [float(p.sgemm_gflops) for p in pts if p.sgemm_gflops is not None]
+        best = Peaks(max(fma) if fma else None, max(sgemm) if sgemm else None)
+        out.update({p.index: best for p in pts})
     return out
 
 
-def point_figures(m: Mapping[str, Any], peaks: Mapping[str, Any]) -> dict[str, Any]:
-    metric = THROUGHPUT.get(m["task"], ("pairs_per_s",))[0]
+def point_figures(m: Measurement, peaks: Peaks) -> PointFigures:
+    metric = THROUGHPUT.get(m.task, ("pairs_per_s",))[0]
     gflops = _median(m, "gflop_per_s")
-    summary = m.get("summary") or {}
-    fma, sgemm = peaks.get("fma_peak_gflops"), peaks.get("sgemm_gflops")
-    return {
-        "throughput": _median(m, metric),
-        "gflop_per_s": gflops,
-        "share_of_fma_peak": gflops / fma if gflops and fma else None,
-        "share_of_sgemm_peak": gflops / sgemm if gflops and sgemm else None,
-        "peak_rss_bytes": (summary.get("peak_rss_bytes") or {}).get("median"),
-    }
+    fma, sgemm = peaks.fma_peak_gflops, peaks.sgemm_gflops
+    return PointFigures(
+        throughput=_median(m, metric),
+        gflop_per_s=gflops,
+        share_of_fma_peak=gflops / fma if gflops and fma else None,
+        share_of_sgemm_peak=gflops / sgemm if gflops and sgemm else None,
+        peak_rss_bytes=m.summary.peak_rss_bytes.median if m.summary else None,
+    )
 
 
-def per_op_overhead(m: Mapping[str, Any]) -> dict[str, Any] | None:
+def per_op_overhead(m: Measurement) -> PerOp | None:
     ops, rate = _median(m, "ops_per_call"), _median(m, "pairs_per_s")
     if not ops or not rate:
         return None
-    batch = m.get("params", {}).get("batch", DEFAULT_BATCH.get(m["task"], 1))
-    seconds = float(batch) / rate
-    return {"ops_per_call": int(ops), "s_per_call": seconds, "us_per_op": 1e6 * seconds / ops}
+    seconds = float(batch_of(m)) / rate
+    return PerOp(ops_per_call=int(ops), s_per_call=seconds, us_per_op=1e6 * seconds / ops)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from harness.process.monitor import Sample
-from harness.results import is_measured
+from harness.results import Phase, PhaseResources, PhaseSummary, Results, Run
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -44,12 +43,9 @@ def read_samples(path: Path) -> list[Sample]:
     return out
 
 
-def intervals(phases: Sequence[Mapping[str, Any]], wall_s: float) -> list[tuple[str, float, float]]:
+def intervals(phases: Sequence[Phase], wall_s: float) -> list[tuple[str, float, float]]:
     """Announced phases plus `startup` before the first and `other` in the gaps, in time order."""
-    spans = sorted(
-        ((str(p["name"]), float(p["begin_s"]), float(p["end_s"])) for p in phases),
-        key=lambda s: s[1],
-    )
+    spans = sorted(((p.name, float(p.begin_s), float(p.end_s)) for p in phases), key=lambda s: s[1])
     out: list[tuple[str, float, float]] = []
     t = 0.0
     for name, begin, end in spans:
@@ -63,8 +59,8 @@ def intervals(phases: Sequence[Mapping[str, Any]], wall_s: float) -> list[tuple[
 
 
 def attribute(
-    phases: Sequence[Mapping[str, Any]], samples: Sequence[Sample], wall_s: float
-) -> list[dict[str, Any]]:
+    phases: Sequence[Phase], samples: Sequence[Sample], wall_s: float
+) -> list[PhaseResources]:
     """Resources per phase; a sample at time t belongs to the span that contains t."""
     rows = []
     for name, begin, end in intervals(phases, wall_s):
@@ -73,46 +69,53 @@ def attribute(
         rss = [s.rss_bytes for s in inside]
         mean_cpu = statistics.fmean(cpu) if cpu else None
         rows.append(
-            {
-                "name": name,
-                "begin_s": round(begin, 6),
-                "end_s": round(end, 6),
-                "wall_s": round(end - begin, 6),
-                "samples": len(inside),
-                "peak_rss_bytes": max(rss) if rss else None,
-                "mean_rss_bytes": round(statistics.fmean(rss)) if rss else None,
-                "mean_cpu_percent": round(mean_cpu, 1) if mean_cpu is not None else None,
-                "cpu_s": round(mean_cpu / 100 * (end - begin), 6) if mean_cpu is not None else None,
-            }
+            PhaseResources(
+                name=name,
+                begin_s=round(begin, 6),
+                end_s=round(end, 6),
+                wall_s=round(end - begin, 6),
+                samples=len(inside),
+                peak_rss_bytes=max(rss) if rss else None,
+                mean_rss_bytes=round(statistics.fmean(rss)) if rss else None,
+                mean_cpu_percent=round(mean_cpu, 1) if mean_cpu is not None else None,
+                cpu_s=round(mean_cpu / 100 * (end - begin), 6) if mean_cpu is not None else None,
+            )
         )
     return rows
 
 
-def attribute_run(run: Mapping[str, Any], run_dir: Path) -> list[dict[str, Any]]:
-    samples = read_samples(run_dir / str(run["dir"]) / "samples.csv")
-    return attribute(run.get("phases") or [], samples, float(run["wall_s"]))
+def attribute_run(run: Run, run_dir: Path) -> list[PhaseResources]:
+    samples = read_samples(run_dir / run.dir / "samples.csv")
+    return attribute(run.phases, samples, float(run.wall_s))
 
 
-def attribute_all(results: dict[str, Any], run_dir: Path) -> None:
-    """Add `phase_resources` to every run and a per-phase median summary to each measurement."""
-    for m in results["measurements"]:
-        per_phase: dict[str, dict[str, list[float]]] = {}
-        for run in m["runs"]:
-            run["phase_resources"] = attribute_run(run, run_dir)
-            if not is_measured(run):
-                continue
-            for row in run["phase_resources"]:
-                acc = per_phase.setdefault(row["name"], {"wall_s": [], "peak_rss_bytes": []})
-                acc["wall_s"].append(row["wall_s"])
-                if row["peak_rss_bytes"] is not None:
-                    acc["peak_rss_bytes"].append(row["peak_rss_bytes"])
-        m["phase_summary"] = [
-            {
-                "name": name,
-                "wall_s": statistics.median(acc["wall_s"]),
-                "peak_rss_bytes": statistics.median(acc["peak_rss_bytes"])
-                if acc["peak_rss_bytes"]
-                else None,
-            }
-            for name, acc in per_phase.items()
-        ]
+def attribute_all(results: Results, run_dir: Path) -> Results:
+    """Every run with its `phase_resources`, each measurement with a per-phase median summary."""
+    measurements = []
+    for m in results.measurements:
+        runs = [r.model_copy(update={"phase_resources": attribute_run(r, run_dir)}) for r in m.runs]
+        measurements.append(m.model_copy(update={"runs": runs, "phase_summary": summarize(runs)}))
+    return results.model_copy(update={"measurements": measurements})
+
+
+def summarize(runs: Sequence[Run]) -> list[PhaseSummary]:
+    """Per phase (in the order first seen), the median wall seconds and peak RSS of the
+    measured runs."""
+    walls: dict[str, list[float]] = {}
+    peaks: dict[str, list[float]] = {}
+    for run in runs:
+        if not run.measured:
+            continue
+        for row in run.phase_resources or []:
+            walls.setdefault(row.name, []).append(row.wall_s)
+            peak = peaks.setdefault(row.name, [])
+            if row.peak_rss_bytes is not None:
+                peak.append(row.peak_rss_bytes)
+    return [
+        PhaseSummary(
+            name=name,
+            wall_s=statistics.median(wall),
+            peak_rss_bytes=statistics.median(peaks[name]) if peaks[name] else None,
+        )
+        for name, wall in walls.items()
+    ]

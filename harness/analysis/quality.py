@@ -23,13 +23,24 @@ is one draw from a distribution (docs/correctness.md). This module judges distri
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.analysis.stats import compare_samples, summarize
 from harness.process.runner import read_event_log
-from harness.results import measured_runs
+from harness.results import (
+    Measurement,
+    Quality,
+    QualityEvaluation,
+    QualityImpl,
+    QualityRun,
+    QualitySummary,
+    Results,
+    Run,
+    Stat,
+    measured_runs,
+)
 
 MIN_RUNS_FOR_VERDICT = 2
 OLYMPIC_MIN_RUNS = 5  # MLPerf drops the fastest and the slowest of 5 or more runs
@@ -60,9 +71,9 @@ def time_to_target(points: Sequence[tuple[float, float]], target: float | None) 
     return next((t for t, acc in points if acc >= target), None)
 
 
-def accuracy_of(run: Mapping[str, Any], task: str) -> float | None:
+def accuracy_of(run: Run, task: str) -> float | None:
     key = "best_val_accuracy" if task == "train" else "accuracy"
-    value = (run.get("metrics") or {}).get(key)
+    value = run.metrics.get(key)
     return float(value) if isinstance(value, int | float) else None
 
 
@@ -74,17 +85,14 @@ def olympic_mean(values: Sequence[float]) -> float | None:
     return sum(kept) / len(kept)
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any] | None:
+def _stats(values: Sequence[float]) -> Stat | None:
     """median, iqr, min, max and n (stats.summarize), None for no values."""
     return summarize(values) if values else None
 
 
-def analyse(
-    results: Mapping[str, Any], tasks: Sequence[Any], run_dir: Path
-) -> list[dict[str, Any]]:
+def analyse(results: Results, tasks: Sequence[Any], run_dir: Path) -> list[Quality]:
     """`results.quality`: one record per train task (`tasks`: the config's TaskConfig list)."""
-    out: list[dict[str, Any]] = []
-    measurements = list(results["measurements"])
+    out: list[Quality] = []
     for index, task in enumerate(tasks):
         if task.name != "train":
             continue
@@ -94,74 +102,80 @@ def analyse(
             if tasks[i].name == "evaluate" and tasks[i].weights == "trained"
         ]
         later = [i for i in later if not any(tasks[j].name == "train" for j in range(index + 1, i))]
-        record: dict[str, Any] = {
-            "task_index": index,
-            "target": task.quality_target,
-            "evaluations": [
-                {"task_index": i, "protocol": tasks[i].params.get("protocol", "koch")}
-                for i in later
-            ],
-            "impls": {},
+        impls = {
+            m.impl: trainings(results, m, later, task.quality_target, run_dir)
+            for m in results.measurements
+            if m.task_index == index
         }
-        for m in measurements:
-            if m["task_index"] != index:
-                continue
-            evals = {i: _by_repeat(measurements, m["impl"], i) for i in later}
-            runs = []
-            for run in measured_runs(m):
-                points = curve(run_dir / str(run["dir"]))
-                runs.append(
-                    {
-                        "repeat": run["repeat"],
-                        "seed": run.get("seed"),
-                        "curve": [[round(t, 3), v] for t, v in points],
-                        "time_to_target_s": time_to_target(points, task.quality_target),
-                        "best_val_accuracy": accuracy_of(run, "train"),
-                        "train_pairs": (run.get("metrics") or {}).get("train_pairs"),
-                        "wall_s": (run.get("metrics") or {}).get("wall_s"),
-                        "evaluations": {
-                            str(i): accuracy_of(evals[i][run["repeat"]], "evaluate")
-                            if run["repeat"] in evals[i]
-                            else None
-                            for i in later
-                        },
-                    }
-                )
-            reached = [r["time_to_target_s"] for r in runs if r["time_to_target_s"] is not None]
-            summary: dict[str, Any] = {
-                "runs": len(runs),
-                "reached_target": len(reached) if task.quality_target is not None else None,
-                "time_to_target_s": _stats(reached),
-                "time_to_target_olympic_s": olympic_mean(reached)
-                if len(reached) == len(runs)
-                else None,
-                "best_val_accuracy": _stats(
-                    [r["best_val_accuracy"] for r in runs if r["best_val_accuracy"] is not None]
-                ),
-                "evaluations": {
-                    str(i): _stats([v for r in runs if (v := r["evaluations"][str(i)]) is not None])
-                    for i in later
-                },
-            }
-            record["impls"][m["impl"]] = {"runs": runs, "summary": summary}
-        out.append(record)
+        evaluations = [
+            QualityEvaluation(task_index=i, protocol=tasks[i].params.get("protocol", "koch"))
+            for i in later
+        ]
+        out.append(
+            Quality(
+                task_index=index,
+                target=task.quality_target,
+                evaluations=evaluations,
+                impls=impls,
+            )
+        )
     return out
 
 
-def _by_repeat(
-    measurements: Sequence[Mapping[str, Any]], impl: str, index: int
-) -> dict[int, Mapping[str, Any]]:
-    for m in measurements:
-        if m["impl"] == impl and m["task_index"] == index:
-            return {int(r["repeat"]): r for r in measured_runs(m)}
+def trainings(
+    results: Results, m: Measurement, later: list[int], target: float | None, run_dir: Path
+) -> QualityImpl:
+    """One implementation's measured trainings of a train task, and their summary."""
+    evals = {i: _by_repeat(results, m.impl, i) for i in later}
+    runs = []
+    for run in measured_runs(m):
+        points = curve(run_dir / run.dir)
+        runs.append(
+            QualityRun(
+                repeat=run.repeat,
+                seed=run.seed,
+                curve=[[round(t, 3), v] for t, v in points],
+                time_to_target_s=time_to_target(points, target),
+                best_val_accuracy=accuracy_of(run, "train"),
+                train_pairs=run.metrics.get("train_pairs"),
+                wall_s=run.metrics.get("wall_s"),
+                evaluations={
+                    str(i): accuracy_of(evals[i][run.repeat], "evaluate")
+                    if run.repeat in evals[i]
+                    else None
+                    for i in later
+                },
+            )
+        )
+    reached = [r.time_to_target_s for r in runs if r.time_to_target_s is not None]
+    summary = QualitySummary(
+        runs=len(runs),
+        reached_target=len(reached) if target is not None else None,
+        time_to_target_s=_stats(reached),
+        time_to_target_olympic_s=olympic_mean(reached) if len(reached) == len(runs) else None,
+        best_val_accuracy=_stats(
+            [r.best_val_accuracy for r in runs if r.best_val_accuracy is not None]
+        ),
+        evaluations={
+            str(i): _stats([v for r in runs if (v := r.evaluations[str(i)]) is not None])
+            for i in later
+        },
+    )
+    return QualityImpl(runs=runs, summary=summary)
+
+
+def _by_repeat(results: Results, impl: str, index: int) -> dict[int, Run]:
+    for m in results.measurements:
+        if m.impl == impl and m.task_index == index:
+            return {r.repeat: r for r in measured_runs(m)}
     return {}
 
 
 def trained_accuracy_check(
-    base: Mapping[str, Any], other: Mapping[str, Any]
+    base: Measurement, other: Measurement
 ) -> tuple[float, str, bool | None] | None:
     """The `accuracy` check of two implementations' own trained models, over all their runs."""
-    task = str(base["task"])
+    task = base.task
     a = [v for r in measured_runs(base) if (v := accuracy_of(r, task)) is not None]
     b = [v for r in measured_runs(other) if (v := accuracy_of(r, task)) is not None]
     if not a or not b:

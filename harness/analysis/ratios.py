@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.analysis.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
 from harness.process.protocol import THROUGHPUT
-from harness.results import Measurement, Results, Run, by_task, measured_runs
+from harness.results import Comparison, Measurement, Results, Run, by_task, measured_runs
 
 
 @dataclass(frozen=True)
@@ -44,48 +44,43 @@ def figures_of(task: str) -> list[Figure]:
     return out
 
 
-def run_value(run: Run | Mapping[str, Any], figure: str) -> float | None:
+def run_value(run: Run, figure: str) -> float | None:
     """A figure of one run: harness-measured resources, else the implementation's metric."""
-    run = run.dump() if isinstance(run, Run) else run
     if figure == "cpu_s":
-        return float(run["user_s"]) + float(run["sys_s"])
+        return float(run.user_s) + float(run.sys_s)
     if figure in ("wall_s", "peak_rss_bytes", "startup_s"):
-        value = run.get(figure)
+        value = getattr(run, figure)
         return None if value is None else float(value)
-    metrics = run.get("metrics") or {}
+    return metric_value(run, figure)
+
+
+def metric_value(run: Run, figure: str) -> float | None:
+    """A figure the implementation reported (its result.json's `metrics`, read here only): the
+    number, `gflop_per_s` from `gflop` over `task_s` (or the wall time) when it gave those."""
+    metrics = run.metrics
     value = metrics.get(figure)
     if figure == "gflop_per_s" and value is None and "gflop" in metrics:
-        task_s = metrics.get("task_s") or run.get("wall_s")
+        task_s = metrics.get("task_s") or run.wall_s
         value = float(metrics["gflop"]) / float(task_s) if task_s else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def values(measurement: Measurement | Mapping[str, Any], figure: str) -> dict[int, float]:
+def values(measurement: Measurement, figure: str) -> dict[int, float]:
     """Figure values of the measured runs, keyed by repeat index."""
     out: dict[int, float] = {}
     for run in measured_runs(measurement):
         v = run_value(run, figure)
         if v is not None:
-            out[run.repeat if isinstance(run, Run) else int(run["repeat"])] = v
+            out[run.repeat] = v
     return out
 
 
-def context(
-    results: Results | Mapping[str, Any], measurement: Measurement | Mapping[str, Any]
-) -> dict[str, Any]:
+def context(results: Results, measurement: Measurement) -> dict[str, Any]:
     """What must be equal for two measurements to be comparable."""
-    sha256: str | None
-    if isinstance(results, Results):
-        config, sha256 = results.config, results.dataset.sha256
-    else:
-        config = results.get("config") or {}
-        sha256 = (results.get("dataset") or {}).get("sha256")
-    params = (
-        measurement.params if isinstance(measurement, Measurement) else measurement.get("params")
-    )
+    config = results.config
     threads: Any = config.get("threads", 2)
     reported = {
-        t for r in measured_runs(measurement) if isinstance(t := run_metrics(r).get("threads"), int)
+        t for r in measured_runs(measurement) if isinstance(t := r.metrics.get("threads"), int)
     }
     if len(reported) == 1:
         threads = reported.pop()
@@ -93,15 +88,10 @@ def context(
         threads = sorted(reported)
     return {
         "threads": threads,
-        "batch": (params or {}).get("batch"),
+        "batch": measurement.params.get("batch"),
         "seed": config.get("seed", 0),
-        "dataset sha256": sha256,
+        "dataset sha256": results.dataset.sha256,
     }
-
-
-def run_metrics(run: Run | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A run's metrics (a dict run without them: none)."""
-    return run.metrics if isinstance(run, Run) else run.get("metrics") or {}
 
 
 def refusal(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
@@ -150,29 +140,29 @@ def compare_figure(
 
 
 def run_comparisons(
-    results: Mapping[str, Any],
+    results: Results,
     baseline: str | None = None,
     max_rel_iqr: float = SPREAD_WARN_REL_IQR,
-) -> list[dict[str, Any]]:
+) -> list[Comparison]:
     """Every implementation against the baseline, per task and figure."""
-    out: list[dict[str, Any]] = []
-    for index, group in by_task(results["measurements"]):
-        ids = [m["impl"] for m in group]
+    out: list[Comparison] = []
+    for index, group in by_task(results.measurements):
+        ids = [m.impl for m in group]
         base_id = str(baseline if baseline in ids else ids[0])
-        base = next(m for m in group if m["impl"] == base_id)
+        base = next(m for m in group if m.impl == base_id)
         for other in group:
-            if other["impl"] == base_id:
+            if other.impl == base_id:
                 continue
             why = refusal(context(results, base), context(results, other))
-            for figure in figures_of(str(base["task"])):
+            for figure in figures_of(base.task):
                 a, b = values(base, figure.name), values(other, figure.name)
                 if not a or not b:
                     continue
                 entry: dict[str, Any] = {
-                    "task": base["task"],
+                    "task": base.task,
                     "task_index": index,
                     "baseline": base_id,
-                    "impl": other["impl"],
+                    "impl": other.impl,
                     "metric": figure.name,
                     "unit": figure.unit,
                     "higher_is_better": figure.higher_is_better,
@@ -180,14 +170,9 @@ def run_comparisons(
                 if why:
                     entry.update(ratio=None, ci_low=None, ci_high=None, refused=why, warning=why)
                 else:
+                    labels = (base_id, other.impl)
                     entry.update(
-                        compare_figure(
-                            a,
-                            b,
-                            paired=True,
-                            max_rel_iqr=max_rel_iqr,
-                            labels=(base_id, str(other["impl"])),
-                        )
+                        compare_figure(a, b, paired=True, max_rel_iqr=max_rel_iqr, labels=labels)
                     )
-                out.append(entry)
+                out.append(Comparison(**entry))
     return out

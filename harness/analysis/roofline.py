@@ -34,6 +34,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
 from harness.process.tasks import TASKS
+from harness.results import Results, RooflineTask
 
 # The tasks with network arithmetic (an analytic FLOP count in their TaskSpec).
 COMPUTE_TASKS = tuple(name for name, spec in TASKS.items() if spec.flops is not None)
@@ -155,28 +156,28 @@ def wanted(measure: str, task_names: list[str]) -> bool:
     return any(t in COMPUTE_TASKS for t in task_names)
 
 
-def achieved(results: Mapping[str, Any], peak_gflops: float | None) -> list[dict[str, Any]]:
+def achieved(results: Results, peak_gflops: float | None) -> list[RooflineTask]:
     """Median achieved GFLOP/s of every compute measurement and its share of the peak."""
     from harness.analysis.ratios import values
     from harness.analysis.stats import summarize
 
     rows = []
-    for m in results["measurements"]:
-        if m["task"] not in COMPUTE_TASKS:
+    for m in results.measurements:
+        if m.task not in COMPUTE_TASKS:
             continue
         vals = list(values(m, "gflop_per_s").values())
         if not vals:
             continue
-        med = summarize(vals)["median"]
+        med = summarize(vals).median
         rows.append(
-            {
-                "task": m["task"],
-                "task_index": m["task_index"],
-                "impl": m["impl"],
-                "gflop_per_s": med,
-                "share_of_peak": med / peak_gflops if peak_gflops else None,
-                "runs": len(vals),
-            }
+            RooflineTask(
+                task=m.task,
+                task_index=m.task_index,
+                impl=m.impl,
+                gflop_per_s=med,
+                share_of_peak=med / peak_gflops if peak_gflops else None,
+                runs=len(vals),
+            )
         )
     return rows
 

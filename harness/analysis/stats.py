@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.results import Stat
+
 
 def quantile(values: Sequence[float], q: float) -> float:
     """Linear-interpolation quantile (numpy's default), q in [0, 1]."""
@@ -25,15 +27,15 @@ def quantile(values: Sequence[float], q: float) -> float:
     return float(np.quantile(np.asarray(values, dtype=np.float64), q))
 
 
-def summarize(values: Sequence[float]) -> dict[str, float]:
+def summarize(values: Sequence[float]) -> Stat:
     """median, iqr, min, max (and n) of a non-empty sequence."""
-    return {
-        "median": statistics.median(values),
-        "iqr": quantile(values, 0.75) - quantile(values, 0.25),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
+    return Stat(
+        median=statistics.median(values),
+        iqr=quantile(values, 0.75) - quantile(values, 0.25),
+        min=min(values),
+        max=max(values),
+        n=len(values),
+    )
 
 
 # Relative IQR (IQR / median) above which a figure is too noisy to conclude from; pyperf warns

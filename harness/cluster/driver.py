@@ -21,7 +21,6 @@ point `failed` with the reason in `sweep.points[i].reason`, the other points run
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -38,6 +37,10 @@ from harness.cluster.node import RESOURCE, run_unit, unpack
 from harness.errors import HarnessError
 from harness.process import impls
 from harness.process.protocol import atomic_write_json
+from harness.result_sections import _Model
+from harness.results import ClusterInfo, ClusterNode, NodeInfo, Results
+from harness.results import load as load_results
+from harness.results import save as save_results
 from harness.run.config import Config, load_config
 from harness.run.context import require_new_folder
 from harness.run.display import Display
@@ -76,7 +79,7 @@ class Done:
 # --- connecting ------------------------------------------------------------------------------
 
 
-def connect(address: str) -> list[dict[str, Any]]:
+def connect(address: str) -> list[ClusterNode]:
     """ray.init to a running cluster; its alive benchmark nodes, or one HarnessError line."""
     try:
         import ray
@@ -125,14 +128,14 @@ def check_reachable(address: str) -> None:
         ) from None
 
 
-def benchmark_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The alive nodes of ray.nodes() that declare the benchmark resource."""
+def benchmark_nodes(nodes: list[dict[str, Any]]) -> list[ClusterNode]:
+    """The alive nodes of ray.nodes() (Ray's dicts) that declare the benchmark resource."""
     return [
-        {
-            "node_id": n["NodeID"],
-            "ip": n.get("NodeManagerAddress"),
-            "hostname": n.get("NodeManagerHostname"),
-        }
+        ClusterNode(
+            node_id=n["NodeID"],
+            ip=n.get("NodeManagerAddress"),
+            hostname=n.get("NodeManagerHostname"),
+        )
         for n in nodes
         if n.get("Alive") and n.get("Resources", {}).get(RESOURCE, 0) >= 1
     ]
@@ -189,12 +192,12 @@ def _options(remote: Any, pin: str | None, retries: int) -> Any:
     return remote.options(**options)
 
 
-def write_unit(done: Done) -> dict[str, Any]:
+def write_unit(done: Done) -> NodeInfo:
     """A finished unit's folder and node facts into its destination; the node's facts."""
-    assert done.result is not None
+    assert done.result is not None  # run_unit's answer: the task's boundary, a dict
     unpack(done.result["archive"], done.unit.dest)
-    node: dict[str, Any] = done.result["node"]
-    atomic_write_json(done.unit.dest / NODE_FILE, node)
+    node = NodeInfo.model_validate(done.result["node"])
+    atomic_write_json(done.unit.dest / NODE_FILE, node.dump())
     return node
 
 
@@ -244,21 +247,21 @@ def _drive(
     try:
         if fresh and config.sweep:
             start_sweep_dir(config, run_dir)
-        names = ", ".join(f"{n['hostname']} {n['ip']}" for n in nodes)
+        names = ", ".join(f"{n.hostname} {n.ip}" for n in nodes)
         display.line(f"cluster {address}: {len(nodes)} benchmark node(s): {names}")
-        facts = {"address": address, "nodes": nodes}
+        facts = ClusterInfo(address=address, nodes=nodes)
         if per_node:
-            return _per_node(config, run_dir, display, retries, facts, fresh)
+            return _per_node(config, run_dir, display, retries, facts, fresh).dump()
         if config.sweep:
-            return _sweep(config, run_dir, display, retries, facts)
-        return _single(config, run_dir, display, retries, facts)
+            return _sweep(config, run_dir, display, retries, facts).dump()
+        return _single(config, run_dir, display, retries, facts).dump()
     finally:
         ray.shutdown()
 
 
 def _sweep(
-    config: Config, run_dir: Path, display: Display, retries: int, facts: dict[str, Any]
-) -> dict[str, Any]:
+    config: Config, run_dir: Path, display: Display, retries: int, facts: ClusterInfo
+) -> Results:
     points = [p for p, _ in config.points]
     started = started_utc(run_dir)
     status: dict[int, str] = {}
@@ -274,8 +277,7 @@ def _sweep(
         units.append(Unit(p.index, p.label, dict(p.raw), dest))
         status[p.index] = "running"  # submitted: running or waiting for a free node
     display.line(f"sweep: {len(units)} of {len(points)} points to run on the cluster")
-    extra = {"cluster": facts}
-    write_document(config, points, status, run_dir, started, display, extra=extra)
+    write_document(config, points, status, run_dir, started, display, cluster=facts)
     try:
         for done in run_units(units, retries):
             i = done.unit.index
@@ -287,31 +289,32 @@ def _sweep(
             else:
                 node = write_unit(done)
                 status[i] = status_of(done.unit.dest / "results.json") or "failed"
-                display.line(f"{where}: {status[i]} on {node['hostname']} {node['ip']}")
+                display.line(f"{where}: {status[i]} on {node.hostname} {node.ip}")
             write_document(
-                config, points, status, run_dir, started, display, reasons=reasons, extra=extra
+                config, points, status, run_dir, started, display, reasons=reasons, cluster=facts
             )
     except BaseException:
         for index, state in status.items():
             if state == "running":
                 status[index] = "interrupted"
         write_document(
-            config, points, status, run_dir, started, display, reasons=reasons, extra=extra
+            config, points, status, run_dir, started, display, reasons=reasons, cluster=facts
         )
         raise
     final = all(s == "complete" for s in status.values())
     return write_document(
-        config, points, status, run_dir, started, display, final=final, reasons=reasons, extra=extra
-    )
+        config, points, status, run_dir, started, display, final=final, reasons=reasons,
+        cluster=facts,
+    )  # fmt: skip
 
 
 def _single(
-    config: Config, run_dir: Path, display: Display, retries: int, facts: dict[str, Any]
-) -> dict[str, Any]:
+    config: Config, run_dir: Path, display: Display, retries: int, facts: ClusterInfo
+) -> Results:
     results = run_dir / "results.json"
     if status_of(results) == "complete":
         display.line(f"{results}: complete already; nothing to run")
-        return dict(json.loads(results.read_text(encoding="utf-8")))
+        return load_results(results)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     unit = Unit(0, config.name, dict(config.raw), run_dir)
@@ -319,22 +322,40 @@ def _single(
     if done.result is None:
         raise HarnessError(f"the run failed on the cluster: {done.reason}")
     node = write_unit(done)
-    display.line(f"ran on {node['hostname']} {node['ip']}")
+    display.line(f"ran on {node.hostname} {node.ip}")
     return annotate(results, node, facts)
 
 
-def annotate(results: Path, node: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+def annotate(results: Path, node: NodeInfo, facts: ClusterInfo) -> Results:
     """Add the node (the document's `node`, each measurement's) and the cluster to a run's."""
-    doc = dict(json.loads(results.read_text(encoding="utf-8")))
-    doc["node"] = node
-    doc["cluster"] = facts
-    for m in doc.get("measurements", []):
-        m["node"] = node_summary(node)
-    atomic_write_json(results, doc)
+    doc = load_results(results)
+    where = node_summary(node)
+    measurements = [m.model_copy(update={"node": where}) for m in doc.measurements]
+    doc = doc.model_copy(update={"node": node, "cluster": facts, "measurements": measurements})
+    save_results(results, doc)
     return doc
 
 
 PER_NODE_FILE = "nodes.json"  # a --per-node run's index: every node's folder and status
+
+
+class NodeRun(_Model):
+    """A --per-node run's entry in nodes.json: the node, its folder and where its run stands."""
+
+    index: int
+    dir: str
+    node_id: str
+    ip: str | None
+    hostname: str | None
+    status: str  # pending | running | complete | failed
+    reason: str | None = None  # why it failed
+
+
+class PerNodeIndex(_Model):
+    """nodes.json: the cluster and every node's run."""
+
+    cluster: ClusterInfo
+    nodes: list[NodeRun]
 
 
 def _per_node(
@@ -342,46 +363,46 @@ def _per_node(
     run_dir: Path,
     display: Display,
     retries: int,
-    facts: dict[str, Any],
+    facts: ClusterInfo,
     fresh: bool,
-) -> dict[str, Any]:
+) -> PerNodeIndex:
     """The whole run once on every node, each pinned to it, into nodes/NN/; the index."""
     index_path = run_dir / PER_NODE_FILE
     if fresh:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
         entries = [
-            {"index": i, "dir": f"nodes/{i:02d}", **node, "status": "pending"}
-            for i, node in enumerate(facts["nodes"])
+            NodeRun(index=i, dir=f"nodes/{i:02d}", **node.dump(), status="pending")
+            for i, node in enumerate(facts.nodes)
         ]
     else:
-        entries = json.loads(index_path.read_text(encoding="utf-8"))["nodes"]
-    alive = {n["node_id"] for n in facts["nodes"]}
+        entries = PerNodeIndex.model_validate_json(index_path.read_text(encoding="utf-8")).nodes
+    alive = {n.node_id for n in facts.nodes}
     units = []
-    for e in entries:
-        dest = run_dir / e["dir"]
+    for i, e in enumerate(entries):
+        dest = run_dir / e.dir
         if status_of(dest / "results.json") == "complete":
-            e["status"] = "complete"
+            entries[i] = e.model_copy(update={"status": "complete"})
             continue
         if dest.exists():
             shutil.rmtree(dest)
-        if e["node_id"] not in alive:
-            e["status"], e["reason"] = "failed", "the node is no longer in the cluster"
+        if e.node_id not in alive:
+            gone = {"status": "failed", "reason": "the node is no longer in the cluster"}
+            entries[i] = e.model_copy(update=gone)
             continue
-        e.pop("reason", None)
-        e["status"] = "running"
-        units.append(
-            Unit(e["index"], f"{e['hostname']} {e['ip']}", dict(config.raw), dest, e["node_id"])
-        )
-    index = {"cluster": facts, "nodes": entries}
-    atomic_write_json(index_path, index)
+        kept = {k: v for k, v in e.dump().items() if k != "reason"}  # run again: no reason yet
+        entries[i] = NodeRun(**{**kept, "status": "running"})
+        units.append(Unit(e.index, f"{e.hostname} {e.ip}", dict(config.raw), dest, e.node_id))
+    atomic_write_json(index_path, PerNodeIndex(cluster=facts, nodes=entries).dump())
     for done in run_units(units, retries):
         e = entries[done.unit.index]
         if done.result is None:
-            e["status"], e["reason"] = "failed", done.reason or "failed"
+            e = e.model_copy(update={"status": "failed", "reason": done.reason or "failed"})
         else:
             annotate(done.unit.dest / "results.json", write_unit(done), facts)
-            e["status"] = status_of(done.unit.dest / "results.json") or "failed"
-        display.line(f"node {done.unit.label}: {e['status']} {e.get('reason', '')}".rstrip())
-        atomic_write_json(index_path, index)
-    return index
+            state = status_of(done.unit.dest / "results.json") or "failed"
+            e = e.model_copy(update={"status": state})
+        entries[done.unit.index] = e
+        display.line(f"node {done.unit.label}: {e.status} {e.reason or ''}".rstrip())
+        atomic_write_json(index_path, PerNodeIndex(cluster=facts, nodes=entries).dump())
+    return PerNodeIndex(cluster=facts, nodes=entries)

@@ -15,11 +15,11 @@ def build_all(ctx: Context) -> None:
             ctx.display.line(f"building {impl.id} ...")
         record = impls.build(impl, ctx.run_dir / "build" / f"{impl.id}.log", env)
         build = Build(impl=record.impl, ok=record.ok, wall_s=record.wall_s, log=record.log)
-        ctx.results["builds"].append(build.dump())
+        ctx.results = ctx.results.model_copy(update={"builds": [*ctx.results.builds, build]})
         save(ctx)
         if not record.ok:
             raise HarnessError(f"building {impl.id} failed; see {record.log}")
-        ctx.results["implementations"][impl.id] = Implementation(
-            language=impl.language, versions=impls.versions(impl, env)
-        ).dump()
+        facts = Implementation(language=impl.language, versions=impls.versions(impl, env))
+        known = {**ctx.results.implementations, impl.id: facts}
+        ctx.results = ctx.results.model_copy(update={"implementations": known})
     save(ctx)

@@ -1,17 +1,18 @@
 """The state of one experiment while it runs: config, folders, implementations, the document.
 
-`results` is the working results document (a dict of harness/results.py's models, dumped):
-jobs append their runs to it and `save` writes it, validated, after every job.
+`results` is the working results document (harness/results.py's `Results`, immutable): each
+job's run replaces its measurement through `Results.with_measurement`, and `save` writes the
+document after every job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import HarnessError
 from harness.process import impls
+from harness.results import Results
 from harness.results import save as save_results
 from harness.run.config import Config
 from harness.run.display import Display
@@ -25,7 +26,7 @@ class Context:
     eval_root: Path | None
     chosen: list[impls.Implementation]
     display: Display
-    results: dict[str, Any]
+    results: Results
 
 
 def require_new_folder(run_dir: Path) -> None:
@@ -36,10 +37,3 @@ def require_new_folder(run_dir: Path) -> None:
 
 def save(ctx: Context) -> None:
     save_results(ctx.run_dir / "results.json", ctx.results)
-
-
-def find_measurement(results: dict[str, Any], impl_id: str, index: int) -> dict[str, Any]:
-    for m in results["measurements"]:
-        if m["impl"] == impl_id and m["task_index"] == index:
-            return m  # type: ignore[no-any-return]
-    raise KeyError((impl_id, index))

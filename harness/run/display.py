@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.process.protocol import Event
-from harness.results import Results, parse
+from harness.results import Results, Run, parse
 
 
 def human_bytes(n: float) -> str:
@@ -50,19 +50,19 @@ class Display:
 
         return on_event
 
-    def end_job(self, label: str, run: dict[str, Any]) -> None:
+    def end_job(self, label: str, run: Run) -> None:
         if self._status is not None:
             self._status.stop()
             self._status = None
-        if run["ok"]:
-            tp = {k: v for k, v in run["metrics"].items() if k.endswith("_per_s")}
+        if run.ok:
+            tp = {k: v for k, v in run.metrics.items() if k.endswith("_per_s")}
             rate = ", ".join(f"{k} {v:,.0f}" for k, v in tp.items())
             self.line(
-                f"{label}: ok {run['wall_s']:.2f} s, peak {human_bytes(run['peak_rss_bytes'])}"
+                f"{label}: ok {run.wall_s:.2f} s, peak {human_bytes(run.peak_rss_bytes)}"
                 + (f", {rate}" if rate else "")
             )
         else:
-            self.line(f"{label}: FAILED: {run['error']}")
+            self.line(f"{label}: FAILED: {run.error}")
 
     def summary(self, results: Results | Mapping[str, Any]) -> None:
         results = results if isinstance(results, Results) else parse(results)

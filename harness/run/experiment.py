@@ -22,12 +22,12 @@ from harness.errors import HarnessError
 from harness.process import impls
 from harness.process.protocol import PROTOCOL_VERSION, REPO_ROOT
 from harness.process.runner import kill_children
-from harness.results import RESULTS_FORMAT_VERSION, Dataset, Machine, Measurement, Results
+from harness.results import RESULTS_FORMAT_VERSION, Dataset, Machine, Measurement, Results, find
 from harness.results import load as load_results
 from harness.run import datasets, postrun
 from harness.run.builds import build_all
 from harness.run.config import Config
-from harness.run.context import Context, find_measurement, require_new_folder, save
+from harness.run.context import Context, require_new_folder, save
 from harness.run.display import Display
 from harness.run.inputs import prepare_inputs
 from harness.run.job import rerun_baseline, run_one
@@ -47,7 +47,8 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Run everything the config asks for; return the results document (also on disk).
 
-    `available` replaces the discovered implementations (tests use a fake one).
+    `available` replaces the discovered implementations (tests use a fake one). The document
+    is returned as its JSON dict, as written; the run holds it typed (`Context.results`).
     """
     if config.sweep:
         raise HarnessError("this config has a sweep: run it with harness.run.sweep.run_sweep")
@@ -87,7 +88,7 @@ def run_experiment(
             for impl in chosen
         ],
         checks=[],
-    ).dump()
+    )
     ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
     save(ctx)
     return execute(ctx)
@@ -101,26 +102,26 @@ def resume_experiment(
 
     results_path = run_dir / "results.json"
     try:
-        results = load_results(results_path).dump()
+        results = load_results(results_path)
     except HarnessError as e:
         raise HarnessError(f"{results_path}: cannot resume: {e}") from None
     config = load_config(run_dir / "config.yaml")
     chosen = impls.select(config.implementations, available or impls.discover())
     impls.check_device(config.device, chosen)
     root, eval_root, data_facts = datasets.prepare(config, display)
-    if data_facts["sha256"] != results["dataset"]["sha256"]:
+    if data_facts["sha256"] != results.dataset.sha256:
         raise HarnessError(
             f"{run_dir}: the data set changed since the run started (sha256 differs); "
             "start a new run instead of resuming"
         )
-    results["status"] = "running"
+    results = results.model_copy(update={"status": "running"})
     ctx = Context(config, run_dir, root, eval_root, chosen, display, results)
     return execute(ctx)
 
 
 def execute(ctx: Context) -> dict[str, Any]:
     """Build, prepare inputs and run every job not yet recorded; finish with the checks."""
-    config, results = ctx.config, ctx.results
+    config = ctx.config
     try:
         build_all(ctx)
         input_files = prepare_inputs(ctx)
@@ -131,30 +132,36 @@ def execute(ctx: Context) -> dict[str, Any]:
             for repeat in range(config.warmup + config.repeats):
                 for impl in ctx.chosen:
                     done += 1
-                    measurement = find_measurement(results, impl.id, index)
-                    if any(r["repeat"] == repeat for r in measurement["runs"]):
+                    measurement = find(ctx.results, impl.id, index)
+                    if any(r.repeat == repeat for r in measurement.runs):
                         continue  # finished before a resume
                     warm = repeat < config.warmup
                     label = f"[{done}/{total}] {task.name} {impl.id} " + (
                         f"warmup {repeat + 1}" if warm else f"repeat {repeat - config.warmup + 1}"
                     )
                     run = run_one(ctx, impl, index, repeat, warm, inputs, label)
-                    measurement["runs"].append(run)
-                    summary = summarize_runs(task.name, measurement["runs"])
-                    measurement["summary"] = summary and summary.dump()
+                    runs = [*measurement.runs, run]
+                    measurement = measurement.with_run(run, summarize_runs(task.name, runs))
+                    ctx.results = ctx.results.with_measurement(measurement)
                     save(ctx)
-        if results.get("reruns") is None:
-            results["reruns"] = rerun_baseline(ctx, input_files)
+        if ctx.results.reruns is None:
+            reruns = rerun_baseline(ctx, input_files)
+            ctx.results = ctx.results.model_copy(update={"reruns": reruns})
             save(ctx)
     except BaseException:
         kill_children()
-        results["status"] = "interrupted"
+        ctx.results = ctx.results.model_copy(update={"status": "interrupted"})
         save(ctx)
         raise
-    results["checks"] = checks.run_checks(results, ctx.run_dir, config.tolerances)
-    postrun.analyse(results, config, ctx.run_dir, ctx.display)
-    results["status"] = "complete"
-    results["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    found = checks.run_checks(ctx.results, ctx.run_dir, config.tolerances)
+    checked = ctx.results.model_copy(update={"checks": found})
+    results = postrun.analyse(checked, config, ctx.run_dir, ctx.display)
+    ctx.results = results.model_copy(
+        update={
+            "status": "complete",
+            "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+    )
     save(ctx)
-    postrun.write_outputs(results, ctx.run_dir, ctx.display)
-    return results
+    postrun.write_outputs(ctx.results, ctx.run_dir, ctx.display)
+    return ctx.results.dump()

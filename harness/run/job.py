@@ -11,8 +11,8 @@ from harness.errors import HarnessError
 from harness.process import impls
 from harness.process.protocol import make_job, read_result, write_job
 from harness.process.runner import ProcessRecord, run_process
-from harness.results import Phase, Run, measured_runs
-from harness.run.context import Context, find_measurement
+from harness.results import Phase, Rerun, Run, find, measured_runs
+from harness.run.context import Context
 
 KEEP_OUTPUT_BYTES = 1 << 20  # outputs larger than this are kept for the first measured run only
 
@@ -24,11 +24,10 @@ def trained_weights(ctx: Context, impl_id: str, index: int, repeat: int) -> Path
     for earlier in range(index - 1, -1, -1):
         if ctx.config.tasks[earlier].name != "train":
             continue
-        m = find_measurement(ctx.results, impl_id, earlier)
-        runs = measured_runs(m)
-        same = [r for r in m["runs"] if r["repeat"] == repeat and r["ok"]]
-        for run in same + runs:
-            path = ctx.run_dir / str(run["dir"]) / "weights.safetensors"
+        m = find(ctx.results, impl_id, earlier)
+        same = [r for r in m.runs if r.repeat == repeat and r.ok]
+        for run in same + measured_runs(m):
+            path = ctx.run_dir / run.dir / "weights.safetensors"
             if path.is_file():
                 return path
         break
@@ -48,7 +47,7 @@ def run_one(
     *,
     threads: int | None = None,
     job_dir: Path | None = None,
-) -> dict[str, Any]:
+) -> Run:
     """Run one job and return its `Run`; `threads` and `job_dir` replace the config's thread
     count and the job's folder (the baseline's rerun for the curves check: rerun_baseline)."""
     config = ctx.config
@@ -108,38 +107,39 @@ def run_one(
         error=error,
         metrics=metrics,
         outputs=outputs,
-    ).dump()
+    )
     if task.vary_seed:
-        run["seed"] = seed
+        run = run.model_copy(update={"seed": seed})
     ctx.display.end_job(label, run)
     if (not first_measured_ok(ctx, impl.id, index) or warm) and not (
         task.name == "train" and any(t.weights == "trained" for t in config.tasks[index:])
     ):  # a train run's weights stay while a later task evaluates each training's own
-        prune_outputs(job_dir, run["outputs"])
+        prune_outputs(job_dir, run.outputs)
     return run
 
 
-def rerun_baseline(ctx: Context, input_files: dict[int, dict[str, Path]]) -> list[dict[str, Any]]:
+def rerun_baseline(ctx: Context, input_files: dict[int, dict[str, Path]]) -> list[Rerun]:
     """The baseline's own spread for the `curves` check: every `step` task compared between
     implementations is run once more by the baseline with another thread count (1, or 2 when
     the run uses 1), after every measured job; the runs are kept in `results.reruns`, never in
     a measurement."""
     config = ctx.config
-    out: list[dict[str, Any]] = []
+    out: list[Rerun] = []
     if len(ctx.chosen) < 2:
         return out
     baseline = ctx.chosen[0]
     for index, task in enumerate(config.tasks):
         if task.name != "step" or task.weights == "trained":
             continue
-        if not measured_runs(find_measurement(ctx.results, baseline.id, index)):
+        if not measured_runs(find(ctx.results, baseline.id, index)):
             continue
         threads = 1 if config.threads > 1 else 2
         label = f"rerun {task.name} {baseline.id} at {threads} thread(s) for the curves check"
         job_dir = ctx.run_dir / "reruns" / f"t{index:02d}-{task.name}-{baseline.id}-x{threads}"
         run = run_one(ctx, baseline, index, config.warmup, False, input_files[index], label,
                       threads=threads, job_dir=job_dir)  # fmt: skip
-        out.append({"task_index": index, "impl": baseline.id, "threads": threads, **run})
+        given = {k: getattr(run, k) for k in run.model_fields_set}
+        out.append(Rerun(task_index=index, impl=baseline.id, threads=threads, **given))
     return out
 
 
@@ -166,7 +166,7 @@ def job_outcome(
 
 def first_measured_ok(ctx: Context, impl_id: str, index: int) -> bool:
     """True while no earlier measured run of this (impl, task) kept its outputs."""
-    return not measured_runs(find_measurement(ctx.results, impl_id, index))
+    return not measured_runs(find(ctx.results, impl_id, index))
 
 
 def prune_outputs(job_dir: Path, outputs: dict[str, str]) -> None:

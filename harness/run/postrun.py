@@ -18,80 +18,87 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from harness.analysis import fmapeak, phases, quality, ratios, roofline
 from harness.errors import HarnessError
+from harness.results import FmaProbe, Machine, Results, Roofline, RooflineTask, SgemmProbe
 from harness.run.config import Config
 from harness.run.display import Display
 
 
-def analyse(results: dict[str, Any], config: Config, run_dir: Path, display: Display) -> None:
-    phases.attribute_all(results, run_dir)
-    results["comparisons"] = ratios.run_comparisons(
+def analyse(results: Results, config: Config, run_dir: Path, display: Display) -> Results:
+    """The document with its phases, comparisons, roofline and quality records."""
+    results = phases.attribute_all(results, run_dir)
+    comparisons = ratios.run_comparisons(
         results, config.comparisons.baseline, config.comparisons.max_rel_iqr
     )
-    results["roofline"] = measure_roofline(results, config, display)
+    machine, roof = measure_roofline(results, config, display)
+    results = results.model_copy(
+        update={"comparisons": comparisons, "machine": machine, "roofline": roof}
+    )
     if any(t.name == "train" for t in config.tasks):
-        results["quality"] = quality.analyse(results, config.tasks, run_dir)
+        results = results.model_copy(
+            update={"quality": quality.analyse(results, config.tasks, run_dir)}
+        )
+    return results
 
 
-def measure_roofline(results: dict[str, Any], config: Config, display: Display) -> dict[str, Any]:
+def measure_roofline(
+    results: Results, config: Config, display: Display
+) -> tuple[Machine, Roofline]:
+    """The machine with its probes' figures and records, and the roofline."""
     rc = config.roofline
+    machine = results.machine
     if not roofline.wanted(rc.measure, [t.name for t in config.tasks]):
-        results["machine"]["sgemm_gflops"] = None
-        results["machine"]["fma_peak_gflops"] = None
         why = "no compute task in this run" if rc.measure == "auto" else "roofline.measure: never"
-        return {"measured": False, "reason": why, "tasks": []}
+        machine = machine.model_copy(update={"sgemm_gflops": None, "fma_peak_gflops": None})
+        return machine, Roofline(measured=False, reason=why, tasks=[])
     note = " with OPENBLAS_CORETYPE/L2_SIZE unset" if rc.unset_openblas_coretype else ""
     display.line(f"measuring the SGEMM peak ({rc.size}x{rc.size}, {config.threads} threads{note})")
-    sgemm: dict[str, Any] | None = None
+    sgemm: SgemmProbe | None = None
+    failed = "roofline: the SGEMM probe reported no sgemm_gflops"
     try:
-        sgemm = roofline.measure_peak(
+        record = roofline.measure_peak(
             config.threads, size=rc.size, unset_openblas_coretype=rc.unset_openblas_coretype
         )
+        sgemm = SgemmProbe.model_validate(record)  # the probe subprocess's record
     except HarnessError as e:
         failed = str(e)
-    fma = measure_fma_peak(results, config.threads, display)
-    if sgemm is None:
-        results["machine"]["sgemm_gflops"] = None
-        return {"measured": False, "reason": failed, "tasks": []}
-    peak = float(sgemm["sgemm_gflops"])
-    results["machine"]["sgemm_gflops"] = peak
-    results["machine"]["sgemm"] = sgemm
+    machine, fma = measure_fma_peak(machine, config.threads, display)
+    if sgemm is None or sgemm.sgemm_gflops is None:
+        machine = machine.model_copy(update={"sgemm_gflops": None})
+        return machine, Roofline(measured=False, reason=failed, tasks=[])
+    peak = float(sgemm.sgemm_gflops)
+    machine = machine.model_copy(update={"sgemm_gflops": peak, "sgemm": sgemm})
     tasks = with_fma_share(roofline.achieved(results, peak), fma)
-    return {"measured": True, "reason": None, "tasks": tasks}
+    return machine, Roofline(measured=True, reason=None, tasks=tasks)
 
 
-def measure_fma_peak(results: dict[str, Any], threads: int, display: Display) -> float | None:
-    """Record `machine.fma_peak*`; the peak in GFLOP/s, None when the probe failed."""
+def measure_fma_peak(
+    machine: Machine, threads: int, display: Display
+) -> tuple[Machine, float | None]:
+    """The machine with `fma_peak*` recorded; the peak in GFLOP/s, None when the probe failed."""
     display.line(f"measuring the fp32 FMA peak (AVX-512/AVX2 FMA chains, {threads} threads)")
     try:
-        record = fmapeak.measure_fma_peak(threads)
+        record = FmaProbe.model_validate(fmapeak.measure_fma_peak(threads))
     except HarnessError as e:
-        results["machine"]["fma_peak_gflops"] = None
-        results["machine"]["fma_peak"] = {"fma_peak_gflops": None, "reason": str(e)}
-        return None
-    peak = float(record["fma_peak_gflops"])
-    results["machine"]["fma_peak_gflops"] = peak
-    results["machine"]["fma_peak"] = record
-    return peak
+        failed = FmaProbe(fma_peak_gflops=None, reason=str(e))
+        return machine.model_copy(update={"fma_peak_gflops": None, "fma_peak": failed}), None
+    peak = None if record.fma_peak_gflops is None else float(record.fma_peak_gflops)
+    return machine.model_copy(update={"fma_peak_gflops": peak, "fma_peak": record}), peak
 
 
-def with_fma_share(rows: list[dict[str, Any]], fma_peak: float | None) -> list[dict[str, Any]]:
-    """Each roofline row with `share_of_fma_peak` right after `share_of_peak`."""
-    out = []
-    for row in rows:
-        new: dict[str, Any] = {}
-        for key, value in row.items():
-            new[key] = value
-            if key == "share_of_peak":
-                new["share_of_fma_peak"] = row["gflop_per_s"] / fma_peak if fma_peak else None
-        out.append(new)
-    return out
+def with_fma_share(rows: list[RooflineTask], fma_peak: float | None) -> list[RooflineTask]:
+    """Each roofline row with its `share_of_fma_peak` (after `share_of_peak` in the file)."""
+    return [
+        row.model_copy(
+            update={"share_of_fma_peak": row.gflop_per_s / fma_peak if fma_peak else None}
+        )
+        for row in rows
+    ]
 
 
-def write_outputs(results: dict[str, Any], run_dir: Path, display: Display) -> None:
+def write_outputs(results: Results, run_dir: Path, display: Display) -> None:
     from harness.report import write_report
 
     for path in write_report(run_dir, results):

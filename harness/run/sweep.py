@@ -38,7 +38,20 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.process import impls
-from harness.results import RESULTS_FORMAT_VERSION
+from harness.results import (
+    RESULTS_FORMAT_VERSION,
+    Build,
+    ClusterInfo,
+    Dataset,
+    Implementation,
+    Machine,
+    NodeInfo,
+    NodeSummary,
+    Results,
+    Sweep,
+    SweepPoint,
+)
+from harness.results import load as load_results
 from harness.results import save as save_results
 from harness.run.config import Config, load_config
 from harness.run.context import require_new_folder
@@ -56,7 +69,7 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run every point of a config with `sweep:` into `run_dir`; return the sweep's document."""
     start_sweep_dir(config, run_dir, available)
-    return _execute(config, run_dir, display, available)
+    return _execute(config, run_dir, display, available).dump()
 
 
 def start_sweep_dir(
@@ -83,7 +96,7 @@ def resume_sweep(
     run_dir: Path, display: Display, available: dict[str, impls.Implementation] | None = None
 ) -> dict[str, Any]:
     """Finish the points an interrupted sweep left: resume a started one, run the rest."""
-    return _execute(load_sweep_config(run_dir), run_dir, display, available)
+    return _execute(load_sweep_config(run_dir), run_dir, display, available).dump()
 
 
 def load_sweep_config(run_dir: Path) -> Config:
@@ -96,11 +109,13 @@ def load_sweep_config(run_dir: Path) -> Config:
 
 def started_utc(run_dir: Path) -> str:
     """When the sweep in run_dir started: its results.json's, else now."""
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     previous = run_dir / "results.json"
     if previous.is_file():
-        started = json.loads(previous.read_text(encoding="utf-8")).get("started_utc", started)
-    return str(started)
+        try:
+            return load_results(previous).started_utc
+        except HarnessError:
+            pass  # unreadable: the sweep's document is rebuilt from its points anyway
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _execute(
@@ -108,7 +123,7 @@ def _execute(
     run_dir: Path,
     display: Display,
     available: dict[str, impls.Implementation] | None,
-) -> dict[str, Any]:
+) -> Results:
     from harness.run.experiment import resume_experiment, run_experiment
 
     points = [p for p, _ in config.points]
@@ -165,20 +180,23 @@ def write_document(
     *,
     final: bool = False,
     reasons: Mapping[int, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    cluster: ClusterInfo | None = None,
+) -> Results:
     """The sweep's results.json from the points' own documents (and, when final, its report).
 
-    `reasons`: why a point failed (index -> one line); `extra`: top-level keys to add.
+    `reasons`: why a point failed (index -> one line); `cluster`: the cluster it ran on.
     """
     from harness.analysis import crossover
 
     doc = aggregate(config, points, status, run_dir, started, reasons)
-    doc.update(extra or {})
-    if final:
-        doc["sweep"]["crossover"] = crossover.analyse(doc)
-        doc["status"] = "complete"
-        doc["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if cluster is not None:
+        doc = doc.model_copy(update={"cluster": cluster})
+    if final and doc.sweep is not None:
+        sweep = doc.sweep.model_copy(update={"crossover": crossover.analyse(doc)})
+        finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        doc = doc.model_copy(
+            update={"sweep": sweep, "status": "complete", "finished_utc": finished}
+        )
     save_results(run_dir / "results.json", doc)
     if final:
         from harness.report import write_report
@@ -195,112 +213,116 @@ def aggregate(
     run_dir: Path,
     started: str,
     reasons: Mapping[int, str] | None = None,
-) -> dict[str, Any]:
+) -> Results:
     """One results document of every point's: measurements, checks, comparisons with `point`.
 
     A point that ran on a cluster node has that node's facts in `points/NN/node.json`
     (harness/cluster): they become `sweep.points[i].node` and each measurement's `node`.
     """
-    docs: dict[int, dict[str, Any]] = {}
-    nodes: dict[int, dict[str, Any]] = {}
+    docs: dict[int, Results] = {}
+    nodes: dict[int, NodeInfo] = {}
     for p in points:
-        path = run_dir / p.dir / "results.json"
-        if path.is_file():
-            docs[p.index] = json.loads(path.read_text(encoding="utf-8"))
-        node = run_dir / p.dir / NODE_FILE
-        if node.is_file():
-            nodes[p.index] = json.loads(node.read_text(encoding="utf-8"))
+        if (path := run_dir / p.dir / "results.json").is_file():
+            docs[p.index] = load_results(path)
+        if (node := run_dir / p.dir / NODE_FILE).is_file():
+            nodes[p.index] = read_node(node)
     first = docs[min(docs)] if docs else None
     measurements, checks, comparisons = [], [], []
-    implementations: dict[str, Any] = {}
-    builds: list[dict[str, Any]] = []
+    implementations: dict[str, Implementation] = {}
+    builds: list[Build] = []
     for index, one in sorted(docs.items()):
         prefix = points[index].dir
-        for m in one.get("measurements", []):
-            runs = [{**r, "dir": f"{prefix}/{r['dir']}"} for r in m.get("runs", [])]
-            where = {"node": node_summary(nodes[index])} if index in nodes else {}
-            measurements.append({**m, "runs": runs, "point": index, **where})
-        checks += [{**c, "point": index} for c in one.get("checks", [])]
-        comparisons += [{**c, "point": index} for c in one.get("comparisons") or []]
-        implementations.update(one.get("implementations", {}))
-        builds = builds or one.get("builds", [])
-    machine = dict(first["machine"]) if first else {}
-    peaks = {
-        i: (d["machine"].get("sgemm_gflops"), d["machine"].get("fma_peak_gflops"))
-        for i, d in docs.items()
-    }
+        where = {"node": node_summary(nodes[index])} if index in nodes else {}
+        for m in one.measurements:
+            runs = [r.model_copy(update={"dir": f"{prefix}/{r.dir}"}) for r in m.runs]
+            measurements.append(m.model_copy(update={"runs": runs, "point": index, **where}))
+        checks += [c.model_copy(update={"point": index}) for c in one.checks]
+        comparisons += [c.model_copy(update={"point": index}) for c in one.comparisons or []]
+        implementations.update(one.implementations)
+        builds = builds or one.builds
+    machine = first.machine if first else Machine()
     if not nodes:
-        machine.update(best_probes(docs))
+        machine = machine.model_copy(update=best_probes({i: d.machine for i, d in docs.items()}))
     states = {
         p.index: status.get(p.index) or status_of(run_dir / p.dir / "results.json") for p in points
     }
-    doc: dict[str, Any] = {
-        "format_version": RESULTS_FORMAT_VERSION,
-        "protocol": first["protocol"] if first else 1,
-        "name": config.name,
-        "device": config.device,
-        "status": "running",
-        "started_utc": started,
-        "finished_utc": None,
-        "machine": machine,
-        "config": dict(config.raw),
-        "dataset": first["dataset"] if first else {"source": "none", "root": "", "sha256": ""},
-        "implementations": implementations,
-        "builds": builds,
-        "measurements": measurements,
-        "checks": checks,
-        "comparisons": comparisons,
-        "sweep": {
-            "keys": list(config.sweep or {}),
-            "points": [
-                {
-                    "index": p.index,
-                    "values": p.values,
-                    "dir": p.dir,
-                    "status": states[p.index] or "pending",
-                    **_peaks(peaks.get(p.index)),
-                    **({"node": nodes[p.index]} if p.index in nodes else {}),
-                    **({"reason": reasons[p.index]} if reasons and p.index in reasons else {}),
-                }
-                for p in points
-            ],
-        },
-    }
-    if any(s in ("interrupted", "failed") for s in states.values()):
-        doc["status"] = "interrupted"
-    return doc
+    sweep = Sweep(
+        keys=list(config.sweep or {}),
+        points=[sweep_point(p, states[p.index], docs, nodes, reasons or {}) for p in points],
+    )
+    lost = any(s in ("interrupted", "failed") for s in states.values())
+    return Results(
+        format_version=RESULTS_FORMAT_VERSION,
+        protocol=first.protocol if first else 1,
+        name=config.name,
+        device=config.device,
+        status="interrupted" if lost else "running",
+        started_utc=started,
+        finished_utc=None,
+        machine=machine,
+        config=dict(config.raw),
+        dataset=first.dataset if first else Dataset(source="none", root="", sha256=""),
+        implementations=implementations,
+        builds=builds,
+        measurements=measurements,
+        checks=checks,
+        comparisons=comparisons,
+        sweep=sweep,
+    )
+
+
+def sweep_point(
+    p: Point,
+    state: str | None,
+    docs: Mapping[int, Results],
+    nodes: Mapping[int, NodeInfo],
+    reasons: Mapping[int, str],
+) -> SweepPoint:
+    """`sweep.points[i]`: where the point stands, its own probes, its node, why it failed."""
+    fields: dict[str, Any] = {}
+    if (doc := docs.get(p.index)) is not None:
+        fields.update(sgemm_gflops=doc.machine.sgemm_gflops)
+        fields.update(fma_peak_gflops=doc.machine.fma_peak_gflops)
+    if p.index in nodes:
+        fields.update(node=nodes[p.index])
+    if p.index in reasons:
+        fields.update(reason=reasons[p.index])
+    return SweepPoint(
+        index=p.index, values=p.values, dir=p.dir, status=state or "pending", **fields
+    )
 
 
 NODE_FILE = "node.json"  # a point run on a cluster node: that node's facts (harness/cluster)
 
 
-def node_summary(node: Mapping[str, Any]) -> dict[str, Any]:
+def read_node(path: Path) -> NodeInfo:
+    """A node.json (cluster/driver.py writes it); HarnessError when it is not one."""
+    try:
+        return NodeInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"{path}: not a node's facts: {str(e).splitlines()[0]}") from None
+
+
+def node_summary(node: NodeInfo) -> NodeSummary:
     """The few node facts each measurement carries: which node, which CPU."""
     keys = ("node_id", "ip", "hostname", "cpu_model")
-    return {k: node[k] for k in keys if k in node}
+    return NodeSummary(**{k: getattr(node, k) for k in keys if k in node.model_fields_set})
 
 
-def best_probes(docs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+def best_probes(machines: Mapping[int, Machine]) -> dict[str, Any]:
     """The machine's SGEMM and FMA probes for a sweep on one machine: each the best point's.
 
     Every point probes after its last job; one whose second thread lost its core for a moment
     reads up to half the peak, so the machine's figure is the best probe of the run, with that
-    probe's record (`sgemm`, `fma_peak`). Each point keeps its own in `sweep.points[]`.
+    probe's record (`sgemm`, `fma_peak`). Each point keeps its own in `sweep.points[]`. The
+    answer is an update of the first point's `Machine`.
     """
     out: dict[str, Any] = {}
     for key, record in (("sgemm_gflops", "sgemm"), ("fma_peak_gflops", "fma_peak")):
-        found = [
-            d["machine"] for d in docs.values() if isinstance(d["machine"].get(key), (int, float))
-        ]
+        found = [m for m in machines.values() if getattr(m, key) is not None]
         if found:
-            best = max(found, key=lambda m: float(m[key]))
-            out[key] = best[key]
-            if record in best:
-                out[record] = best[record]
+            best = max(found, key=lambda m: float(getattr(m, key)))
+            out[key] = getattr(best, key)
+            if record in best.model_fields_set:
+                out[record] = getattr(best, record)
     return out
-
-
-def _peaks(peaks: tuple[Any, Any] | None) -> dict[str, Any]:
-    if peaks is None:
-        return {}
-    return {"sgemm_gflops": peaks[0], "fma_peak_gflops": peaks[1]}

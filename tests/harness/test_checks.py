@@ -18,6 +18,7 @@ from harness.analysis.checks import (
     predictions_check,
     run_checks,
 )
+from tests.harness.fakerun import complete_results
 
 
 def out(tmp_path: Path, name: str, metrics: dict[str, object] | None = None) -> RunOutputs:
@@ -117,7 +118,7 @@ def test_run_checks_applies_configured_tolerances(tmp_path: Path) -> None:
             for impl, losses in (("a", [1.0, 0.5]), ("b", [1.0, 0.5005]))
         ]
     }
-    (check,) = run_checks(results, tmp_path)
+    (check,) = run_checks(complete_results(results), tmp_path)
     assert check["name"] == "curves" and check["ok"] and check["tolerance"] == 1e-3
-    (check,) = run_checks(results, tmp_path, {"curves": 1e-4})
+    (check,) = run_checks(complete_results(results), tmp_path, {"curves": 1e-4})
     assert not check["ok"]

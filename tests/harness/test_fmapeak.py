@@ -19,7 +19,7 @@ from harness.report import tables
 from harness.results import parse
 from harness.run import postrun
 from harness.run.config import from_dict
-from tests.harness.fakerun import quiet, tiny_dataset
+from tests.harness.fakerun import complete_results, quiet, tiny_dataset
 
 SKYLAKE_X = """processor\t: 0
 model name\t: Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz
@@ -193,15 +193,16 @@ def test_a_failed_fma_probe_is_recorded_and_the_roofline_still_measured(
     monkeypatch.setattr(roofline, "measure_peak", fake_sgemm)
     monkeypatch.setenv("PATH", str(tmp_path))  # no cc, no gcc
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no cached binary either
-    doc = step_doc()
-    roof = postrun.measure_roofline(doc, config(tmp_path), quiet())
-    assert roof["measured"] is True and doc["machine"]["sgemm_gflops"] == 100.0
-    assert doc["machine"]["fma_peak_gflops"] is None
-    assert doc["machine"]["fma_peak"]["fma_peak_gflops"] is None
-    assert doc["machine"]["fma_peak"]["reason"].startswith("fma peak: no C compiler")
-    (row,) = roof["tasks"]
-    assert row["share_of_peak"] == pytest.approx(0.3) and row["share_of_fma_peak"] is None
-    assert list(row)[list(row).index("share_of_peak") + 1] == "share_of_fma_peak"
+    doc = complete_results(step_doc())
+    machine, roof = postrun.measure_roofline(doc, config(tmp_path), quiet())
+    assert roof.measured is True and machine.sgemm_gflops == 100.0
+    assert machine.fma_peak_gflops is None
+    assert machine.fma_peak is not None and machine.fma_peak.fma_peak_gflops is None
+    assert (machine.fma_peak.reason or "").startswith("fma peak: no C compiler")
+    (row,) = roof.tasks
+    assert row.share_of_peak == pytest.approx(0.3) and row.share_of_fma_peak is None
+    keys = list(row.dump())
+    assert keys[keys.index("share_of_peak") + 1] == "share_of_fma_peak"
 
 
 def test_the_fma_peak_is_measured_with_the_runs_threads_even_when_sgemm_fails(
@@ -220,23 +221,23 @@ def test_the_fma_peak_is_measured_with_the_runs_threads_even_when_sgemm_fails(
 
     monkeypatch.setattr(roofline, "measure_peak", failing_sgemm)
     monkeypatch.setattr(fmapeak, "measure_fma_peak", fake_fma)
-    doc = step_doc()
-    roof = postrun.measure_roofline(doc, config(tmp_path, threads=2), quiet())
-    assert seen == [2] and roof == {"measured": False, "reason": why, "tasks": []}
-    assert doc["machine"]["sgemm_gflops"] is None and doc["machine"]["fma_peak_gflops"] == 400.0
+    doc = complete_results(step_doc())
+    machine, roof = postrun.measure_roofline(doc, config(tmp_path, threads=2), quiet())
+    assert seen == [2] and roof.dump() == {"measured": False, "reason": why, "tasks": []}
+    assert machine.sgemm_gflops is None and machine.fma_peak_gflops == 400.0
     monkeypatch.setattr(roofline, "measure_peak", fake_sgemm)
-    doc = step_doc()
-    (row,) = postrun.measure_roofline(doc, config(tmp_path, threads=2), quiet())["tasks"]
-    assert row["share_of_fma_peak"] == pytest.approx(30 / 400)
-    assert doc["machine"]["fma_peak"]["threads"] == 2
+    machine, roof = postrun.measure_roofline(doc, config(tmp_path, threads=2), quiet())
+    (row,) = roof.tasks
+    assert row.share_of_fma_peak == pytest.approx(30 / 400)
+    assert machine.fma_peak is not None and machine.fma_peak.threads == 2
 
 
 def test_not_wanted_means_neither_peak(tmp_path: Path) -> None:
     raw = {"name": "x", "dataset": {"root": str(tiny_dataset(tmp_path))}}
     cfg = from_dict(raw | {"tasks": [{"sample": {"pairs": 10}}]})
-    doc = step_doc()
-    assert postrun.measure_roofline(doc, cfg, quiet())["measured"] is False
-    assert doc["machine"] == {"sgemm_gflops": None, "fma_peak_gflops": None}
+    machine, roof = postrun.measure_roofline(complete_results(step_doc()), cfg, quiet())
+    assert roof.measured is False
+    assert machine.dump() == {"sgemm_gflops": None, "fma_peak_gflops": None}
 
 
 # --- the report -------------------------------------------------------------------------------

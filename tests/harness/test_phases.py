@@ -8,12 +8,13 @@ import pytest
 
 from harness.analysis.phases import attribute, intervals, read_samples
 from harness.process.monitor import Sample
+from harness.results import Phase
 from tests.harness.fakerun import fake_run
 
 
 def test_intervals_add_startup_and_gaps() -> None:
-    phases = [{"name": "load", "begin_s": 0.2, "end_s": 0.5}, {"name": "train", "begin_s": 0.6,
-              "end_s": 1.5}]  # fmt: skip
+    phases = [Phase(name="load", begin_s=0.2, end_s=0.5), Phase(name="train", begin_s=0.6,
+              end_s=1.5)]  # fmt: skip
     assert intervals(phases, 2.0) == [
         ("startup", 0.0, 0.2),
         ("load", 0.2, 0.5),
@@ -31,14 +32,14 @@ def test_samples_are_attributed_to_the_phase_that_contains_them() -> None:
         Sample(0.35, 60 << 20, 200.0, 1),
         Sample(0.9, 20 << 20, 10.0, 1),
     ]
-    rows = {r["name"]: r for r in attribute([{"name": "load", "begin_s": 0.2, "end_s": 0.5}],
-                                             samples, 1.0)}  # fmt: skip
-    assert rows["startup"]["samples"] == 1 and rows["startup"]["peak_rss_bytes"] == 10 << 20
+    rows = {r.name: r for r in attribute([Phase(name="load", begin_s=0.2, end_s=0.5)],
+                                         samples, 1.0)}  # fmt: skip
+    assert rows["startup"].samples == 1 and rows["startup"].peak_rss_bytes == 10 << 20
     load = rows["load"]
-    assert load["samples"] == 2 and load["peak_rss_bytes"] == 60 << 20
-    assert load["mean_cpu_percent"] == 150.0
-    assert load["cpu_s"] == pytest.approx(1.5 * 0.3)
-    assert rows["other"]["wall_s"] == pytest.approx(0.5) and rows["other"]["samples"] == 1
+    assert load.samples == 2 and load.peak_rss_bytes == 60 << 20
+    assert load.mean_cpu_percent == 150.0
+    assert load.cpu_s == pytest.approx(1.5 * 0.3)
+    assert rows["other"].wall_s == pytest.approx(0.5) and rows["other"].samples == 1
 
 
 def test_missing_samples_file_gives_no_samples(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.analysis.ratios import context, refusal, run_comparisons
-from tests.harness.fakerun import fake_run
+from tests.harness.fakerun import complete_measurement, complete_results, fake_run
 
 
 def run(repeat: int, rate: float, wall_s: float, warmup: bool = False, **metrics: Any) -> dict:
@@ -48,7 +48,7 @@ def test_ratio_interval_and_verdict_fields_against_the_baseline() -> None:
     doc = results(
         measurement("py", [100, 101, 99, 100, 102]), measurement("rs", [400, 404, 396, 400, 408])
     )
-    comps = by_metric(run_comparisons(doc))
+    comps = by_metric(run_comparisons(complete_results(doc)))
     tp = comps["pairs_per_s"]
     assert {k: tp[k] for k in ("task", "baseline", "impl", "metric")} == {
         "task": "sample",
@@ -66,13 +66,13 @@ def test_ratio_interval_and_verdict_fields_against_the_baseline() -> None:
 
 def test_configured_baseline_is_used() -> None:
     doc = results(measurement("py", [100] * 5), measurement("rs", [200] * 5))
-    (tp, *_) = run_comparisons(doc, baseline="rs")
+    (tp, *_) = run_comparisons(complete_results(doc), baseline="rs")
     assert tp["baseline"] == "rs" and tp["impl"] == "py" and tp["ratio"] == pytest.approx(0.5)
 
 
 def test_wide_spread_gives_a_warning() -> None:
     doc = results(measurement("py", [100, 140, 60, 120, 80]), measurement("rs", [100] * 5))
-    tp = by_metric(run_comparisons(doc))["pairs_per_s"]
+    tp = by_metric(run_comparisons(complete_results(doc)))["pairs_per_s"]
     assert tp["warning"].startswith("py: spread too wide to conclude")
 
 
@@ -87,7 +87,7 @@ def test_measurements_of_different_context_are_refused(change: Any, why: str) ->
     base = measurement("py", [100] * 5, {"batch": 32})
     other = copy.deepcopy(base) | {"impl": "rs"}
     change(other)
-    comps = run_comparisons(results(base, other))
+    comps = run_comparisons(complete_results(results(base, other)))
     assert comps and all(c["ratio"] is None and c["refused"] == why for c in comps)
 
 
@@ -95,11 +95,15 @@ def test_refusal_names_seed_and_dataset_checksum() -> None:
     m = measurement("py", [100] * 3)
     a, b = results(m), results(m)
     b["config"]["seed"] = 2
-    assert refusal(context(a, m), context(b, m)) == "seed differs (1 vs 2)"
+    one, two, typed = complete_results(a), complete_results(b), complete_measurement(m)
+    assert refusal(context(one, typed), context(two, typed)) == "seed differs (1 vs 2)"
     b["config"]["seed"] = 1
     b["dataset"]["sha256"] = "def"
-    assert refusal(context(a, m), context(b, m)) == "dataset sha256 differs (abc vs def)"
-    assert refusal(context(a, m), context(a, m)) == ""
+    two = complete_results(b)
+    assert (
+        refusal(context(one, typed), context(two, typed)) == "dataset sha256 differs (abc vs def)"
+    )
+    assert refusal(context(one, typed), context(one, typed)) == ""
 
 
 def test_a_run_writes_comparisons_into_results_json(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from safetensors.numpy import save_file
 
 from harness.analysis import reference64 as r
 from harness.analysis.checks import FLOOR_FACTOR, judge_f64, run_checks
+from tests.harness.fakerun import complete_results
 
 TINY = {"filters": [4, 8, 8, 16], "kernels": [5, 3, 2, 2], "embedding": 32, "input": 32}
 # Odd sides: 41 -> 38, pool 19 -> 17, pool 8 (floor) -> 6, pool 3 -> 2.
@@ -192,7 +193,7 @@ def test_forward_check_names_the_implementation_that_drifts(
     scale = np.abs(exact["logits"]).max()
     drifted = {**exact, "logits": exact["logits"] + 1e-3 * scale * np.sign(exact["logits"])}
     save_outputs(tmp_path / "b" / "outputs.safetensors", drifted)
-    (check,) = run_checks(results, tmp_path)
+    (check,) = run_checks(complete_results(results), tmp_path)
     assert check["name"] == "forward" and not check["ok"]
     assert "b drifts from float64" in check["detail"] and "a drifts" not in check["detail"]
     assert f"the first {r.FORWARD_PAIRS} of 10 pairs" in check["detail"]
@@ -211,7 +212,7 @@ def test_forward_check_passes_two_apart_but_each_close_to_float64(
     save_outputs(
         tmp_path / "b" / "outputs.safetensors", {**exact, "logits": exact["logits"] - step}
     )
-    (check,) = run_checks(results, tmp_path)
+    (check,) = run_checks(complete_results(results), tmp_path)
     assert check["value"] > 1e-5 and check["ok"], check["detail"]
     assert "apart by" in check["detail"] and "but each within" in check["detail"]
     assert set(check["f64_errors"]) == {"a", "b"}
@@ -220,7 +221,7 @@ def test_forward_check_passes_two_apart_but_each_close_to_float64(
         job = json.loads((tmp_path / impl / "job.json").read_text())
         job["inputs"]["weights"] = None
         (tmp_path / impl / "job.json").write_text(json.dumps(job))
-    (check,) = run_checks(results, tmp_path)
+    (check,) = run_checks(complete_results(results), tmp_path)
     assert (
         not check["ok"]
         and "float64 referee skipped: the job has no shared weights" in (check["detail"])
@@ -247,13 +248,17 @@ def test_gradients_referee_on_step_zero_and_its_cost_limit(
     save_outputs(tmp_path / "a" / "grads.safetensors", grads)
     bad = {**grads, "grad.conv3.bias": grads["grad.conv3.bias"] * 1.01}
     save_outputs(tmp_path / "b" / "grads.safetensors", bad)
-    check = next(c for c in run_checks(results, tmp_path) if c["name"] == "gradients")
+    check = next(
+        c for c in run_checks(complete_results(results), tmp_path) if c["name"] == "gradients"
+    )
     assert not check["ok"] and "b drifts" in check["detail"], check["detail"]
     assert "step 0's batch of 12 pairs" in check["detail"]
     assert check["f64_errors"]["a"] < 1e-6 and check["f64_errors"]["b"] == pytest.approx(
         0.01, rel=1e-3
     )
     monkeypatch.setattr(r, "MAX_STEP_GFLOP", 1e-6)
-    check = next(c for c in run_checks(results, tmp_path) if c["name"] == "gradients")
+    check = next(
+        c for c in run_checks(complete_results(results), tmp_path) if c["name"] == "gradients"
+    )
     assert "float64 referee skipped: a float64 step of 12 pairs" in check["detail"]
     assert "f64_errors" not in check and not check["ok"]  # 1e-2 apart: beyond 1e-4

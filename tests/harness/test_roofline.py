@@ -12,7 +12,7 @@ import pytest
 from harness.analysis.roofline import achieved, measure_peak, probe_env, wanted
 from harness.errors import HarnessError
 from harness.run.config import from_dict
-from tests.harness.fakerun import fake_run, tiny_dataset
+from tests.harness.fakerun import complete_results, fake_run, tiny_dataset
 
 
 def test_probe_env_unsets_openblas_kernel_vars_only_when_asked() -> None:
@@ -52,7 +52,7 @@ def test_achieved_share_of_peak_from_gflop_per_s_or_gflop_over_task_s() -> None:
              "runs": [run(0, {"gflop_per_s": 1.0})]},
         ]
     }  # fmt: skip
-    rows = {r["impl"]: r for r in achieved(doc, 100.0)}
+    rows = {r["impl"]: r for r in achieved(complete_results(doc), 100.0)}
     assert set(rows) == {"py", "rs"}  # sample is not a compute task
     assert rows["py"]["gflop_per_s"] == 20.0 and rows["py"]["share_of_peak"] == pytest.approx(0.2)
     assert rows["rs"]["gflop_per_s"] == 25.0 and rows["rs"]["share_of_peak"] == pytest.approx(0.25)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.crossover import best_peaks, crossings, sentence
+from harness.analysis.crossover import Peaks, best_peaks, crossings, sentence
 from harness.errors import HarnessError
 from harness.report import write_report
-from harness.results import parse
+from harness.results import CrossoverRatio, FmaProbe, Machine, SweepPoint, parse
 from harness.run.config import from_dict
 from harness.run.sweep import best_probes, resume_sweep, run_sweep
 from tests.harness_cli import run_harness, start_harness
@@ -168,26 +168,23 @@ def test_report_of_a_sweep_has_the_verdict_plot_and_every_point(tmp_path: Path) 
     assert (out / "points/00/report.html").is_file()
 
 
+def ratio(work_gflop: float, ratio: float, ci_low: float, ci_high: float) -> CrossoverRatio:
+    return CrossoverRatio(point=0, work_gflop=work_gflop, ratio=ratio, ci_low=ci_low,
+                          ci_high=ci_high, significant=None)  # fmt: skip
+
+
 def test_crossings_interpolate_in_log_log_and_say_when_within_noise() -> None:
-    pts = [
-        {"work_gflop": 1.0, "ratio": 2.0, "ci_low": 1.8, "ci_high": 2.2},
-        {"work_gflop": 100.0, "ratio": 0.5, "ci_low": 0.3, "ci_high": 1.1},
-        {"work_gflop": 1000.0, "ratio": 0.25, "ci_low": 0.2, "ci_high": 0.3},
-    ]
+    pts = [ratio(1.0, 2.0, 1.8, 2.2), ratio(100.0, 0.5, 0.3, 1.1), ratio(1000.0, 0.25, 0.2, 0.3)]
     [c] = crossings(pts)
-    assert c["work_gflop"] == pytest.approx(10.0)
-    assert c["faster"] == "below" and not c["clear"]
-    assert crossings([{**p, "ratio": 1.5} for p in pts]) == []
-    same_work = [{**pts[0], "ratio": 0.8}, {**pts[0], "ratio": 1.6}]
+    assert c.work_gflop == pytest.approx(10.0)
+    assert c.faster == "below" and not c.clear
+    assert crossings([p.model_copy(update={"ratio": 1.5}) for p in pts]) == []
+    same_work = [pts[0].model_copy(update={"ratio": r}) for r in (0.8, 1.6)]
     assert crossings(same_work) == []
 
 
 def test_two_crossings_read_as_the_ranges_between_them() -> None:
-    pts = [
-        {"work_gflop": 0.01, "ratio": 0.9, "ci_low": 0.5, "ci_high": 1.1},
-        {"work_gflop": 1.0, "ratio": 1.2, "ci_low": 1.1, "ci_high": 1.3},
-        {"work_gflop": 100.0, "ratio": 0.8, "ci_low": 0.7, "ci_high": 0.9},
-    ]
+    pts = [ratio(0.01, 0.9, 0.5, 1.1), ratio(1.0, 1.2, 1.1, 1.3), ratio(100.0, 0.8, 0.7, 0.9)]
     text = sentence("b", "a", "step b8", pts, crossings(pts))
     assert text.startswith(
         "step b8: b is slower below 0.054, faster between 0.054 and 7.93, slower "
@@ -197,7 +194,7 @@ def test_two_crossings_read_as_the_ranges_between_them() -> None:
         "1.0x crossed between 1 and 100)" in text
     )
     assert text.endswith("against a (0.90x at 0.01 to 0.80x at 100 GFLOP per call)")
-    flipped = [{**p, "ratio": 1 / p["ratio"]} for p in pts]
+    flipped = [p.model_copy(update={"ratio": 1 / p.ratio}) for p in pts]
     text = sentence("b", "a", "step b8", flipped, crossings(flipped))
     assert "b is faster below 0.054, slower between 0.054 and 7.93, faster above 7.93 GFLOP" in text
 
@@ -256,22 +253,23 @@ def test_resume_of_a_finished_point_keeps_it(tmp_path: Path) -> None:
 def test_a_half_read_probe_does_not_halve_a_points_peak() -> None:
     # One machine: each point's share is judged against the best probe of the sweep; two nodes
     # of a cluster keep their own best; a point without a probe gets the machine's.
+    def point(index: int, **fields: Any) -> SweepPoint:
+        return SweepPoint(index=index, values={}, dir=f"points/{index:02d}", status="complete",
+                          **fields)  # fmt: skip
+
     local = [
-        {"index": 0, "fma_peak_gflops": 450.0, "sgemm_gflops": 300.0},
-        {"index": 1, "fma_peak_gflops": 234.0, "sgemm_gflops": 310.0},
-        {"index": 2, "fma_peak_gflops": None, "sgemm_gflops": None},
+        point(0, fma_peak_gflops=450.0, sgemm_gflops=300.0),
+        point(1, fma_peak_gflops=234.0, sgemm_gflops=310.0),
+        point(2, fma_peak_gflops=None, sgemm_gflops=None),
     ]
-    assert best_peaks(local) == {
-        i: {"fma_peak_gflops": 450.0, "sgemm_gflops": 310.0} for i in range(3)
-    }
+    assert best_peaks(local) == {i: Peaks(450.0, 310.0) for i in range(3)}
     nodes = [
-        {"index": 0, "fma_peak_gflops": 100.0, "node": {"node_id": "a"}},
-        {"index": 1, "fma_peak_gflops": 400.0, "node": {"node_id": "b"}},
-        {"index": 2, "fma_peak_gflops": 90.0, "node": {"node_id": "a"}},
+        point(i, fma_peak_gflops=g, node={"node_id": n, "ip": None, "hostname": None})
+        for i, (g, n) in enumerate([(100.0, "a"), (400.0, "b"), (90.0, "a")])
     ]
-    assert [best_peaks(nodes)[i]["fma_peak_gflops"] for i in range(3)] == [100.0, 400.0, 100.0]
-    docs = {
-        i: {"machine": {"fma_peak_gflops": g, "fma_peak": {"best": f"p{i}"}}}
+    assert [best_peaks(nodes)[i].fma_peak_gflops for i in range(3)] == [100.0, 400.0, 100.0]
+    machines = {
+        i: Machine(fma_peak_gflops=g, fma_peak=FmaProbe(best=f"p{i}"))
         for i, g in enumerate([234.0, 463.0, None])
     }
-    assert best_probes(docs) == {"fma_peak_gflops": 463.0, "fma_peak": {"best": "p1"}}
+    assert best_probes(machines) == {"fma_peak_gflops": 463.0, "fma_peak": FmaProbe(best="p1")}
