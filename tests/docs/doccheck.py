@@ -315,6 +315,7 @@ def unknown_key(path: list[str], tree: Mapping[str, Any] | None = None) -> str |
 
 
 SPAN_KEY = re.compile(r"^([a-z_]+):(?: .*)?$")  # `weights: trained`, `init:`
+FILE_SUFFIXES = {"py", "rs", "tsv", "json", "jsonl", "yaml", "md", "c", "toml", "csv", "txt"}
 SPAN_PATH = re.compile(r"^(?:--set )?([a-z_]+(?:\.(?:[a-z_]+|\d+|\*))+)(?:=.*)?$")  # `model.conv`
 
 
@@ -327,16 +328,21 @@ def config_keys_named(doc: Doc) -> Iterator[tuple[str, list[str] | None]]:
         if (m := SPAN_KEY.match(span)) is not None:
             yield span, None
         elif (m := SPAN_PATH.match(span)) is not None and m.group(1).split(".")[0] in top:
-            yield span, m.group(1).split(".")
+            path = m.group(1).split(".")
+            if path[-1] not in FILE_SUFFIXES:  # `augment.py` is a file, not a key
+                yield span, path
 
 
-def unknown_config_keys(doc: Doc, also: tuple[str, ...] = ()) -> list[str]:
+def unknown_config_keys(doc: Doc, also: tuple[str, ...] = (), key_spans: bool = True) -> list[str]:
     """The spans of a doc whose config key is not one (a `key:` span's key may also be one of
-    `also`, such as the manifest keys a config doc mentions beside them)."""
+    `also`, such as the manifest keys a config doc mentions beside them; `key_spans=False`
+    checks key paths only, for a doc whose `key: value` spans are of other files)."""
     names = key_names(config_tree()) | set(also)
     out = []
     for span, path in config_keys_named(doc):
         if path is None:
+            if not key_spans:
+                continue
             if SPAN_KEY.match(span).group(1) not in names:  # type: ignore[union-attr]
                 out.append(span)
         elif unknown_key(path) is not None:

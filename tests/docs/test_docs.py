@@ -60,6 +60,13 @@ def test_every_config_key_configs_md_names_is_a_key_of_the_config_models() -> No
     assert not doccheck.unknown_config_keys(CONFIGS_MD, also=MANIFEST_KEYS)
 
 
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_every_config_key_path_a_doc_names_is_a_key_of_the_config_models(name: str) -> None:
+    """`model.width_scale`, `tasks.0.sample.pairs`: in every doc (its `key: value` spans are
+    often of results.json or a manifest, so only configs.md's are checked, above)."""
+    assert not doccheck.unknown_config_keys(DOCS[name], key_spans=False), name
+
+
 def test_the_docs_name_paths_commands_and_config_keys() -> None:
     """The extraction finds what the docs hold, so the checks above are not vacuous."""
     assert sum(len(list(doccheck.named_paths(d))) for d in DOCS.values()) > 200
@@ -131,11 +138,12 @@ def test_a_config_block_or_span_with_a_misspelt_key_fails() -> None:
     doc = Doc(
         REPO / "docs" / "x.md",
         "```yaml\nmonitor: {interval: 50}\n```\n`model.width` and `vary_seeds: true`, "
-        "`tasks.0.sample.pairs` and `weights: trained`\n",
+        "`tasks.0.sample.pairs`, `weights: trained` and the file `augment.py`\n",
     )
     (block,) = doccheck.config_blocks(doc)
     assert "monitor.interval" in (doccheck.config_error(block) or "")
     assert doccheck.unknown_config_keys(doc) == ["model.width", "vary_seeds: true"]
+    assert doccheck.unknown_config_keys(doc, key_spans=False) == ["model.width"]
 
 
 def usage_lines() -> list[list[str]]:
