@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -349,40 +349,26 @@ def save(path: Path, results: Results | Mapping[str, Any]) -> None:
 # --- the queries everyone needs --------------------------------------------------------------
 
 
-# Each query takes the typed models or their JSON dicts (readers that take a document from a
-# caller, tests' hand-written partial documents among them, pass dicts) and gives back the items
-# it was given.
-RunT = TypeVar("RunT", Run, Mapping[str, Any])
-MeasurementT = TypeVar("MeasurementT", Measurement, Mapping[str, Any])
-
-
-def is_measured(run: Run | Mapping[str, Any]) -> bool:
+def is_measured(run: Run) -> bool:
     """A run that counts: it succeeded and was not a warm-up."""
-    if isinstance(run, Run):
-        return run.measured
-    return bool(run["ok"]) and not run["warmup"]
+    return run.measured
 
 
-def measured(runs: Iterable[RunT]) -> list[RunT]:
+def measured(runs: Iterable[Run]) -> list[Run]:
     """The runs that count (ok and not warm-up), in the order they ran."""
-    return [r for r in runs if is_measured(r)]
+    return [r for r in runs if r.measured]
 
 
-@overload
-def measured_runs(m: Measurement) -> list[Run]: ...
-@overload
-def measured_runs(m: Mapping[str, Any]) -> list[Any]: ...
-def measured_runs(m: Measurement | Mapping[str, Any]) -> list[Any]:
-    """The measured runs of a measurement (Run models of a Measurement, dicts of a dict)."""
-    return measured(m.runs if isinstance(m, Measurement) else m["runs"])
+def measured_runs(m: Measurement) -> list[Run]:
+    """The measured runs of a measurement."""
+    return measured(m.runs)
 
 
-def by_task(measurements: Iterable[MeasurementT]) -> list[tuple[int, list[MeasurementT]]]:
+def by_task(measurements: Iterable[Measurement]) -> list[tuple[int, list[Measurement]]]:
     """(task_index, its measurements in config order of implementations), by task_index."""
-    groups: dict[int, list[MeasurementT]] = {}
+    groups: dict[int, list[Measurement]] = {}
     for m in measurements:
-        index = m.task_index if isinstance(m, Measurement) else int(m["task_index"])
-        groups.setdefault(index, []).append(m)
+        groups.setdefault(m.task_index, []).append(m)
     return sorted(groups.items())
 
 
@@ -393,11 +379,9 @@ def find(results: Results, impl: str, task_index: int) -> Measurement:
     raise KeyError((impl, task_index))
 
 
-def throughput_of(task: str, run: Run | Mapping[str, Any]) -> float | None:
+def throughput_of(task: str, run: Run) -> float | None:
     """The task's steady-state throughput metric of one run (THROUGHPUT), None if absent."""
-    metric = THROUGHPUT.get(task, ("", ""))[0]
-    metrics = run.metrics if isinstance(run, Run) else run.get("metrics") or {}
-    value = metrics.get(metric)
+    value = run.metrics.get(THROUGHPUT.get(task, ("", ""))[0])
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 

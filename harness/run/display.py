@@ -93,5 +93,5 @@ class Display:
             at = f" (point {c.point})" if c.point is not None else ""
             out.print(f"check {c.name}{at} {' vs '.join(c.impls)}: {verdict} ({c.detail})")
         for record in (results.sweep.crossover or []) if results.sweep else []:
-            for line in record["summary"]:
+            for line in record.summary:
                 out.print(line)

@@ -63,7 +63,7 @@ def test_queries_measured_runs_groups_and_throughput(real_run: Path) -> None:
     m = results.find(doc, "b", 0)
     runs = results.measured_runs(m)
     assert [r.repeat for r in runs] == [1, 2, 3, 4, 5]  # repeat 0 is the warm-up
-    assert results.measured_runs(m.dump()) == [r.dump() for r in runs]
+    assert results.measured_runs(results.Measurement.model_validate(m.dump())) == runs
     groups = results.by_task(doc.measurements)
     assert [(i, [x.impl for x in g]) for i, g in groups] == [(0, ["a", "b"])]
     assert results.throughput_of("sample", runs[0]) == runs[0].metrics["pairs_per_s"]
