@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, markdown_table
@@ -58,7 +57,7 @@ def calibrate(
 ) -> dict[float, Calibration]:
     """Each factor's error rates over every ordered pair of `runs` (at least two)."""
     references = [make_reference(run, Path(f"run{i}"), gate) for i, run in enumerate(runs)]
-    impls = sorted({f["impl"] for ref in references for f in ref["figures"]})
+    impls = sorted({f.impl for ref in references for f in ref.figures})
     # Per current run, each implementation made worse in turn; judged against a reference of
     # that implementation's figures only (its verdicts do not depend on the others').
     worse = {
@@ -67,7 +66,7 @@ def calibrate(
     }
     alone = [
         {
-            impl: {**ref, "figures": [f for f in ref["figures"] if f["impl"] == impl]}
+            impl: ref.model_copy(update={"figures": [f for f in ref.figures if f.impl == impl]})
             for impl in impls
         }
         for ref in references
@@ -134,27 +133,30 @@ def main_calibrate(
     return EXIT_PASS
 
 
-def spread(runs: Sequence[Results], gate: Gate = THROUGHPUT_GATE) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Spread:
+    """One figure of one ordered pair of unchanged runs: now / reference and its interval."""
+
+    ref: int
+    now: int
+    task: str
+    impl: str
+    q: float
+    q_low: float
+    q_high: float
+
+
+def spread(runs: Sequence[Results], gate: Gate = THROUGHPUT_GATE) -> list[Spread]:
     """A/A calibration: every ordered pair (reference i, current j != i) of unchanged runs,
     the quotient and its interval per figure (docs/reports.md, "Gates")."""
-    out: list[dict[str, Any]] = []
+    out: list[Spread] = []
     for i, ref_run in enumerate(runs):
         ref_doc = make_reference(ref_run, Path(f"run{i}"), gate)
         for j, now_run in enumerate(runs):
             if i == j:
                 continue
             for row in evaluate(now_run, ref_doc, gate.default_factor, gate).rows:
-                out.append(
-                    {
-                        "ref": i,
-                        "now": j,
-                        "task": row.task,
-                        "impl": row.impl,
-                        "q": row.q,
-                        "q_low": row.q_low,
-                        "q_high": row.q_high,
-                    }
-                )
+                out.append(Spread(i, j, row.task, row.impl, row.q, row.q_low, row.q_high))
     return out
 
 
@@ -172,20 +174,20 @@ def main_aa(run_dirs: Sequence[Path], gate: Gate = THROUGHPUT_GATE) -> int:
     except HarnessError as e:
         print(f"error: {name_of(gate)}: {e}", file=sys.stderr)
         return EXIT_REFUSED
-    figures: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    figures: dict[tuple[str, str], list[Spread]] = {}
     for p in pairs:
-        figures.setdefault((p["task"], p["impl"]), []).append(p)
+        figures.setdefault((p.task, p.impl), []).append(p)
     rows = []
     for (task, impl), ps in figures.items():
-        qs = [p["q"] for p in ps]
+        qs = [p.q for p in ps]
         rows.append(
             [
                 task,
                 impl,
                 str(len(ps)),
                 f"{min(qs):.3f} .. {max(qs):.3f}",
-                f"{min(p['q_high'] for p in ps):.3f}",
-                f"{max(p['q_low'] for p in ps):.3f}",
+                f"{min(p.q_high for p in ps):.3f}",
+                f"{max(p.q_low for p in ps):.3f}",
             ]
         )
     header = ["task", "impl", "pairs", "now/ref", "lowest CI high", "highest CI low"]

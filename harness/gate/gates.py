@@ -4,12 +4,10 @@ its reference file and its factors (chosen from calibration runs, gate/calibrate
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.gate.reference import cpu_kind
+from harness.gate.reference import RatioReference, cpu_kind
 from harness.process.protocol import REPO_ROOT, THROUGHPUT
 from harness.results import Results
 
@@ -78,19 +76,15 @@ MEMORY_GATE = Gate(
 GATES = {g.verb: g for g in (THROUGHPUT_GATE, MEMORY_GATE)}
 
 
-def factor_for(results: Results, reference: Mapping[str, Any], gate: Gate) -> tuple[float, str]:
+def factor_for(results: Results, reference: RatioReference, gate: Gate) -> tuple[float, str]:
     """The gate's factor for this run and reference, and a note saying which and why: the
     calibrated one on the reference's kind of CPU, the loose one on another."""
-    ref_machine = reference.get("machine") or {}
-    now = results.machine
-    here = cpu_kind(
-        {"cpu_model": now.cpu_model, "cpu_flags": now.cpu_flags, "logical_cores": now.logical_cores}
-    )
-    if cpu_kind(ref_machine) == here:
+    ref_machine = reference.machine
+    if cpu_kind(ref_machine) == cpu_kind(results.machine):
         return gate.default_factor, f"factor {gate.default_factor:g}: the reference's kind of CPU"
     return gate.other_cpu_factor, (
         f"factor {gate.other_cpu_factor:g}: the reference was made on another kind of CPU "
-        f"({ref_machine.get('cpu_model')}, {ref_machine.get('logical_cores')} cores, "
-        f"{', '.join(ref_machine.get('cpu_flags') or [])}); refresh it on this one for the "
+        f"({ref_machine.cpu_model}, {ref_machine.logical_cores} cores, "
+        f"{', '.join(ref_machine.cpu_flags or [])}); refresh it on this one for the "
         f"calibrated factor {gate.default_factor:g}"
     )

@@ -44,6 +44,7 @@ from typing import Any
 from harness.analysis.comparable import parse_percentage
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, markdown_table, utc_now
+from harness.gate.reference import InstructionCounts, InstructionMachine, InstructionReference
 from harness.gate.reference import read_reference as read_file
 from harness.gate.reference import write_reference as write_file
 from harness.process.impls import Implementation, discover, with_own_interpreter
@@ -277,53 +278,61 @@ def measure(
 # --- the reference and the rule ------------------------------------------------------------------
 
 
-def make_reference(measured: Sequence[Measured]) -> dict[str, Any]:
+def make_reference(measured: Sequence[Measured]) -> InstructionReference:
     from harness.analysis.machine import cpu_info, git_state
 
     model, _ = cpu_info()
-    return {
-        "format_version": REFERENCE_FORMAT,
-        "what": "instructions (callgrind Ir) of fixed single-thread jobs (harness/gate)",
-        "made_by": UPDATE_COMMAND,
-        "made_utc": utc_now(),
-        **git_state(),
-        "machine": {"cpu_model": model, "valgrind": valgrind_version()},
-        "rustflags": CALLGRIND_RUSTFLAGS,
-        "jobs": job_table(),
-        "impls": {
-            m.binary.impl: {
-                "rustc": m.binary.rustc,
-                "versions": m.binary.versions,
-                "cargo_lock_sha256": m.binary.lock_sha256,
-                "instructions": {job: min(c) for job, c in m.counts.items()},
-            }
+    git = git_state()
+    return InstructionReference(
+        format_version=REFERENCE_FORMAT,
+        what="instructions (callgrind Ir) of fixed single-thread jobs (harness/gate)",
+        made_by=UPDATE_COMMAND,
+        made_utc=utc_now(),
+        git_commit=git["git_commit"],
+        git_dirty=git["git_dirty"],
+        machine=InstructionMachine(cpu_model=model, valgrind=valgrind_version()),
+        rustflags=CALLGRIND_RUSTFLAGS,
+        jobs=job_table(),
+        impls={
+            m.binary.impl: InstructionCounts(
+                rustc=m.binary.rustc,
+                versions=m.binary.versions,
+                cargo_lock_sha256=m.binary.lock_sha256,
+                instructions={job: min(c) for job, c in m.counts.items()},
+            )
             for m in measured
         },
-    }
-
-
-def write_reference(doc: Mapping[str, Any], path: Path) -> None:
-    write_file(doc, path)
-
-
-def read_reference(path: Path) -> dict[str, Any]:
-    return read_file(
-        path, "instruction", UPDATE_COMMAND, REFERENCE_FORMAT, ("impls", dict), remake=False
     )
 
 
-def check_comparable(reference: Mapping[str, Any], impl: str, rustc: str) -> None:
+def write_reference(doc: InstructionReference, path: Path) -> None:
+    write_file(doc, path)
+
+
+def read_reference(path: Path) -> InstructionReference:
+    return read_file(
+        path,
+        "instruction",
+        UPDATE_COMMAND,
+        REFERENCE_FORMAT,
+        ("impls", dict),
+        remake=False,
+        model=InstructionReference,
+    )
+
+
+def check_comparable(reference: InstructionReference, impl: str, rustc: str) -> None:
     """HarnessError (exit 2) when the reference cannot judge this build."""
-    if reference.get("jobs") != job_table():
+    if reference.jobs != job_table():
         raise HarnessError(
             f"the reference's jobs differ from this gate's; make a new one with `{UPDATE_COMMAND}`"
         )
-    entry = (reference.get("impls") or {}).get(impl)
+    entry = reference.impls.get(impl)
     if entry is None:
         raise HarnessError(f"the reference has no counts of {impl}; add them with --update")
-    if entry.get("rustc") != rustc:
+    if entry.rustc != rustc:
         raise HarnessError(
-            f"{impl}: the reference was made by `{entry.get('rustc')}`, this build by "
+            f"{impl}: the reference was made by `{entry.rustc}`, this build by "
             f"`{rustc}`: instruction counts of different compilers are not comparable; make a "
             f"new reference with `{UPDATE_COMMAND}`"
         )
@@ -340,7 +349,7 @@ class Row:
 
 
 def evaluate(
-    reference: Mapping[str, Any], measured: Sequence[Measured], tolerance: float
+    reference: InstructionReference, measured: Sequence[Measured], tolerance: float
 ) -> tuple[list[Row], list[str], list[str]]:
     """(rows, tripped lines, notes); HarnessError when not comparable."""
     rows: list[Row] = []
@@ -348,14 +357,14 @@ def evaluate(
     notes: list[str] = []
     for m in measured:
         check_comparable(reference, m.binary.impl, m.binary.rustc)
-        entry = reference["impls"][m.binary.impl]
-        if entry.get("cargo_lock_sha256") != m.binary.lock_sha256:
+        entry = reference.impls[m.binary.impl]
+        if entry.cargo_lock_sha256 != m.binary.lock_sha256:
             notes.append(
                 f"note: {m.binary.impl}: Cargo.lock differs from the reference's (crate "
                 "versions may have changed; their counts are what the gate compares)"
             )
         for job, counts in m.counts.items():
-            ref = int(entry["instructions"][job])
+            ref = entry.instructions[job]
             now = min(counts)
             change = now / ref - 1
             verdict = "more" if change > tolerance else ("fewer" if change < -tolerance else "ok")

@@ -34,10 +34,8 @@ reference has and the run lacks, a failed measurement).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -49,7 +47,14 @@ from harness.gate.gates import GATES as GATES
 from harness.gate.gates import MEMORY_GATE as MEMORY_GATE
 from harness.gate.gates import THROUGHPUT_GATE, Gate
 from harness.gate.gates import factor_for as factor_for
-from harness.gate.reference import comparable_config, first_difference
+from harness.gate.reference import (
+    RatioFigure,
+    RatioReference,
+    ReferenceMachine,
+    ReferenceRun,
+    comparable_config,
+    first_difference,
+)
 from harness.results import Results, by_task, load
 
 REFERENCE_FORMAT = 1
@@ -95,14 +100,14 @@ def paired_values(
     return Paired(tuple(a[k] for k in keys), tuple(b[k] for k in keys))
 
 
-def make_reference(results: Results, run_dir: Path, gate: Gate = THROUGHPUT_GATE) -> dict[str, Any]:
+def make_reference(results: Results, run_dir: Path, gate: Gate = THROUGHPUT_GATE) -> RatioReference:
     """The reference document of a run: its ratios with every per-repeat value behind them."""
     bad = [f"{m.task}/{m.impl}" for m in results.measurements if any(not r.ok for r in m.runs)]
     if bad:
         raise HarnessError(f"{run_dir}: failed jobs ({', '.join(bad)}): not a reference")
     config = results.config
     baseline_id = (config.get("comparisons") or {}).get("baseline")
-    figures: list[dict[str, Any]] = []
+    figures: list[RatioFigure] = []
     for index, group in by_task(results.measurements):
         ids = [m.impl for m in group]
         baseline = str(baseline_id if baseline_id in ids else ids[0])
@@ -115,46 +120,46 @@ def make_reference(results: Results, run_dir: Path, gate: Gate = THROUGHPUT_GATE
                 continue
             p = paired_values(results, index, impl, baseline, gate)
             figures.append(
-                {
-                    "task": task,
-                    "task_index": index,
-                    "impl": impl,
-                    "baseline": baseline,
-                    "metric": metric,
-                    "ratio": round(p.ratio, 4),
-                    "baseline_values": [_sig(v) for v in p.baseline],
-                    "impl_values": [_sig(v) for v in p.impl],
-                }
+                RatioFigure(
+                    task=task,
+                    task_index=index,
+                    impl=impl,
+                    baseline=baseline,
+                    metric=metric,
+                    ratio=round(p.ratio, 4),
+                    baseline_values=[_sig(v) for v in p.baseline],
+                    impl_values=[_sig(v) for v in p.impl],
+                )
             )
     machine = results.machine
-    return {
-        "format_version": REFERENCE_FORMAT,
-        "what": gate.what,
-        "made_by": (
+    return RatioReference(
+        format_version=REFERENCE_FORMAT,
+        what=gate.what,
+        made_by=(
             f"python -m harness run configs/{results.name}.yaml --out {run_dir} && "
             f"python -m harness gate {gate.verb} {run_dir} --update"
         ),
-        "made_utc": utc_now(),
-        "run": {
-            "name": results.name,
-            "started_utc": results.started_utc,
-            "git_commit": machine.git_commit,
-            "git_dirty": machine.git_dirty,
-        },
-        "machine": {
-            "cpu_model": machine.cpu_model,
-            "cpu_flags": machine.cpu_flags,
-            "logical_cores": machine.logical_cores,
-            "os": machine.os,
-            "python": machine.python,
-            "rustc": machine.rustc,
-            "load_avg_1m": machine.load_avg_1m,
-            "sgemm_gflops": machine.sgemm_gflops,
-        },
-        "dataset_sha256": results.dataset.sha256,
-        "config": comparable_config(config),
-        "figures": figures,
-    }
+        made_utc=utc_now(),
+        run=ReferenceRun(
+            name=results.name,
+            started_utc=results.started_utc,
+            git_commit=machine.git_commit,
+            git_dirty=machine.git_dirty,
+        ),
+        machine=ReferenceMachine(
+            cpu_model=machine.cpu_model,
+            cpu_flags=machine.cpu_flags,
+            logical_cores=machine.logical_cores,
+            os=machine.os,
+            python=machine.python,
+            rustc=machine.rustc,
+            load_avg_1m=machine.load_avg_1m,
+            sgemm_gflops=machine.sgemm_gflops,
+        ),
+        dataset_sha256=results.dataset.sha256,
+        config=comparable_config(config),
+        figures=figures,
+    )
 
 
 def _sig(v: float) -> float:
@@ -162,9 +167,15 @@ def _sig(v: float) -> float:
     return float(f"{v:.4g}")
 
 
-def read_reference(path: Path, gate: Gate = THROUGHPUT_GATE) -> dict[str, Any]:
+def read_reference(path: Path, gate: Gate = THROUGHPUT_GATE) -> RatioReference:
     return reference_file.read_reference(
-        path, gate.name, gate.update_command, REFERENCE_FORMAT, ("figures", list), remake=True
+        path,
+        gate.name,
+        gate.update_command,
+        REFERENCE_FORMAT,
+        ("figures", list),
+        remake=True,
+        model=RatioReference,
     )
 
 
@@ -214,16 +225,16 @@ class Outcome:
         return EXIT_TRIPPED if self.tripped else EXIT_PASS
 
 
-def check_comparable(results: Results, reference: Mapping[str, Any], update: str) -> None:
+def check_comparable(results: Results, reference: RatioReference, update: str) -> None:
     """HarnessError unless the run measured what the reference did: same config (less how it
     was measured), same data set."""
-    why = first_difference(reference.get("config"), comparable_config(results.config))
+    why = first_difference(reference.config, comparable_config(results.config))
     if why:
         raise HarnessError(
             f"the run's config differs from the reference's ({why}); run the reference's config "
             f"or make a new reference with `{update}`"
         )
-    if reference.get("dataset_sha256") != results.dataset.sha256:
+    if reference.dataset_sha256 != results.dataset.sha256:
         raise HarnessError(
             f"the run's data set checksum differs from the reference's; "
             f"make a new reference with `{update}`"
@@ -232,7 +243,7 @@ def check_comparable(results: Results, reference: Mapping[str, Any], update: str
 
 def evaluate(
     results: Results,
-    reference: Mapping[str, Any],
+    reference: RatioReference,
     factor: float,
     gate: Gate = THROUGHPUT_GATE,
 ) -> Outcome:
@@ -244,19 +255,19 @@ def evaluate(
     update = gate.update_command
     check_comparable(results, reference, update)
     notes: list[str] = []
-    ref_cpu = (reference.get("machine") or {}).get("cpu_model")
+    ref_cpu = reference.machine.cpu_model
     if ref_cpu != results.machine.cpu_model:
         notes.append(
             f"note: reference made on {ref_cpu}, this run on {results.machine.cpu_model}: "
             "ratios can shift between CPU models"
         )
     rows: list[Row] = []
-    for fig in reference["figures"]:
-        ref = Paired(tuple(fig["baseline_values"]), tuple(fig["impl_values"]))
+    for fig in reference.figures:
+        ref = Paired(tuple(fig.baseline_values), tuple(fig.impl_values))
         try:
-            now = paired_values(results, int(fig["task_index"]), fig["impl"], fig["baseline"], gate)
+            now = paired_values(results, fig.task_index, fig.impl, fig.baseline, gate)
         except HarnessError as e:
-            raise HarnessError(f"{e}; the reference has it ({fig['task']}/{fig['impl']})") from None
+            raise HarnessError(f"{e}; the reference has it ({fig.task}/{fig.impl})") from None
         q, lo, hi = quotient_interval(now, ref)
         verdict = (
             gate.worse
@@ -265,11 +276,11 @@ def evaluate(
         )
         rows.append(
             Row(
-                fig["task"],
-                int(fig["task_index"]),
-                fig["impl"],
-                fig["baseline"],
-                fig["metric"],
+                fig.task,
+                fig.task_index,
+                fig.impl,
+                fig.baseline,
+                fig.metric,
                 ref.ratio,
                 now.ratio,
                 q,
@@ -278,7 +289,7 @@ def evaluate(
                 verdict,
             )
         )
-    known = {(f["task_index"], f["impl"]) for f in reference["figures"]}
+    known = {(f.task_index, f.impl) for f in reference.figures}
     for index, group in by_task(results.measurements):
         if gate.metric(group[0].task) is None:
             continue
@@ -323,10 +334,10 @@ def evaluate(
     return Outcome(final, tripped, notes)
 
 
-def _baseline_of(reference: Mapping[str, Any], index: int) -> str | None:
-    for f in reference["figures"]:
-        if f["task_index"] == index:
-            return str(f["baseline"])
+def _baseline_of(reference: RatioReference, index: int) -> str | None:
+    for f in reference.figures:
+        if f.task_index == index:
+            return f.baseline
     return None
 
 
@@ -405,7 +416,7 @@ def main(
         if update:
             doc = make_reference(results, run_dir, gate)
             reference_file.write_reference(doc, reference, compact_lists=True)
-            print(f"wrote {reference}: {len(doc['figures'])} ratios of {run_dir}")
+            print(f"wrote {reference}: {len(doc.figures)} ratios of {run_dir}")
             return EXIT_PASS
         doc = read_reference(reference, gate)
         if factor is None:

@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.gate import EXIT_PASS, EXIT_REFUSED, EXIT_TRIPPED, calibrate, instructions, ratios
+from harness.gate.reference import InstructionReference, RatioReference
 from harness.results import Results, parse
 from tests.harness.fakerun import fake_run
 
@@ -47,13 +48,13 @@ def scaled(
     return parse(out)
 
 
-def reference(doc: dict[str, Any]) -> dict[str, Any]:
+def reference(doc: dict[str, Any]) -> RatioReference:
     return ratios.make_reference(parse(doc), Path("ref-run"))
 
 
 def test_the_unchanged_run_passes_against_itself_and_a_noisy_rerun(doc: dict[str, Any]) -> None:
     ref = reference(doc)
-    assert [f["impl"] for f in ref["figures"]] == ["fast", "slow"]
+    assert [f.impl for f in ref.figures] == ["fast", "slow"]
     for wobble in (0.0, 0.05):
         outcome = ratios.evaluate(scaled(doc, {}, wobble), ref, 1.5)
         assert outcome.exit_code == EXIT_PASS, outcome.tripped
@@ -123,7 +124,7 @@ def test_update_writes_a_readable_reference_and_main_gates_with_it(
     assert ratios.main(run, path, 1.5, update=True) == EXIT_PASS
     text = path.read_text()
     assert '"baseline_values": [' in text and "made_by" in text and "git_commit" in text
-    assert ratios.read_reference(path)["figures"] == reference(doc)["figures"]
+    assert ratios.read_reference(path).figures == reference(doc).figures
     capsys.readouterr()
     assert ratios.main(run, path, 1.5, update=False) == EXIT_PASS
     out = capsys.readouterr().out
@@ -159,6 +160,29 @@ def test_a_reference_of_another_format_is_refused_with_the_command_that_remakes_
         instructions.read_reference(path)
 
 
+def test_a_reference_with_a_misspelt_or_missing_key_is_refused_naming_it(
+    doc: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "ratios.json"
+    good = reference(doc).model_dump()
+    misspelt = dict(good, figures=[dict(good["figures"][0], impl_vals=[1.0])])
+    path.write_text(json.dumps(misspelt))
+    with pytest.raises(HarnessError, match=r"ratio reference invalid at figures\.0\.impl_vals"):
+        ratios.read_reference(path)
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "dataset_sha256"}))
+    with pytest.raises(HarnessError, match=r"invalid at dataset_sha256: Field required; remake"):
+        ratios.read_reference(path)
+    path.write_text(json.dumps(good))
+    assert ratios.read_reference(path) == reference(doc).model_copy(
+        update={"made_utc": good["made_utc"]}
+    )
+    ins = ins_reference({"sample": 1}).model_dump()
+    ins["impls"]["rust-x"]["instructions"]["sample"] = "many"
+    path.write_text(json.dumps(ins))
+    with pytest.raises(HarnessError, match=r"invalid at impls\.rust-x\.instructions\.sample"):
+        instructions.read_reference(path)
+
+
 # --- the memory gate's rule and the calibration -------------------------------------------------
 
 MEMORY = ratios.MEMORY_GATE
@@ -173,8 +197,8 @@ def test_the_memory_gate_trips_on_a_bloated_implementation_not_a_steady_one(
     doc: dict[str, Any],
 ) -> None:
     ref = ratios.make_reference(parse(doc), Path("ref-run"), MEMORY)
-    assert {f["metric"] for f in ref["figures"]} == {"peak_rss_bytes"}
-    assert ref["what"].startswith("same-run peak-RSS ratios")
+    assert {f.metric for f in ref.figures} == {"peak_rss_bytes"}
+    assert ref.what.startswith("same-run peak-RSS ratios")
     assert ratios.evaluate(rss_scaled(doc, {}, 0.01), ref, 1.1, MEMORY).exit_code == EXIT_PASS
     outcome = ratios.evaluate(rss_scaled(doc, {"slow": 2.0}), ref, 1.1, MEMORY)
     assert outcome.exit_code == EXIT_TRIPPED
@@ -201,7 +225,8 @@ def test_the_factor_is_the_calibrated_one_on_the_references_cpu_and_loose_on_ano
             gate.default_factor,
             f"factor {gate.default_factor:g}: the reference's kind of CPU",
         )
-        ref["machine"]["cpu_flags"] = ["avx", "avx2", "fma"]  # another microarchitecture
+        other = ref.machine.model_copy(update={"cpu_flags": ["avx", "avx2", "fma"]})
+        ref = ref.model_copy(update={"machine": other})  # another microarchitecture
         factor, why = ratios.factor_for(run, ref, gate)
         assert factor == gate.other_cpu_factor and "another kind of CPU" in why
 
@@ -246,18 +271,30 @@ def measured(counts: dict[str, list[int]], rustc: str = "rustc 1.95.0 (abc 2026-
     return instructions.Measured(binary, counts)
 
 
-def ins_reference(counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        "format_version": 1,
-        "jobs": instructions.job_table(),
-        "impls": {
-            "rust-x": {
-                "rustc": "rustc 1.95.0 (abc 2026-04-14)",
-                "cargo_lock_sha256": "sha",
-                "instructions": counts,
-            }
-        },
-    }
+def ins_reference(
+    counts: dict[str, int], jobs: dict[str, Any] | None = None
+) -> InstructionReference:
+    return InstructionReference.model_validate(
+        {
+            "format_version": 1,
+            "what": "instructions of the test's jobs",
+            "made_by": instructions.UPDATE_COMMAND,
+            "made_utc": "2026-01-01T00:00:00Z",
+            "git_commit": None,
+            "git_dirty": None,
+            "machine": {"cpu_model": "cpu", "valgrind": "valgrind-3.19.0"},
+            "rustflags": instructions.CALLGRIND_RUSTFLAGS,
+            "jobs": instructions.job_table() if jobs is None else jobs,
+            "impls": {
+                "rust-x": {
+                    "rustc": "rustc 1.95.0 (abc 2026-04-14)",
+                    "versions": {},
+                    "cargo_lock_sha256": "sha",
+                    "instructions": counts,
+                }
+            },
+        }
+    )
 
 
 def test_instruction_counts_within_tolerance_pass_and_beyond_trip() -> None:
@@ -283,7 +320,9 @@ def test_instruction_gate_refuses_another_rustc_and_other_jobs() -> None:
     ref = ins_reference({"sample": 1})
     with pytest.raises(HarnessError, match=r"made by `rustc 1.95.0 .*`rustc 1.96.0"):
         instructions.evaluate(ref, [measured({"sample": [1]}, "rustc 1.96.0 (def)")], 0.02)
-    ref["jobs"]["sample"]["params"]["pairs"] = 5
+    jobs = instructions.job_table()
+    jobs["sample"]["params"]["pairs"] = 5
+    ref = ins_reference({"sample": 1}, jobs)
     with pytest.raises(HarnessError, match="jobs differ"):
         instructions.evaluate(ref, [measured({"sample": [1]})], 0.02)
 
