@@ -316,9 +316,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import write_report
-    from harness.report.stored_runs import load_run
+    from harness.report.stored_runs import load_results
 
-    results = load_run(args.run_dir)
+    results = load_results(args.run_dir)
     for path in write_report(args.run_dir, results):
         print(f"report: {path}")
     if args.export:

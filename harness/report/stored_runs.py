@@ -9,8 +9,8 @@ folders are not listed apart).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness import results as results_doc
 from harness.errors import HarnessError
@@ -28,11 +28,6 @@ def load_results(run_dir: Path) -> Results:
     if not path.is_file():
         raise HarnessError(f"{run_dir}: no results.json; expected a folder from `harness run`")
     return results_doc.load(path)
-
-
-def load_run(run_dir: Path) -> dict[str, Any]:
-    """`load_results` as its JSON dict, for the readers that still take one."""
-    return load_results(run_dir).dump()
 
 
 def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, Results | None, str]]:
@@ -53,23 +48,39 @@ def list_runs(root: Path = RESULTS_ROOT) -> list[tuple[Path, Results | None, str
     return out
 
 
-def describe(results: Results) -> dict[str, str]:
+@dataclass(frozen=True)
+class RunLine:
+    """One run's line of `harness list`, as its cells."""
+
+    started: str
+    name: str
+    state: str
+    jobs: str
+    checks: str
+    impls: str
+    tasks: str
+
+    def cells(self) -> list[str]:
+        return [self.started, self.name, self.state, self.jobs, self.checks, self.impls, self.tasks]
+
+
+def describe(results: Results) -> RunLine:
     runs = [r for m in results.measurements for r in m.runs]
     failed = sum(1 for r in runs if not r.ok)
     checks = results.checks
     ok_checks = sum(1 for c in checks if c.ok)
     impls = sorted({m.impl for m in results.measurements})
     tasks = sorted({m.task for m in results.measurements})
-    return {
-        "started": results.started_utc or "?",
-        "name": (results.name or "?")
+    return RunLine(
+        started=results.started_utc or "?",
+        name=(results.name or "?")
         + (f" (sweep of {len(results.sweep.points)} points)" if results.sweep else ""),
-        "state": "finished" if results.finished_utc else "incomplete",
-        "jobs": f"{len(runs) - failed}/{len(runs)} ok",
-        "checks": f"{ok_checks}/{len(checks)} ok",
-        "impls": ",".join(impls),
-        "tasks": ",".join(tasks),
-    }
+        state="finished" if results.finished_utc else "incomplete",
+        jobs=f"{len(runs) - failed}/{len(runs)} ok",
+        checks=f"{ok_checks}/{len(checks)} ok",
+        impls=",".join(impls),
+        tasks=",".join(tasks),
+    )
 
 
 def format_list(root: Path = RESULTS_ROOT) -> str:
@@ -86,13 +97,8 @@ def format_list(root: Path = RESULTS_ROOT) -> str:
         if results is None:
             table.append(["?", "?", f"unreadable: {problem}", "", "", "", "", where])
             continue
-        d = describe(results)
-        table.append([*_row(d), where])
+        table.append([*describe(results).cells(), where])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table
     )
-
-
-def _row(d: dict[str, str]) -> list[str]:
-    return [d["started"], d["name"], d["state"], d["jobs"], d["checks"], d["impls"], d["tasks"]]
