@@ -119,6 +119,6 @@ def test_run_checks_applies_configured_tolerances(tmp_path: Path) -> None:
         ]
     }
     (check,) = run_checks(complete_results(results), tmp_path)
-    assert check["name"] == "curves" and check["ok"] and check["tolerance"] == 1e-3
+    assert check.name == "curves" and check.ok and check.tolerance == 1e-3
     (check,) = run_checks(complete_results(results), tmp_path, {"curves": 1e-4})
-    assert not check["ok"]
+    assert not check.ok

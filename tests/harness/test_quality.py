@@ -54,19 +54,20 @@ def test_each_training_has_its_seed_and_its_own_evaluation(tmp_path: Path) -> No
     train = [m for m in results.measurements if m.task == "train"]
     assert [r.seed for r in train[0].runs] == [40, 41, 42, 43, 44]
     [record] = results.quality or []
-    good, poor = record["impls"]["a"], record["impls"]["b"]
+    good, poor = record.impls["a"], record.impls["b"]
     for info, (best, accuracy) in ((good, (0.6, 0.8)), (poor, (0.4, 0.5))):
-        runs = info["runs"]
-        assert len(runs) == 5 and len({r["best_val_accuracy"] for r in runs}) == 5
+        runs = info.runs
+        assert len(runs) == 5 and len({r.best_val_accuracy for r in runs}) == 5
         # evaluate's run r scored the weights of train's run r: the fake adds the same
         # seed-drawn offset to its best validation and to the accuracy of those weights
         for r in runs:
-            assert r["evaluations"]["1"] - accuracy == pytest.approx(r["best_val_accuracy"] - best)
+            assert r.best_val_accuracy is not None and r.evaluations["1"] is not None
+            assert r.evaluations["1"] - accuracy == pytest.approx(r.best_val_accuracy - best)
     # a reaches 0.5 on its third validation (0.6 +- 0.02), b never does (at most 0.42)
-    assert good["summary"]["reached_target"] == 5 and poor["summary"]["reached_target"] == 0
-    assert all(r["time_to_target_s"] > 0.1 for r in good["runs"])
-    assert good["summary"]["time_to_target_olympic_s"] is not None
-    assert len(good["runs"][0]["curve"]) == 3
+    assert good.summary.reached_target == 5 and poor.summary.reached_target == 0
+    assert all((r.time_to_target_s or 0) > 0.1 for r in good.runs)
+    assert good.summary.time_to_target_olympic_s is not None
+    assert len(good.runs[0].curve) == 3
     checks = accuracy_checks(doc)
     assert [c.task_index for c in checks] == [0, 1]
     assert not any(c.ok for c in checks)  # 5 trainings each, 0.3 apart: significant

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.analysis.ratios import context, refusal, run_comparisons
+from harness.results import Comparison
 from tests.harness.fakerun import complete_measurement, complete_results, fake_run
 
 
@@ -40,8 +42,10 @@ def results(*measurements: dict) -> dict:
     }
 
 
-def by_metric(comps: list[dict]) -> dict[str, dict]:
-    return {c["metric"]: c for c in comps}
+def by_metric(comps: Sequence[Comparison | dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Comparisons by figure, as their JSON (a run's returned document holds them so)."""
+    rows = [c.dump() if isinstance(c, Comparison) else c for c in comps]
+    return {c["metric"]: c for c in rows}
 
 
 def test_ratio_interval_and_verdict_fields_against_the_baseline() -> None:
@@ -67,7 +71,7 @@ def test_ratio_interval_and_verdict_fields_against_the_baseline() -> None:
 def test_configured_baseline_is_used() -> None:
     doc = results(measurement("py", [100] * 5), measurement("rs", [200] * 5))
     (tp, *_) = run_comparisons(complete_results(doc), baseline="rs")
-    assert tp["baseline"] == "rs" and tp["impl"] == "py" and tp["ratio"] == pytest.approx(0.5)
+    assert tp.baseline == "rs" and tp.impl == "py" and tp.ratio == pytest.approx(0.5)
 
 
 def test_wide_spread_gives_a_warning() -> None:
@@ -88,7 +92,7 @@ def test_measurements_of_different_context_are_refused(change: Any, why: str) ->
     other = copy.deepcopy(base) | {"impl": "rs"}
     change(other)
     comps = run_comparisons(complete_results(results(base, other)))
-    assert comps and all(c["ratio"] is None and c["refused"] == why for c in comps)
+    assert comps and all(c.ratio is None and c.refused == why for c in comps)
 
 
 def test_refusal_names_seed_and_dataset_checksum() -> None:

@@ -194,11 +194,11 @@ def test_forward_check_names_the_implementation_that_drifts(
     drifted = {**exact, "logits": exact["logits"] + 1e-3 * scale * np.sign(exact["logits"])}
     save_outputs(tmp_path / "b" / "outputs.safetensors", drifted)
     (check,) = run_checks(complete_results(results), tmp_path)
-    assert check["name"] == "forward" and not check["ok"]
-    assert "b drifts from float64" in check["detail"] and "a drifts" not in check["detail"]
-    assert f"the first {r.FORWARD_PAIRS} of 10 pairs" in check["detail"]
-    assert check["f64_errors"]["a"] < 1e-6 < 5e-4 < check["f64_errors"]["b"]
-    assert 0 < check["f32_floor"] < 1e-5 and check["f64_tolerance"] == 1e-5
+    assert check.name == "forward" and not check.ok
+    assert "b drifts from float64" in check.detail and "a drifts" not in check.detail
+    assert f"the first {r.FORWARD_PAIRS} of 10 pairs" in check.detail
+    assert check.f64_errors["a"] < 1e-6 < 5e-4 < check.f64_errors["b"]
+    assert 0 < check.f32_floor < 1e-5 and check.f64_tolerance == 1e-5
 
 
 def test_forward_check_passes_two_apart_but_each_close_to_float64(
@@ -213,20 +213,19 @@ def test_forward_check_passes_two_apart_but_each_close_to_float64(
         tmp_path / "b" / "outputs.safetensors", {**exact, "logits": exact["logits"] - step}
     )
     (check,) = run_checks(complete_results(results), tmp_path)
-    assert check["value"] > 1e-5 and check["ok"], check["detail"]
-    assert "apart by" in check["detail"] and "but each within" in check["detail"]
-    assert set(check["f64_errors"]) == {"a", "b"}
+    assert check.value > 1e-5 and check.ok, check.detail
+    assert "apart by" in check.detail and "but each within" in check.detail
+    assert set(check.f64_errors) == {"a", "b"}
     # The same pair without a reference (no shared weights): the pair's figure decides, a failure.
     for impl in ("a", "b"):
         job = json.loads((tmp_path / impl / "job.json").read_text())
         job["inputs"]["weights"] = None
         (tmp_path / impl / "job.json").write_text(json.dumps(job))
     (check,) = run_checks(complete_results(results), tmp_path)
-    assert (
-        not check["ok"]
-        and "float64 referee skipped: the job has no shared weights" in (check["detail"])
+    assert not check.ok and "float64 referee skipped: the job has no shared weights" in (
+        check.detail
     )
-    assert "f64_errors" not in check
+    assert check.f64_errors is None
 
 
 def test_gradients_referee_on_step_zero_and_its_cost_limit(
@@ -249,16 +248,14 @@ def test_gradients_referee_on_step_zero_and_its_cost_limit(
     bad = {**grads, "grad.conv3.bias": grads["grad.conv3.bias"] * 1.01}
     save_outputs(tmp_path / "b" / "grads.safetensors", bad)
     check = next(
-        c for c in run_checks(complete_results(results), tmp_path) if c["name"] == "gradients"
+        c for c in run_checks(complete_results(results), tmp_path) if c.name == "gradients"
     )
-    assert not check["ok"] and "b drifts" in check["detail"], check["detail"]
-    assert "step 0's batch of 12 pairs" in check["detail"]
-    assert check["f64_errors"]["a"] < 1e-6 and check["f64_errors"]["b"] == pytest.approx(
-        0.01, rel=1e-3
-    )
+    assert not check.ok and "b drifts" in check.detail, check.detail
+    assert "step 0's batch of 12 pairs" in check.detail
+    assert check.f64_errors["a"] < 1e-6 and check.f64_errors["b"] == pytest.approx(0.01, rel=1e-3)
     monkeypatch.setattr(r, "MAX_STEP_GFLOP", 1e-6)
     check = next(
-        c for c in run_checks(complete_results(results), tmp_path) if c["name"] == "gradients"
+        c for c in run_checks(complete_results(results), tmp_path) if c.name == "gradients"
     )
-    assert "float64 referee skipped: a float64 step of 12 pairs" in check["detail"]
-    assert "f64_errors" not in check and not check["ok"]  # 1e-2 apart: beyond 1e-4
+    assert "float64 referee skipped: a float64 step of 12 pairs" in check.detail
+    assert check.f64_errors is None and not check.ok  # 1e-2 apart: beyond 1e-4

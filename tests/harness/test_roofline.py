@@ -52,10 +52,10 @@ def test_achieved_share_of_peak_from_gflop_per_s_or_gflop_over_task_s() -> None:
              "runs": [run(0, {"gflop_per_s": 1.0})]},
         ]
     }  # fmt: skip
-    rows = {r["impl"]: r for r in achieved(complete_results(doc), 100.0)}
+    rows = {r.impl: r for r in achieved(complete_results(doc), 100.0)}
     assert set(rows) == {"py", "rs"}  # sample is not a compute task
-    assert rows["py"]["gflop_per_s"] == 20.0 and rows["py"]["share_of_peak"] == pytest.approx(0.2)
-    assert rows["rs"]["gflop_per_s"] == 25.0 and rows["rs"]["share_of_peak"] == pytest.approx(0.25)
+    assert rows["py"].gflop_per_s == 20.0 and rows["py"].share_of_peak == pytest.approx(0.2)
+    assert rows["rs"].gflop_per_s == 25.0 and rows["rs"].share_of_peak == pytest.approx(0.25)
 
 
 def test_roofline_config_is_validated(tmp_path: Path) -> None:

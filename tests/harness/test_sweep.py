@@ -108,16 +108,17 @@ def test_sweep_finds_the_crossover_of_two_known_cost_models(tmp_path: Path) -> N
         point = json.loads((out / f"points/{i:02d}/results.json").read_text())
         assert point["status"] == "complete" and "sweep" not in point["config"]
     [record] = results.sweep.crossover or []
-    info = record["impls"]["b"]
-    works = [p["work_gflop"] for p in record["points"]]
+    info = record.impls["b"]
+    works = [p.work_gflop for p in record.points]
     assert works == sorted(works)
     assert works[-1] == pytest.approx(2 * 576 * 4096 * 105e-9)
-    [cross] = info["crossings"]
-    assert cross["faster"] == "below"
-    assert cross["between"][0] < CROSSING < cross["between"][1]
-    assert abs(math.log(cross["work_gflop"] / CROSSING)) < math.log(1.5)
-    assert cross["clear"]
-    assert "b is faster below" in info["summary"] and "within noise" not in info["summary"]
+    [cross] = info.crossings or []
+    assert cross.faster == "below"
+    assert cross.between[0] < CROSSING < cross.between[1]
+    assert abs(math.log(cross.work_gflop / CROSSING)) < math.log(1.5)
+    assert cross.clear
+    assert info.summary and "b is faster below" in info.summary
+    assert "within noise" not in info.summary
 
 
 def test_a_sweep_over_the_algorithm_is_one_curve_per_algorithm_not_a_crossover(
@@ -126,11 +127,11 @@ def test_a_sweep_over_the_algorithm_is_one_curve_per_algorithm_not_a_crossover(
     # model.conv changes how the work is done, not how much: the same GFLOP at every point.
     doc, _ = run(tmp_path, sweep={"model.conv": ["direct", "fft"]})
     records = parse(doc).sweep.crossover or []  # type: ignore[union-attr]
-    assert [r["series"]["model.conv"] for r in records] == ["direct", "fft"]
+    assert [r.series["model.conv"] for r in records] == ["direct", "fft"]
     for record in records:
-        assert len(record["points"]) == 1
-        summary = record["impls"]["b"]["summary"]
-        assert record["impls"]["b"]["crossings"] == []
+        assert len(record.points) == 1
+        summary = record.impls["b"].summary or ""
+        assert record.impls["b"].crossings == []
         assert "one work size: no crossover" in summary and "faster" not in summary
 
 
@@ -141,19 +142,20 @@ def test_the_time_per_operator_call_is_stated_at_the_smallest_size_only(tmp_path
     doc = run_sweep(config, tmp_path / "run", quiet(), available)
     [record] = parse(doc).sweep.crossover or []  # type: ignore[union-attr]
     # a's smallest call: 0.5 s + 0.1 s/GFLOP * 0.0019 GFLOP, within its 1% jitter, over 50 calls
-    per_op = record["impls"]["a"]["per_op"]
-    assert per_op["ops_per_call"] == 50
-    assert per_op["us_per_op"] == pytest.approx(1e6 * 0.5002 / 50, rel=0.02)
-    [line] = [s for s in record["summary"] if "per operator call" in s]
+    per_op = record.impls["a"].per_op
+    assert per_op is not None and per_op.ops_per_call == 50
+    assert per_op.us_per_op == pytest.approx(1e6 * 0.5002 / 50, rel=0.02)
+    [line] = [s for s in record.summary if "per operator call" in s]
     assert line.startswith(
-        f"forward (task 0, batch 2): a takes {per_op['us_per_op']:.1f} us per operator call"
+        f"forward (task 0, batch 2): a takes {per_op.us_per_op:.1f} us per operator call"
     )
     # one work size (a sweep over the algorithm): no smallest size, so no such bound
     config = from_dict(sweep_config(tmp_path, sweep={"model.conv": ["direct", "fft"]}))
     doc = run_sweep(config, tmp_path / "one-size", quiet(), available)
     for record in parse(doc).sweep.crossover or []:  # type: ignore[union-attr]
-        assert record["impls"]["a"]["per_op"]["ops_per_call"] == 50
-        assert not [s for s in record["summary"] if "per operator call" in s]
+        per_op = record.impls["a"].per_op
+        assert per_op is not None and per_op.ops_per_call == 50
+        assert not [s for s in record.summary if "per operator call" in s]
 
 
 @pytest.mark.slow  # whole sweeps of the fake implementation: 7-15 s each
