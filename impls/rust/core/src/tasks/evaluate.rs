@@ -55,6 +55,37 @@ fn draw_koch(root: &Path, ways: usize, count: usize, seed: u64) -> Result<Vec<Tr
     draw_koch_trials(&dataset, ways, count, &mut Rng::new(seed, "trials"))
 }
 
+/// The trials of the job's protocol with their images decoded, and the seconds spent drawing
+/// (or reading) them and decoding their images.
+fn load(job: &Job, params: &EvaluateParams, events: &Events) -> Result<(TrialSet, f64, f64)> {
+    let began = Instant::now();
+    let (root, drawn) = match params.protocol {
+        Protocol::Lake => {
+            let root = params.runs.as_ref().ok_or_else(|| {
+                Error::job(
+                    "params.runs",
+                    "missing, expected the all_runs folder for protocol: lake",
+                )
+            })?;
+            (root, read_lake_runs(root, params.ways)?)
+        }
+        Protocol::Koch => {
+            let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
+                Error::job(
+                    "dataset.eval_root",
+                    "null, expected the evaluation alphabets' folder for protocol: koch",
+                )
+            })?;
+            (root, draw_koch(root, params.ways, params.trials, job.seed)?)
+        }
+    };
+    let drawn_at = Instant::now();
+    let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
+    let trials = load_trials(root, &drawn, &mut progress)?;
+    let draw_s = (drawn_at - began).as_secs_f64();
+    Ok((trials, draw_s, drawn_at.elapsed().as_secs_f64()))
+}
+
 /// Run `evaluate` for `job`.
 pub fn run<N: Network>(job: &Job, params: &EvaluateParams, events: &Events) -> Result<Outcome> {
     let task_start = Instant::now();
@@ -72,36 +103,7 @@ pub fn run<N: Network>(job: &Job, params: &EvaluateParams, events: &Events) -> R
         }
     };
     let mut setup_s = task_start.elapsed().as_secs_f64();
-    let (mut draw_s, mut load_s) = (0.0, 0.0);
-    let trials = events.phase("load", || {
-        let began = Instant::now();
-        let (root, drawn) = match params.protocol {
-            Protocol::Lake => {
-                let root = params.runs.as_ref().ok_or_else(|| {
-                    Error::job(
-                        "params.runs",
-                        "missing, expected the all_runs folder for protocol: lake",
-                    )
-                })?;
-                (root, read_lake_runs(root, params.ways)?)
-            }
-            Protocol::Koch => {
-                let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
-                    Error::job(
-                        "dataset.eval_root",
-                        "null, expected the evaluation alphabets' folder for protocol: koch",
-                    )
-                })?;
-                (root, draw_koch(root, params.ways, params.trials, job.seed)?)
-            }
-        };
-        let drawn_at = Instant::now();
-        let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
-        let trials = load_trials(root, &drawn, &mut progress)?;
-        draw_s = (drawn_at - began).as_secs_f64();
-        load_s = drawn_at.elapsed().as_secs_f64();
-        Ok::<_, Error>(trials)
-    })?;
+    let (trials, draw_s, load_s) = events.phase("load", || load(job, params, events))?;
     let outcome = events.phase("evaluate", || {
         let batch = params.batch.min(trials.paths.len()).max(1);
         let mut progress = |done: usize, total: usize| events.progress(done, total, "images");
