@@ -9,6 +9,7 @@ use burn::tensor::module::{conv2d, linear, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use oneshot_core::error::{Error, Result};
+use oneshot_core::network::guard::{check_capacity, copy_out};
 use oneshot_core::network::input::fill;
 use oneshot_core::network::optim::{Optimizer, Rule};
 use oneshot_core::network::params::{Params, FC1_WEIGHT, OUT_WEIGHT};
@@ -63,16 +64,6 @@ impl BurnNet {
         let outcome = panic::catch_unwind(run);
         GUARDED.fetch_sub(1, Ordering::SeqCst);
         outcome.map_err(|p| Error::Runtime(format!("burn failed in {what}: {}", panic_text(&*p))))
-    }
-
-    fn check_capacity(&self, images: usize) -> Result<()> {
-        if images > self.capacity {
-            return Err(Error::Runtime(format!(
-                "a call of {images} images exceeds the network's capacity of {}",
-                self.capacity
-            )));
-        }
-        Ok(())
     }
 
     /// The first `images` inputs set, `(N, 1, S, S)`.
@@ -140,15 +131,7 @@ impl BurnNet {
             .map_err(|e| Error::Runtime(format!("burn cannot read a tensor: {e:?}")))?
             .try_to_vec::<f32>()
             .map_err(|e| Error::Runtime(format!("burn tensor is not float32: {e:?}")))?;
-        if values.len() != out.len() {
-            return Err(Error::Runtime(format!(
-                "burn returned {} values, expected {}",
-                values.len(),
-                out.len()
-            )));
-        }
-        out.copy_from_slice(&values);
-        Ok(())
+        copy_out(&values, out)
     }
 }
 
@@ -232,7 +215,7 @@ impl Network for BurnNet {
 
     fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {
         let n = left.len() + right.len();
-        self.check_capacity(n)?;
+        check_capacity(n, self.capacity)?;
         let side = self.shape.input;
         let mut pixels = vec![0.0f32; n * side * side];
         for (row, packed) in pixels
@@ -248,14 +231,14 @@ impl Network for BurnNet {
     }
 
     fn embed(&mut self, images: usize, out: &mut [f32]) -> Result<()> {
-        self.check_capacity(images)?;
+        check_capacity(images, self.capacity)?;
         let x = self.inputs(images)?;
         let e = self.guarded("embed", || self.tower(x, &self.params))?;
         Self::read(e, out)
     }
 
     fn forward_pairs(&mut self, pairs: usize, emb: &mut [f32], logits: &mut [f32]) -> Result<()> {
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.capacity)?;
         let x = self.inputs(2 * pairs)?;
         let (e, z) = self.guarded("forward", || {
             let e = self.tower(x, &self.params);
@@ -268,7 +251,7 @@ impl Network for BurnNet {
 
     fn train_batch(&mut self, labels: &[f32]) -> Result<f64> {
         let pairs = labels.len();
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.capacity)?;
         if !self.train {
             return Err(Error::Runtime(
                 "the network was built for inference, not training".into(),

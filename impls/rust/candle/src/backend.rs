@@ -2,6 +2,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use oneshot_core::error::{Error, Result};
+use oneshot_core::network::guard::{self, check_capacity};
 use oneshot_core::network::input::{fill, PACKED_BYTES};
 use oneshot_core::network::optim::{Optimizer, Rule};
 use oneshot_core::network::params::{Params, FC1_WEIGHT, OUT_WEIGHT};
@@ -80,16 +81,6 @@ pub struct CandleNet {
 }
 
 impl CandleNet {
-    fn check_capacity(&self, images: usize) -> Result<()> {
-        if images > self.capacity {
-            return Err(Error::Runtime(format!(
-                "a call of {images} images exceeds the network's capacity of {}",
-                self.capacity
-            )));
-        }
-        Ok(())
-    }
-
     fn param(&self, index: usize) -> &Tensor {
         self.vars[index].as_tensor()
     }
@@ -226,15 +217,7 @@ fn copy_out(t: &Tensor, out: &mut [f32]) -> Result<()> {
         .flatten_all()
         .and_then(|t| t.to_vec1::<f32>())
         .map_err(rt)?;
-    if values.len() != out.len() {
-        return Err(Error::Runtime(format!(
-            "an output of {} values does not fit a buffer of {}",
-            values.len(),
-            out.len()
-        )));
-    }
-    out.copy_from_slice(&values);
-    Ok(())
+    guard::copy_out(&values, out)
 }
 
 impl Network for CandleNet {
@@ -277,7 +260,7 @@ impl Network for CandleNet {
 
     fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {
         let images = left.len() + right.len();
-        self.check_capacity(images)?;
+        check_capacity(images, self.capacity)?;
         let side = self.shape.input;
         let plane = side * side;
         self.pixels.resize(images * plane, 0.0);
@@ -296,14 +279,14 @@ impl Network for CandleNet {
     }
 
     fn embed(&mut self, images: usize, out: &mut [f32]) -> Result<()> {
-        self.check_capacity(images)?;
+        check_capacity(images, self.capacity)?;
         let x = self.images(images)?;
         let emb = self.tower(&x, false).map_err(rt)?;
         copy_out(&emb, out)
     }
 
     fn forward_pairs(&mut self, pairs: usize, emb: &mut [f32], logits: &mut [f32]) -> Result<()> {
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.capacity)?;
         let x = self.images(2 * pairs)?;
         let e = self.tower(&x, false).map_err(rt)?;
         let z = self.logits(&e, pairs).map_err(rt)?;
@@ -312,7 +295,7 @@ impl Network for CandleNet {
     }
 
     fn train_batch(&mut self, labels: &[f32]) -> Result<f64> {
-        self.check_capacity(2 * labels.len())?;
+        check_capacity(2 * labels.len(), self.capacity)?;
         if labels.is_empty() {
             return Err(Error::Runtime("a training call with no pairs".into()));
         }

@@ -4,6 +4,7 @@
 
 use oneshot_core::error::{Error, Result};
 use oneshot_core::job::ConvAlgo;
+use oneshot_core::network::guard::{check_capacity, copy_out};
 use oneshot_core::network::optim::Optimizer;
 use oneshot_core::network::params::{Params, OUT_WEIGHT};
 use oneshot_core::network::{Network, Shape};
@@ -17,18 +18,6 @@ pub struct NativeNet {
     ws: Workspace,
     /// What the workspace was built for, to rebuild it when the conv algorithms change.
     built: (usize, usize, bool),
-}
-
-impl NativeNet {
-    fn check_capacity(&self, images: usize) -> Result<()> {
-        let capacity = self.ws.capacity();
-        if images > capacity {
-            return Err(Error::Runtime(format!(
-                "a call of {images} images exceeds the network's capacity of {capacity}"
-            )));
-        }
-        Ok(())
-    }
 }
 
 impl Network for NativeNet {
@@ -60,28 +49,26 @@ impl Network for NativeNet {
     }
 
     fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {
-        self.check_capacity(left.len() + right.len())?;
+        check_capacity(left.len() + right.len(), self.ws.capacity())?;
         self.net.set_inputs(&mut self.ws, left, right);
         Ok(())
     }
 
     fn embed(&mut self, images: usize, out: &mut [f32]) -> Result<()> {
-        self.check_capacity(images)?;
+        check_capacity(images, self.ws.capacity())?;
         self.net.embed(&mut self.ws, images);
-        out.copy_from_slice(self.net.embeddings(&self.ws, images));
-        Ok(())
+        copy_out(self.net.embeddings(&self.ws, images), out)
     }
 
     fn forward_pairs(&mut self, pairs: usize, emb: &mut [f32], logits: &mut [f32]) -> Result<()> {
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.ws.capacity())?;
         self.net.forward_pairs(&mut self.ws, pairs);
-        emb.copy_from_slice(self.net.embeddings(&self.ws, 2 * pairs));
-        logits.copy_from_slice(self.net.logits(&self.ws, pairs));
-        Ok(())
+        copy_out(self.net.embeddings(&self.ws, 2 * pairs), emb)?;
+        copy_out(self.net.logits(&self.ws, pairs), logits)
     }
 
     fn train_batch(&mut self, labels: &[f32]) -> Result<f64> {
-        self.check_capacity(2 * labels.len())?;
+        check_capacity(2 * labels.len(), self.ws.capacity())?;
         if self.ws.grads.is_empty() {
             return Err(Error::Runtime(
                 "the network was built for inference, not training".into(),
