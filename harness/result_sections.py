@@ -17,28 +17,13 @@ Num = int | float
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+    """Every model of the document: frozen, and a key it does not name is an error (results.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     def dump(self) -> dict[str, Any]:
         """The JSON-ready dict of this model: the keys it was given, in the file's order."""
         return self.model_dump(exclude_unset=True)
-
-    # Transitional (#27): the sections typed last (phase_resources, quality, crossover, ...)
-    # were dicts, and a reader not yet moved to attributes still indexes them by key. These
-    # three read a field (or a kept extra key) as that dict did; they go once no reader uses them.
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._present():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self._present() else default
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._present()
-
-    def _present(self) -> set[str]:
-        return set(self.model_fields_set) | set(self.__pydantic_extra__ or {})
 
 
 class Stat(_Model):

@@ -2,18 +2,29 @@
 
 One `Results` per run folder. `harness run` builds the pieces here (a `Run` per job, a `Summary`
 per measurement) and saves after every job; every reader (checks, comparisons, phases,
-roofline, report, diff, export, list) loads it with `load` or `parse`. The models are frozen
-pydantic models; fields an older writer may leave out are optional, and keys a model does not
-name are kept (`extra="allow"`), so a document round-trips with the same keys and values
-(`dump` leaves out only what was never set). Numbers are `int | float`: an integer stays an
-integer in the file.
+roofline, report, diff, export, list) loads it with `load` or `parse`, and every later step
+works on the models: an update is a new model (`model_copy(update=...)`, `with_measurement`,
+`with_run`), and the dict exists only where the file is read and written. The models are
+frozen pydantic models; fields an older writer may leave out are optional, and a document
+round-trips with the same keys and values (`dump` leaves out only what was never set). Numbers
+are `int | float`: an integer stays an integer in the file.
+
+Every model forbids keys it does not name (`extra="forbid"`): a misspelt key is an error, at
+the write as at the read. What writers outside the harness put in the document is kept in
+dict fields instead, never in a model's unknown keys: a run's `metrics` and `outputs` (the
+implementation's result.json), `config` (the config as read), a measurement's `params`,
+`implementations[].versions` (what each implementation reports of itself) and
+`dataset.synthetic`; so no model needs `extra="allow"`.
 
 Format history (`format_version`):
 - 1: the first recorded format (protocol 1); `comparisons`, `roofline`, `runs[].phase_resources`
   and `measurements[].phase_summary` are written after the last job, `summary.startup_s` when
   the implementation announced its start-up. A sweep's document (`sweep`, added later, still
   format 1: optional fields only) holds every point's measurements, checks and comparisons,
-  each with its `point`; each point's own folder holds an ordinary document.
+  each with its `point`; each point's own folder holds an ordinary document. Unknown keys
+  became an error (`extra="forbid"`) within format 1: every key a format-1 writer wrote is a
+  field (the last three: `checks[].baseline_spread`, `sweep.points[].sgemm_gflops` and
+  `fma_peak_gflops`), so the file did not change.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """
