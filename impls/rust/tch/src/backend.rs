@@ -12,6 +12,7 @@
 use std::sync::{Once, OnceLock};
 
 use oneshot_core::error::{Error, Result};
+use oneshot_core::network::guard::{check_capacity, check_output};
 use oneshot_core::network::input::fill;
 use oneshot_core::network::optim::{Optimizer, Rule};
 use oneshot_core::network::params::{Params, TensorSpec, FC1_WEIGHT, OUT_WEIGHT};
@@ -144,22 +145,14 @@ fn scalar(value: f32) -> Result<Tensor> {
     Tensor::f_scalar_tensor(f64::from(value), CPU).rt()
 }
 
-/// The values of `tensor` (any strides) in its logical (row-major) order into `out`.
+/// The values of `tensor` (any strides) in its logical (row-major) order into `out`, checking
+/// the length.
 fn copy_out(tensor: &Tensor, out: &mut [f32]) -> Result<()> {
+    check_output(tensor.numel(), out.len())?;
     tensor.f_contiguous().rt()?.f_copy_data(out, out.len()).rt()
 }
 
 impl TchNet {
-    fn check_capacity(&self, images: usize) -> Result<()> {
-        if images > self.capacity {
-            return Err(Error::Runtime(format!(
-                "a call of {images} images exceeds the network's capacity of {}",
-                self.capacity
-            )));
-        }
-        Ok(())
-    }
-
     /// The first `images` inputs set, `(images, 1, S, S)`.
     fn inputs(&self, images: usize) -> Result<Tensor> {
         let input = self
@@ -329,7 +322,7 @@ impl Network for TchNet {
 
     fn set_inputs(&mut self, left: &[&[u8]], right: &[&[u8]]) -> Result<()> {
         let images = left.len() + right.len();
-        self.check_capacity(images)?;
+        check_capacity(images, self.capacity)?;
         let side = self.shape.input;
         let pixels = side * side;
         for (image, out) in left
@@ -351,14 +344,14 @@ impl Network for TchNet {
     }
 
     fn embed(&mut self, images: usize, out: &mut [f32]) -> Result<()> {
-        self.check_capacity(images)?;
+        check_capacity(images, self.capacity)?;
         let x = self.inputs(images)?;
         let emb = tch::no_grad(|| self.tower(&x)).rt()?;
         copy_out(&emb, out)
     }
 
     fn forward_pairs(&mut self, pairs: usize, emb: &mut [f32], logits: &mut [f32]) -> Result<()> {
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.capacity)?;
         let x = self.inputs(2 * pairs)?;
         let (e, l) = tch::no_grad(|| {
             let e = self.tower(&x)?;
@@ -372,7 +365,7 @@ impl Network for TchNet {
 
     fn train_batch(&mut self, labels: &[f32]) -> Result<f64> {
         let pairs = labels.len();
-        self.check_capacity(2 * pairs)?;
+        check_capacity(2 * pairs, self.capacity)?;
         if !self.train {
             return Err(Error::Runtime(
                 "the network was built for inference, not training".into(),
