@@ -26,6 +26,7 @@ LAYERS = {  # module or package prefix -> rank; a module may import only ranks <
     "harness.analysis": 3,
     "harness.report": 4,
     "harness.export": 4,
+    "harness.archive": 4,  # the results archive: records of runs (docs/reports.md)
     "harness.run": 5,
     "harness.cluster": 5,  # runs across machines through Ray (docs/cluster.md)
     "harness.gate": 5,  # CI gates: run a bench, compare with references (docs/reports.md)
