@@ -134,6 +134,9 @@ class Machine(_Model):
 
     cpu_model: str | None = None
     cpu_flags: list[str] | None = None
+    cpu_vendor: str | None = None  # /proc/cpuinfo's vendor_id, cpu family and model (x86)
+    cpu_family: int | None = None
+    cpu_model_number: int | None = None
     logical_cores: int | None = None
     physical_cores: int | None = None
     memory_bytes: int | None = None

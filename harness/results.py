@@ -24,7 +24,9 @@ Format history (`format_version`):
   each with its `point`; each point's own folder holds an ordinary document. Unknown keys
   became an error (`extra="forbid"`) within format 1: every key a format-1 writer wrote is a
   field (the last three: `checks[].baseline_spread`, `sweep.points[].sgemm_gflops` and
-  `fma_peak_gflops`), so the file did not change.
+  `fma_peak_gflops`), so the file did not change. `machine.cpu_vendor`, `cpu_family` and
+  `cpu_model_number` (the archive's machine id, harness/archive) were added later, format 1:
+  optional fields, absent from older runs.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """

@@ -12,7 +12,16 @@ import psutil
 
 from harness.process.protocol import REPO_ROOT
 
-INTERESTING_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16")
+INTERESTING_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_bf16",
+    "amx_tile",
+)
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -41,6 +50,28 @@ def cpu_info() -> tuple[str, list[str]]:
     return model, flags
 
 
+def cpu_ids(text: str | None = None) -> dict[str, Any]:
+    """The first CPU's vendor_id, cpu family and model number of /proc/cpuinfo (x86), None
+    where it does not say: with the flags, what the archive's machine id is made of."""
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if not key.strip() and found:
+            break  # the end of the first processor's block
+        found.setdefault(key.strip(), value.strip())
+    family, model = found.get("cpu family", ""), found.get("model", "")
+    return {
+        "cpu_vendor": found.get("vendor_id") or None,
+        "cpu_family": int(family) if family.isdigit() else None,
+        "cpu_model_number": int(model) if model.isdigit() else None,
+    }
+
+
 def _output(cmd: list[str], cwd: Path | None = None) -> str | None:
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
@@ -61,6 +92,7 @@ def machine_facts() -> dict[str, Any]:
     return {
         "cpu_model": model,
         "cpu_flags": flags,
+        **cpu_ids(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_bytes": psutil.virtual_memory().total,
