@@ -8,6 +8,7 @@
     python -m harness diff BASE_DIR NEW_DIR [--threshold 5%] [--force] [--figures throughput]
                                             [--across-machines]
     python -m harness list [--root results]
+    python -m harness archive RUN_DIR [--out results/archive] [--force]   (docs/reports.md)
     python -m harness gate ratios RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate memory RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate ratios|memory RUN_DIR... --aa      (A/A spread of unchanged runs)
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--root", type=Path, help="folder of runs (default results/)")
     add_effort_parser(verbs)
     add_data_parser(verbs)
+    add_archive_parser(verbs)
     return parser
 
 
@@ -163,6 +165,17 @@ def add_data_parser(verbs: Verbs) -> None:
     )
 
 
+def add_archive_parser(verbs: Verbs) -> None:
+    archive = verbs.add_parser(
+        "archive", help="write a run's compact record into the results archive (docs/reports.md)"
+    )
+    archive.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    archive.add_argument(
+        "--out", type=Path, default=None, help="the archive folder (default results/archive)"
+    )
+    archive.add_argument("--force", action="store_true", help="replace an archived record")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -178,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.verb == "effort":
             return cmd_effort(args)
+        if args.verb == "archive":
+            from harness.archive.write import cmd_archive
+
+            return cmd_archive(args)
         if args.verb == "gate":
             from harness.gate.command import cmd_gate
 
