@@ -6,8 +6,8 @@ spans and code blocks that is a path under one of the checkout's top-level entri
 (`harness/run/`, `impls/python/oneshot_torch`) or, in a doc below the top, under an entry of the
 doc's own folder (`core/src/lib.rs` in impls/rust/README.md; that folder's first).
 Placeholders (`results/<run>`), the folders runs and builds make (`data/`, `results/` but for
-the tracked `results/reference/`, cargo's `target/`) and paths outside the checkout
-(`../shared/...`) are left out.
+the tracked `results/reference/`; build output: `target/`, `.tox/`, `.venv/`) and paths outside
+the checkout (`../shared/...`) are left out.
 `missing_paths` is the ones that do not exist.
 
 `commands` gives the shell commands a doc shows and `harness_args` the arguments of a
@@ -55,6 +55,7 @@ def markdown_files(root: Path = REPO) -> list[Path]:
 
 
 DOC_FILES = markdown_files()  # README.md, docs/*.md, the READMEs under impls/
+BUILT = {"target", ".tox", ".venv"}  # folders builds make, absent in a fresh clone
 RUN_MADE = ("data", "results")  # folders that runs make; only results/reference/ is tracked
 PATHLIKE = re.compile(r"^[\w.-]+(/[\w.*-]+)*/?$")
 BASE_CONFIG = REPO / "configs" / "quickstart.yaml"  # what a doc's config fragment is laid over
@@ -115,7 +116,7 @@ def named_paths(doc: Doc, root: Path = REPO) -> Iterator[tuple[str, Path]]:
             first = word.split("/")[0]
             if first in RUN_MADE and not word.startswith("results/reference/"):
                 continue
-            if "target" in word.split("/"):  # cargo's build output, made by builds
+            if BUILT & set(word.split("/")):  # build output (cargo's, tox's), made by builds
                 continue
             # Below the top, a word names a path of the doc's folder first (`tests/parity.rs`
             # in impls/rust/tch/README.md), else one of the checkout's.
