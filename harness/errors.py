@@ -6,6 +6,18 @@ prints it as `error: <message>` and exits 1. Any other exception is a bug and ke
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class HarnessError(Exception):
     """A user-facing error: bad config, bad data, a failed precondition."""
+
+
+def first_error(e: ValidationError) -> str:
+    """'<where>: <what>' of a validation error's first complaint (the dotted field path)."""
+    first = e.errors()[0]
+    at = ".".join(str(p) for p in first["loc"]) or "top level"
+    return f"{at}: {first['msg']}"

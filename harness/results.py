@@ -39,9 +39,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, first_error
 from harness.process.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
 from harness.result_sections import (
     BlasPool,
@@ -339,9 +339,7 @@ def parse(data: Mapping[str, Any], where: str = "results.json") -> Results:
     try:
         return Results.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        at = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise HarnessError(f"{where}: results document invalid at {at}: {first['msg']}") from None
+        raise HarnessError(f"{where}: results document invalid at {first_error(e)}") from None
 
 
 def load(path: Path) -> Results:
@@ -403,16 +401,35 @@ def throughput_of(task: str, run: Run) -> float | None:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of results.json, generated from the models."""
-    schema = Results.model_json_schema()
-    schema["description"] = (
+    return schema_document(
+        Results,
+        "results.schema.json",
         f"results.json of `harness run`, format_version {RESULTS_FORMAT_VERSION}; generated "
-        "from harness/results.py by `python -m harness.results`, do not edit"
+        "from harness/results.py by `python -m harness.results`, do not edit",
     )
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "results.schema.json",
-        **schema,
-    }
+
+
+def schema_document(model: type[BaseModel], schema_id: str, description: str) -> dict[str, Any]:
+    """A model's JSON Schema document (draft 2020-12) with its id and description."""
+    schema = model.model_json_schema()
+    schema["description"] = description
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, **schema}
+
+
+def schema_command(path: Path, text: str, command: str, argv: Sequence[str] | None) -> int:
+    """Write the generated schema `text` to `path` (--check: compare); `command` remakes it."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--check"]:
+        same = path.is_file() and path.read_text(encoding="utf-8") == text
+        print(f"{path}: {'up to date' if same else f'stale: run {command}'}")
+        return 0 if same else 1
+    if args:
+        print(f"usage: {command} [--check]", file=sys.stderr)
+        return 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
 
 
 def schema_text() -> str:
@@ -421,15 +438,7 @@ def schema_text() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (or with --check, compare) docs/schemas/results.schema.json."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        same = SCHEMA_PATH.is_file() and SCHEMA_PATH.read_text(encoding="utf-8") == schema_text()
-        print(f"{SCHEMA_PATH}: {'up to date' if same else 'stale: run python -m harness.results'}")
-        return 0 if same else 1
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}")
-    return 0
+    return schema_command(SCHEMA_PATH, schema_text(), "python -m harness.results", argv)
 
 
 if __name__ == "__main__":

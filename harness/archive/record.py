@@ -22,14 +22,20 @@ Format history (`format_version`): 1, the first.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.process.protocol import REPO_ROOT
 from harness.result_sections import CrossoverSeries, Num, Roofline, _Model
-from harness.results import Check, Comparison, Implementation, Summary
+from harness.results import (
+    Check,
+    Comparison,
+    Implementation,
+    Summary,
+    schema_command,
+    schema_document,
+)
 
 ARCHIVE_FORMAT_VERSION = 1
 ARCHIVE_ROOT = REPO_ROOT / "results" / "archive"
@@ -113,17 +119,13 @@ def record_path(root: Path, machine_id: str, run_id: str) -> Path:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of an archived record, generated from the models."""
-    schema = Record.model_json_schema()
-    schema["description"] = (
+    return schema_document(
+        Record,
+        "archive.schema.json",
         f"An archived record (results/archive/<machine-id>/<run-id>{SUFFIX}), format_version "
         f"{ARCHIVE_FORMAT_VERSION}; generated from harness/archive/record.py by "
-        "`python -m harness.archive.record`, do not edit"
+        "`python -m harness.archive.record`, do not edit",
     )
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "archive.schema.json",
-        **schema,
-    }
 
 
 def schema_text() -> str:
@@ -132,19 +134,7 @@ def schema_text() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (or with --check, compare) docs/schemas/archive.schema.json."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        same = SCHEMA_PATH.is_file() and SCHEMA_PATH.read_text(encoding="utf-8") == schema_text()
-        state = "up to date" if same else "stale: run python -m harness.archive.record"
-        print(f"{SCHEMA_PATH}: {state}")
-        return 0 if same else 1
-    if args:
-        print("usage: python -m harness.archive.record [--check]", file=sys.stderr)
-        return 2
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}")
-    return 0
+    return schema_command(SCHEMA_PATH, schema_text(), "python -m harness.archive.record", argv)
 
 
 if __name__ == "__main__":

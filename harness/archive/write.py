@@ -31,7 +31,7 @@ from harness.archive.record import (
     Record,
     record_path,
 )
-from harness.errors import HarnessError
+from harness.errors import HarnessError, first_error
 from harness.results import Measurement, Results, load, measured_runs, throughput_of
 
 
@@ -118,9 +118,7 @@ def parse_record(data: object, where: str) -> Record:
     try:
         return Record.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        at = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise HarnessError(f"{where}: archived record invalid at {at}: {first['msg']}") from None
+        raise HarnessError(f"{where}: archived record invalid at {first_error(e)}") from None
 
 
 def read_record(path: Path) -> Record:

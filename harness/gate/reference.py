@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.analysis.comparable import RUN_CONTROL_KEYS
-from harness.errors import HarnessError
+from harness.errors import HarnessError, first_error
 from harness.results import Machine
 
 Num = int | float
@@ -158,11 +158,7 @@ def read_reference(
     try:
         return model.model_validate(doc)
     except ValidationError as e:
-        first = e.errors()[0]
-        at = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise HarnessError(
-            f"{path}: {name} reference invalid at {at}: {first['msg']}{hint}"
-        ) from None
+        raise HarnessError(f"{path}: {name} reference invalid at {first_error(e)}{hint}") from None
 
 
 def cpu_kind(machine: Machine | ReferenceMachine) -> tuple[Any, ...]:
