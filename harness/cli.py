@@ -9,6 +9,7 @@
                                             [--across-machines]
     python -m harness list [--root results]
     python -m harness archive RUN_DIR [--out results/archive] [--force]   (docs/reports.md)
+    python -m harness publish [--archive results/archive] [--check] [--root DIR]
     python -m harness gate ratios RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate memory RUN_DIR [--update] [--factor 1.1] [--reference PATH]
     python -m harness gate ratios|memory RUN_DIR... --aa      (A/A spread of unchanged runs)
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_effort_parser(verbs)
     add_data_parser(verbs)
     add_archive_parser(verbs)
+    add_publish_parser(verbs)
     return parser
 
 
@@ -176,6 +178,25 @@ def add_archive_parser(verbs: Verbs) -> None:
     archive.add_argument("--force", action="store_true", help="replace an archived record")
 
 
+def add_publish_parser(verbs: Verbs) -> None:
+    publish = verbs.add_parser(
+        "publish",
+        help="the README's answer, docs/results.md's answer by CPU and site/ from the archive",
+    )
+    publish.add_argument(
+        "--archive", type=Path, default=None, help="the archive folder (default results/archive)"
+    )
+    publish.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file differs"
+    )
+    publish.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="the checkout holding README.md and docs/ (default: this one)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -195,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from harness.archive.write import cmd_archive
 
             return cmd_archive(args)
+        if args.verb == "publish":
+            from harness.publish.command import cmd_publish
+
+            return cmd_publish(args)
         if args.verb == "gate":
             from harness.gate.command import cmd_gate
 
