@@ -1,11 +1,13 @@
 """Implementations as the harness sees them: a folder with an `impl.yaml` manifest.
 
 The harness never imports an implementation. It reads the manifest (id, language, build, run and
-version commands, the devices it supports; validated by the pydantic model `Manifest`, every
-problem one line naming the file and the key), builds one explicit argument list per job in
-`Implementation.command`, and talks to the program only through files (docs/protocol.md).
-`check_device` refuses, before any work starts, a config whose `device` a chosen
-implementation does not declare.
+version commands, the devices it supports, the tasks it implements; validated by the pydantic
+model `Manifest`, every problem one line naming the file and the key), builds one explicit
+argument list per job in `Implementation.command`, and talks to the program only through files
+(docs/protocol.md). `check_device` refuses, before any work starts, a config whose `device` a
+chosen implementation does not declare; `tasks_note` refuses a baseline that lacks a task of the
+config and says which tasks the others do not implement (they get no job and no measurement
+there: "not implemented", never a failure).
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from pydantic import (
 
 from harness.errors import HarnessError
 from harness.process.protocol import DEVICES, REPO_ROOT
+from harness.process.tasks import TASKS
 
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
-MANIFEST_KEYS = ("id", "language", "build", "run", "version", "devices", "conv", "effort")
+MANIFEST_KEYS = (
+    "id", "language", "build", "run", "version", "devices", "conv", "tasks", "effort",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,13 @@ class Implementation:
     version: tuple[str, ...] | None = None
     devices: tuple[str, ...] = ("cpu",)  # the job `device`s it supports (manifest `devices:`)
     conv: tuple[str, ...] = ("direct",)  # the `model.conv` algorithms it has (manifest `conv:`)
+    tasks: tuple[str, ...] | None = None  # the tasks it implements (manifest `tasks:`); None: all
     # What it costs to write and ship (manifest `effort:`, harness/analysis/effort.py).
     effort: Mapping[str, Any] = field(default_factory=dict)
+
+    def implements(self, task: str) -> bool:
+        """Whether the manifest declares `task` (every task when it declares no `tasks:`)."""
+        return self.tasks is None or task in self.tasks
 
     def command(self, job: Path) -> list[str]:
         """The one command line that runs a job (argument list; no shell)."""
@@ -93,6 +103,8 @@ class _Strict(BaseModel):
 Command = Annotated[list[StrictStr], Field(min_length=1)]
 Device = Literal["cpu", "cuda"]
 assert get_args(Device) == DEVICES, "Device must list protocol.DEVICES"
+TaskName = Literal["sample", "load", "init", "augment", "forward", "step", "train", "evaluate"]
+assert set(get_args(TaskName)) == set(TASKS), "TaskName must list the protocol's TASKS"
 
 
 class CargoEffort(_Strict):
@@ -118,11 +130,14 @@ class Manifest(_Strict):
     version: Command | None = None
     devices: Annotated[list[Device], Field(min_length=1)] = ["cpu"]
     conv: list[Literal["direct", "fft"]] = ["direct"]
+    tasks: Annotated[list[TaskName], Field(min_length=1)] | None = None
     effort: Effort | None = None
 
-    @field_validator("devices", "conv")
+    @field_validator("devices", "conv", "tasks")
     @classmethod
-    def _distinct(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def _distinct(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return value
         if len(set(value)) != len(value):
             raise ValueError("not distinct")
         if info.field_name == "conv" and "direct" not in value:
@@ -144,6 +159,10 @@ EXPECTED: dict[str, Callable[[Any], str]] = {
     "conv": lambda v: (
         f"conv: {v!r}, expected [direct] or [direct, fft] (the convolution algorithms of "
         "model.conv it implements)"
+    ),
+    "tasks": lambda v: (
+        f"tasks: {v!r}, expected a list of distinct tasks out of {', '.join(TASKS)} (the tasks "
+        "it implements; leave the key out for all of them)"
     ),
     "effort": lambda v: (
         f"effort: {v!r}, expected {{network: [globs], cargo: {{manifest: PATH, package: NAME}}}} "
@@ -181,6 +200,7 @@ def load_manifest(path: Path) -> Implementation:
         version=None if m.version is None else tuple(m.version),
         devices=tuple(m.devices),
         conv=tuple(m.conv),
+        tasks=None if m.tasks is None else tuple(m.tasks),
         effort=dict(raw.get("effort") or {}),
     )
 
@@ -219,6 +239,28 @@ def check_device(device: str, chosen: Sequence[Implementation]) -> None:
                 f"devices [{declared}]); run it with device: {impl.devices[0]} or leave it out "
                 "of implementations"
             )
+
+
+def tasks_note(tasks: Sequence[str], chosen: Sequence[Implementation]) -> str | None:
+    """Refuse a baseline (the first implementation) that lacks one of the config's `tasks`: it
+    draws the shared inputs and every check compares with it. Return the start-up line naming
+    the tasks each other implementation does not implement (None when all implement all)."""
+    if not chosen:
+        return None
+    baseline = chosen[0]
+    for task in tasks:
+        if not baseline.implements(task):
+            raise HarnessError(
+                f"implementations: the baseline {baseline.id} does not implement {task} (its "
+                f"impl.yaml declares tasks [{', '.join(baseline.tasks or ())}]); put an "
+                "implementation that runs every task first"
+            )
+    missing = []
+    for impl in chosen[1:]:
+        lacking = list(dict.fromkeys(t for t in tasks if not impl.implements(t)))
+        if lacking:
+            missing.append(f"{impl.id} ({', '.join(lacking)})")
+    return f"not implemented, so not run: {'; '.join(missing)}" if missing else None
 
 
 def select(ids: Sequence[str], available: Mapping[str, Implementation]) -> list[Implementation]:

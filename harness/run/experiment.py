@@ -56,6 +56,8 @@ def run_experiment(
     impls.check_device(config.device, chosen)
     if note := impls.conv_note(config.model, chosen):
         display.line(note)
+    if note := impls.tasks_note([t.name for t in config.tasks], chosen):
+        display.line(note)
     require_new_folder(run_dir)
     root, eval_root, data_facts = datasets.prepare(config, display)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,7 @@ def run_experiment(
             )
             for index, task in enumerate(config.tasks)
             for impl in chosen
+            if impl.implements(task.name)  # the others: "not implemented", no measurement
         ],
         checks=[],
     )
@@ -108,6 +111,7 @@ def resume_experiment(
     config = load_config(run_dir / "config.yaml")
     chosen = impls.select(config.implementations, available or impls.discover())
     impls.check_device(config.device, chosen)
+    impls.tasks_note([t.name for t in config.tasks], chosen)
     root, eval_root, data_facts = datasets.prepare(config, display)
     if data_facts["sha256"] != results.dataset.sha256:
         raise HarnessError(
@@ -125,12 +129,13 @@ def execute(ctx: Context) -> dict[str, Any]:
     try:
         build_all(ctx)
         input_files = prepare_inputs(ctx)
-        total = len(config.tasks) * len(ctx.chosen) * (config.warmup + config.repeats)
+        runners = [[i for i in ctx.chosen if i.implements(t.name)] for t in config.tasks]
+        total = sum(map(len, runners)) * (config.warmup + config.repeats)
         done = 0
         for index, task in enumerate(config.tasks):
             inputs = input_files[index]
             for repeat in range(config.warmup + config.repeats):
-                for impl in ctx.chosen:
+                for impl in runners[index]:
                     done += 1
                     measurement = find(ctx.results, impl.id, index)
                     if any(r.repeat == repeat for r in measurement.runs):

@@ -76,7 +76,8 @@ def start_sweep_dir(
     config: Config, run_dir: Path, available: dict[str, impls.Implementation] | None = None
 ) -> None:
     """Check the implementations and the folder before any work; write the sweep's config."""
-    impls.select(config.implementations, available or impls.discover())  # fail before any work
+    chosen = impls.select(config.implementations, available or impls.discover())
+    impls.tasks_note([t.name for t in config.tasks], chosen)  # fail before any work
     require_new_folder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config.raw), sort_keys=False))
