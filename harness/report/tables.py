@@ -83,6 +83,17 @@ def cold_start(m: Measurement) -> tuple[str, str]:
     )
 
 
+def not_implemented(results: Results, index: int, label: str) -> list[list[str]]:
+    """Rows for the implementations of the run with no measurement of task `index`: their
+    manifest's `tasks:` leaves it out (harness/process/impls.py), so they were never run."""
+    ran = {m.impl for m in results.measurements if m.task_index == index}
+    return [
+        [label, impl, "not implemented", "", "", "", "", "", "", "", "0"]
+        for impl in results.implementations
+        if impl not in ran
+    ]
+
+
 def throughput(results: Results) -> Table:
     comps = {
         (c.task_index, c.impl): c
@@ -90,9 +101,14 @@ def throughput(results: Results) -> Table:
         if c.metric not in ("wall_s", "cpu_s", "peak_rss_bytes", "gflop_per_s")
     }
     rows = []
-    for m in results.measurements:
+    for k, m in enumerate(results.measurements):
         s = m.summary
         label = f"{m.task_index}: {m.task}"
+        before = results.measurements[k - 1] if k else None
+        if before is not None and before.task_index != m.task_index:  # the last task's below
+            rows += not_implemented(
+                results, before.task_index, f"{before.task_index}: {before.task}"
+            )
         if not s:
             rows.append([label, m.impl, "failed", "", "", "", "", "", "", "", f"0/{len(m.runs)}"])
             continue
@@ -112,6 +128,9 @@ def throughput(results: Results) -> Table:
                 str(s.runs),
             ]
         )
+    if results.measurements:
+        last = results.measurements[-1]
+        rows += not_implemented(results, last.task_index, f"{last.task_index}: {last.task}")
     return Table(
         "Throughput",
         ["task", "impl", "median", "IQR", "min - max", "ratio to baseline [95% CI]",
