@@ -12,7 +12,7 @@ from harness.process import impls
 GOOD = 'id: x\nlanguage: python\nrun: ["{python}", "-m", "x", "run", "{job}"]\n'
 SHIPPED = (
     "python-torch", "python-torch-compile", "python-jax",
-    "rust-native", "rust-tch", "rust-burn", "rust-candle",
+    "rust-native", "rust-tch", "rust-burn", "rust-candle", "python-torch-plain",
 )  # fmt: skip
 
 
@@ -30,6 +30,7 @@ def test_a_good_manifest_loads_with_its_defaults(tmp_path: Path) -> None:
     assert impl.run == ("{python}", "-m", "x", "run", "{job}") and impl.folder == tmp_path
     assert impl.build is None and impl.version is None and impl.effort == {}
     assert impl.devices == ("cpu",) and impl.conv == ("direct",)
+    assert impl.tasks is None and impl.implements("train") and impl.implements("sample")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,10 @@ def test_a_good_manifest_loads_with_its_defaults(tmp_path: Path) -> None:
         (GOOD + "version: []\n", "version: expected a list of arguments, got []"),
         (GOOD + "devices: [tpu]\n", "devices: ['tpu'], expected a list of distinct devices"),
         (GOOD + "conv: [fft]\n", "conv: ['fft'], expected [direct] or [direct, fft]"),
+        (GOOD + "tasks: [stpe]\n", "tasks: ['stpe'], expected a list of distinct tasks out of"),
+        (GOOD + "tasks: [step, step]\n", "tasks: ['step', 'step'], expected a list of distinct"),
+        (GOOD + "tasks: []\n", "tasks: [], expected a list of distinct tasks out of sample"),
+        (GOOD + "tasks: step\n", "tasks: 'step', expected a list of distinct tasks"),
         (
             GOOD + "effort: {network: [a], cargo: {manifest: Cargo.toml}}\n",
             "effort: {'network': ['a'], 'cargo': {'manifest': 'Cargo.toml'}}, expected {network",
@@ -68,3 +73,36 @@ def test_the_first_bad_key_is_reported_in_manifest_order(tmp_path: Path) -> None
     path.write_text("id: x\nlanguage: 1\nconv: [gemm]\n")
     with pytest.raises(HarnessError, match=r"impl.yaml: language: expected a string"):
         impls.load_manifest(path)
+
+
+def test_a_manifest_declares_the_tasks_it_implements(tmp_path: Path) -> None:
+    path = tmp_path / "impl.yaml"
+    path.write_text(GOOD + "tasks: [step, forward]\n")
+    impl = impls.load_manifest(path)
+    assert impl.tasks == ("step", "forward")
+    assert impl.implements("step") and impl.implements("forward")
+    assert not impl.implements("sample") and not impl.implements("evaluate")
+    plain = impls.discover(impls.IMPLS_DIR)["python-torch-plain"]
+    assert plain.tasks == ("forward", "step") and plain.language == "python"
+
+
+def _impl(impl_id: str, tasks: tuple[str, ...] | None) -> impls.Implementation:
+    return impls.Implementation(impl_id, "python", Path("."), ("x", "run", "{job}"), tasks=tasks)
+
+
+def test_the_start_up_line_names_the_tasks_an_implementation_does_not_implement() -> None:
+    full, partial = _impl("full", None), _impl("plain", ("step", "forward"))
+    tasks = ["sample", "step", "load", "forward", "load"]
+    note = impls.tasks_note(tasks, [full, partial])
+    assert note == "not implemented, so not run: plain (sample, load)"
+    assert impls.tasks_note(["step", "forward"], [full, partial]) is None
+    assert impls.tasks_note(tasks, [full]) is None
+
+
+def test_a_baseline_that_lacks_a_task_of_the_config_is_refused_in_one_line() -> None:
+    full, partial = _impl("full", None), _impl("plain", ("step", "forward"))
+    with pytest.raises(HarnessError) as info:
+        impls.tasks_note(["step", "evaluate"], [partial, full])
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("implementations: the baseline plain does not implement evaluate")
