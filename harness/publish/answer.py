@@ -9,7 +9,8 @@
   the `step` rows' peak_rss_bytes comparison; start-up is the ratio of the median start-up times
   (each implementation's median over its measurements; no interval: a job's start-up is one
   figure, not a paired sample).
-- A cell is the comparison's ratio to python-torch with its 95% interval and its label.
+- A cell is the comparison's ratio to python-torch with its 95% interval and its label
+  (harness.analysis.verdicts.label: the reports' rule).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.analysis.verdicts import label
 from harness.archive.record import Record
 from harness.process.protocol import THROUGHPUT
 from harness.results import Comparison
@@ -27,7 +29,6 @@ ANSWER_NAME = "answer"
 BASELINE = "python-torch"
 HEADLINE_TASKS = ("step", "forward", "evaluate", "sample", "load")
 NETWORK_ORDER = ("paper", "cpu", "small", "tiny")
-LEVEL_BAND = (0.95, 1.05)  # an interval holding 1 inside this band is "level"
 MARKS = {"level": " ≈", "not settled": " ?"}
 
 
@@ -61,7 +62,8 @@ class Cell:
     ratio: float
     low: float | None
     high: float | None
-    label: str  # faster | slower | less memory | more memory | level | not settled | ""
+    label: str  # verdicts.label's: faster, slower, ..., level, not settled; "" for start-up
+    comparison: Comparison | None = None
 
     @property
     def text(self) -> str:
@@ -98,23 +100,6 @@ def newest_per_machine(records: Sequence[Record]) -> dict[str, Record]:
 def newest(records: Sequence[Record]) -> Record | None:
     runs = answer_runs(records)
     return runs[-1] if runs else None
-
-
-def label(c: Comparison) -> str:
-    """The comparison's label: significant differences only are faster/slower/less/more."""
-    if c.refused or c.ratio is None:
-        return "not compared"
-    if c.warning or c.ci_low is None or c.ci_high is None:
-        return "not settled"
-    if c.ci_low <= 1 <= c.ci_high:
-        inside = LEVEL_BAND[0] <= c.ci_low and c.ci_high <= LEVEL_BAND[1]
-        return "level" if inside else "not settled"
-    if not c.significant:
-        return "not settled"
-    better = (c.ratio > 1) == c.higher_is_better
-    if c.metric == "peak_rss_bytes":
-        return "less memory" if better else "more memory"
-    return "faster" if better else "slower"
 
 
 def _setting(record: Record, point: int | None, key: str, default: str) -> str:
@@ -192,7 +177,7 @@ def answer_of(record: Record) -> Answer:
         if key in rows and c.impl in rows[key]:
             continue  # a data task at a second sweep point: kept once
         rows.setdefault(key, {})[c.impl] = Cell(
-            float(c.ratio), _num(c.ci_low), _num(c.ci_high), label(c)
+            float(c.ratio), _num(c.ci_low), _num(c.ci_high), label(c), c
         )
         if key not in baseline and m.summary is not None:
             if key.figure == 1:

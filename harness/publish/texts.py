@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.analysis.verdicts import LEVEL_BAND, comparison_sentences
 from harness.archive.record import Record
 from harness.errors import HarnessError
-from harness.publish.answer import BASELINE, LEVEL_BAND, Answer, Cell, RowKey, answer_of
+from harness.publish.answer import BASELINE, Answer, Cell, RowKey, answer_of
+from harness.results import Comparison
 
 README_MARKERS = ("<!-- answer:begin -->", "<!-- answer:end -->")
 RESULTS_MARKERS = ("<!-- answer-by-cpu:begin -->", "<!-- answer-by-cpu:end -->")
@@ -18,7 +20,6 @@ COMMANDS = (
     "`python -m harness run configs/answer.yaml`, then `python -m harness archive RUN` and "
     "`python -m harness publish`"
 )
-SIGNIFICANT = ("faster", "slower", "less memory", "more memory")
 Table = tuple[list[str], list[list[str]]]
 
 
@@ -26,9 +27,9 @@ def legend() -> str:
     low, high = LEVEL_BAND
     return (
         "Each cell is the ratio to python-torch (throughput: higher is faster; peak RSS and "
-        "start-up: lower is less) with its paired bootstrap 95% interval; ≈ marks *level* (the "
-        f"interval holds 1 within [{low}, {high}]), ? *not settled* (the spread is too wide or "
-        "the interval holds 1 and is wide)."
+        "start-up: lower is less) with its paired bootstrap 95% interval; ≈ marks *level* (not "
+        f"significant, the interval within [{low}, {high}]), ? *not settled* (the spread is too "
+        "wide, or not significant with an interval reaching outside that band)."
     )
 
 
@@ -60,35 +61,23 @@ def _cell(cell: Cell | None) -> str:
 
 
 def verdicts(answer: Answer) -> list[str]:
-    """Sentences: each significant difference, then the level and the not settled ones."""
-    out: list[str] = []
-    level: list[str] = []
-    unsettled: list[str] = []
+    """The verdict sentences of the headline rows (verdicts.comparison_sentences: significant
+    differences one by one, then the level and the not settled ones), rows named as here."""
+    named: dict[tuple[str, int, int | None, str], str] = {}
+    shown: list[Comparison] = []
     for key, cells in answer.rows.items():
-        for impl in answer.impls:
-            cell = cells.get(impl)
-            if cell is None or key.figure == 2:
-                continue
-            where = f"{impl} on {key.label}"
-            if cell.label in SIGNIFICANT:
-                out.append(
-                    f"{impl} is {_than(cell.label)} python-torch on {key.label}: {cell.text}."
-                )
-            elif cell.label == "level":
-                level.append(f"{where} ({cell.text.removesuffix(' ≈')})")
-            elif cell.label == "not settled":
-                unsettled.append(f"{where} ({cell.text.removesuffix(' ?')})")
-    if level:
-        out.append("Level with python-torch: " + "; ".join(level) + ".")
-    if unsettled:
-        out.append("Not settled: " + "; ".join(unsettled) + ".")
-    return out
+        for cell in cells.values():
+            if cell.comparison is not None:
+                c = cell.comparison
+                named[(c.impl, c.task_index, c.point, c.metric)] = key.label
+                shown.append(c)
+    if not shown:
+        return []
 
+    def where(c: Comparison) -> str:
+        return named[(c.impl, c.task_index, c.point, c.metric)]
 
-def _than(label: str) -> str:
-    return {"less memory": "using less memory than", "more memory": "using more memory than"}.get(
-        label, f"{label} than"
-    )
+    return comparison_sentences(shown, where)
 
 
 def markdown_table(table: Table) -> list[str]:
