@@ -217,6 +217,18 @@ def job_model(impl: Implementation, model: Mapping[str, Any] | None) -> dict[str
     return out
 
 
+def conv_runners(
+    model: Mapping[str, Any] | None, chosen: Sequence[Implementation], skip_direct: bool
+) -> list[Implementation]:
+    """Who runs a config (config `conv_skip_direct`): all of `chosen`, or, when `skip_direct`
+    and `model.conv` asks for FFT, the baseline (the reference the FFT is checked against) and
+    the implementations that have FFT; the others would compute every layer directly, the same
+    jobs as at a `direct` point of the sweep."""
+    if not skip_direct or "fft" not in ((model or {}).get("conv") or ()):
+        return list(chosen)
+    return [i for k, i in enumerate(chosen) if k == 0 or "fft" in i.conv]
+
+
 def conv_note(model: Mapping[str, Any] | None, chosen: Sequence[Implementation]) -> str | None:
     """The start-up line that says who computes which layer by FFT (None without FFT)."""
     conv = (model or {}).get("conv")

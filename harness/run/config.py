@@ -154,6 +154,7 @@ class Config(_Model):
     tolerances: Mapping[str, float] = Field(default_factory=dict)
     init: Literal["paper", "he"] = "paper"  # initialisation of the shared weights (protocol.md)
     device: Literal["cpu", "cuda"] = "cpu"  # where network jobs compute (the job's `device`)
+    conv_skip_direct: bool = False  # model.conv with fft: run only the baseline and fft impls
     roofline: RooflineConfig = RooflineConfig()
     comparisons: ComparisonsConfig = ComparisonsConfig()
     sweep: Mapping[str, Any] | None = None  # key path -> values (harness/run/sweep.py)
@@ -294,6 +295,7 @@ TOP_KEYS = (
     "tolerances",
     "init",
     "device",
+    "conv_skip_direct",
     "roofline",
     "comparisons",
     "sweep",

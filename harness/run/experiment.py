@@ -53,6 +53,7 @@ def run_experiment(
     if config.sweep:
         raise HarnessError("this config has a sweep: run it with harness.run.sweep.run_sweep")
     chosen = impls.select(config.implementations, available or impls.discover())
+    chosen = impls.conv_runners(config.model, chosen, config.conv_skip_direct)
     impls.check_device(config.device, chosen)
     if note := impls.conv_note(config.model, chosen):
         display.line(note)
@@ -110,6 +111,7 @@ def resume_experiment(
         raise HarnessError(f"{results_path}: cannot resume: {e}") from None
     config = load_config(run_dir / "config.yaml")
     chosen = impls.select(config.implementations, available or impls.discover())
+    chosen = impls.conv_runners(config.model, chosen, config.conv_skip_direct)
     impls.check_device(config.device, chosen)
     impls.tasks_note([t.name for t in config.tasks], chosen)
     root, eval_root, data_facts = datasets.prepare(config, display)

@@ -106,3 +106,14 @@ def test_a_baseline_that_lacks_a_task_of_the_config_is_refused_in_one_line() -> 
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("implementations: the baseline plain does not implement evaluate")
+
+
+def test_conv_skip_direct_keeps_the_baseline_and_the_fft_implementations_at_an_fft_point() -> None:
+    base, plain = _impl("base", None), _impl("plain", None)
+    fft = impls.Implementation("fft", "rust", Path("."), ("x",), conv=("direct", "fft"))
+    chosen = [base, plain, fft]
+    fft_model = {"filters": [1, 2, 3, 4], "conv": ["direct", "fft", "fft", "fft"]}
+    assert impls.conv_runners(fft_model, chosen, True) == [base, fft]
+    assert impls.conv_runners(fft_model, chosen, False) == chosen  # the default: all run
+    assert impls.conv_runners({"filters": [1, 2, 3, 4]}, chosen, True) == chosen  # direct point
+    assert impls.conv_runners(None, chosen, True) == chosen
