@@ -62,6 +62,7 @@ def history_plot(key: RowKey, runs: Sequence[Answer]) -> str:
                 ys.append(cell.ratio)
         ax.plot(xs, ys, marker="o", label=impl)
     ax.axhline(1.0, color="#888", linewidth=0.8, linestyle="--")
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xticks(range(len(runs)))
     ax.set_xticklabels([(a.record.git_commit or "?")[:7] for a in runs], fontsize=7)
     ax.set_title(key.label.replace("`", ""), fontsize=9)
@@ -82,7 +83,7 @@ def history(machine_id: str, records: Sequence[Record]) -> str:
         alt = html.escape(f"{key.label.replace('`', '')}: ratio to python-torch over the runs")
         data = history_plot(key, runs)
         figures.append(f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"></figure>')
-    listed = "".join(f"<li>{_md(provenance(a.record))}</li>" for a in runs)
+    listed = "".join(f"<li>{_md(provenance(a.record, commands=False))}</li>" for a in runs)
     return (
         f'<h3 id="history-{html.escape(machine_id)}"><code>{html.escape(machine_id)}</code></h3>'
         f'<ul>{listed}</ul><div class="plots">{"".join(figures)}</div>'
@@ -103,7 +104,9 @@ def site_html(records: Sequence[Record]) -> str:
         f"<p>{_md(legend())}</p><p>{_md(provenance(record))}</p>",
         "<ul>" + "".join(f"<li>{_md(s)}</li>" for s in verdicts(answer)) + "</ul>",
         "<h2>The answer by CPU</h2>",
-        "<ul>" + "".join(f"<li>{_md(provenance(r))}</li>" for r in machines.values()) + "</ul>",
+        "<ul>"
+        + "".join(f"<li>{_md(provenance(r, commands=False))}</li>" for r in machines.values())
+        + "</ul>",
     ]
     for impl, table in by_cpu_tables(machines).items():
         parts += [f"<h3>{html.escape(impl)}</h3>", html_table(table, f"by-cpu-{impl}")]

@@ -27,8 +27,8 @@ def legend() -> str:
     low, high = LEVEL_BAND
     return (
         "Each cell is the ratio to python-torch (throughput: higher is faster; peak RSS and "
-        "start-up: lower is less) with its paired bootstrap 95% interval; ≈ marks *level* (not "
-        f"significant, the interval within [{low}, {high}]), ? *not settled* (the spread is too "
+        'start-up: lower is less) with its paired bootstrap 95% interval; ≈ marks "level" (not '
+        f'significant, the interval within [{low}, {high}]), ? "not settled" (the spread is too '
         "wide, or not significant with an interval reaching outside that band)."
     )
 
@@ -38,12 +38,13 @@ def machine_line(record: Record) -> str:
     return f"`{m.machine_id}` ({m.cpu_model or 'CPU model not recorded'})"
 
 
-def provenance(record: Record) -> str:
+def provenance(record: Record, commands: bool = True) -> str:
     commit = (record.git_commit or "unknown")[:10] + (" (dirty)" if record.git_dirty else "")
+    made = f"; made by {COMMANDS}" if commands else ""
     return (
         f"Run `{record.run_id}` of {record.started_utc[:10]} on {machine_line(record)}, "
         f"commit {commit}; archived as `results/archive/{record.machine.machine_id}/"
-        f"{record.run_id}.json.gz`; made by {COMMANDS}."
+        f"{record.run_id}.json.gz`{made}."
     )
 
 
@@ -69,7 +70,10 @@ def verdicts(answer: Answer) -> list[str]:
         for cell in cells.values():
             if cell.comparison is not None:
                 c = cell.comparison
-                named[(c.impl, c.task_index, c.point, c.metric)] = key.label
+                # verdicts says "<impl>'s peak RSS on <where>" itself
+                named[(c.impl, c.task_index, c.point, c.metric)] = key.label.removeprefix(
+                    "peak RSS, "
+                )
                 shown.append(c)
     if not shown:
         return []
@@ -126,9 +130,9 @@ def results_block(newest: dict[str, Record]) -> str:
         "",
         "## The answer by CPU",
         "",
-        "Each archived machine's newest `answer` run, one column per machine:",
+        f"Each archived machine's newest `answer` run, one column per machine; made by {COMMANDS}:",
         "",
-        *(f"- {provenance(r)}" for r in newest.values()),
+        *(f"- {provenance(r, commands=False)}" for r in newest.values()),
         "",
         legend(),
     ]
