@@ -30,6 +30,7 @@ LAYERS = {  # module or package prefix -> rank; a module may import only ranks <
     "harness.run": 5,
     "harness.cluster": 5,  # runs across machines through Ray (docs/cluster.md)
     "harness.gate": 5,  # CI gates: run a bench, compare with references (docs/reports.md)
+    "harness.publish": 5,  # the README's answer, the answer by CPU, the site, from the archive
     "harness.cli": 6,
     "harness.__main__": 6,
 }
