@@ -26,7 +26,9 @@ Format history (`format_version`):
   field (the last three: `checks[].baseline_spread`, `sweep.points[].sgemm_gflops` and
   `fma_peak_gflops`), so the file did not change. `machine.cpu_vendor`, `cpu_family` and
   `cpu_model_number` (the archive's machine id, harness/archive) were added later, format 1:
-  optional fields, absent from older runs.
+  optional fields, absent from older runs. `comparisons[].p_adjusted` (Benjamini-Hochberg over
+  the run's comparisons; `significant` is decided on it from then on) and `cliffs_delta` (the
+  effect size) were added later, format 1: optional fields, absent from older runs.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """
@@ -238,6 +240,8 @@ class Comparison(_Model):
     ci_low: Num | None = None
     ci_high: Num | None = None
     p_value: Num | None = None
+    p_adjusted: Num | None = None  # Benjamini-Hochberg over the run's comparisons made
+    cliffs_delta: Num | None = None  # effect size: P(impl > baseline) - P(impl < baseline)
     significant: bool | None = None
     paired: bool | None = None
     n_baseline: int | None = None

@@ -4,8 +4,11 @@ For every task, every implementation is compared with the baseline (`comparisons
 the config, else the first implementation) on each figure both have: the task's throughput
 metric, achieved GFLOP/s, wall seconds, CPU seconds and peak RSS. Runs were taken A B A B, so
 the bootstrap pairs them by repeat. Each entry carries the ratio impl/baseline of the medians,
-its 95% interval, the Mann-Whitney p-value, whether the difference is significant, and a
-`warning` when the spread is too wide to conclude.
+its 95% interval, the Mann-Whitney p-value, Cliff's delta (the effect size), the p-value
+adjusted over every comparison the run made (Benjamini-Hochberg, `adjust`), whether the
+difference is significant after that adjustment, and a `warning` when the spread is too wide to
+conclude. A sweep adjusts once more over the comparisons of all its points (run/sweep.py).
+What a comparison is called (faster, level, not settled, ...) is analysis/verdicts.py's `label`.
 
 Measurements whose context differs (thread count, batch, seed or data set checksum) are never
 compared: their entry has no ratio and says why in `refused`. `diff.py` uses the same figures
@@ -14,11 +17,18 @@ and the same refusal across two runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.stats import SPREAD_WARN_REL_IQR, compare_samples, spread_warning
+from harness.analysis.stats import (
+    SPREAD_WARN_REL_IQR,
+    benjamini_hochberg,
+    cliffs_delta,
+    compare_samples,
+    significant,
+    spread_warning,
+)
 from harness.process.protocol import THROUGHPUT
 from harness.results import Comparison, Measurement, Results, Run, by_task, measured_runs
 
@@ -110,7 +120,8 @@ def compare_figure(
     max_rel_iqr: float = SPREAD_WARN_REL_IQR,
     labels: tuple[str, str] = ("baseline", "impl"),
 ) -> dict[str, Any]:
-    """ratio new/base of medians, its interval, significance and a spread warning."""
+    """ratio new/base of medians, its interval, p-value, effect size, significance (of this
+    figure alone: `adjust` decides it again over a run) and a spread warning."""
     if paired:
         keys = sorted(set(base) & set(new))
         xs, ys = [base[k] for k in keys], [new[k] for k in keys]
@@ -131,6 +142,7 @@ def compare_figure(
         "ci_low": interval.ci_low,
         "ci_high": interval.ci_high,
         "p_value": round(interval.p_value, 6),
+        "cliffs_delta": round(cliffs_delta(xs, ys), 6),
         "significant": interval.significant(),
         "paired": interval.paired,
         "n_baseline": len(xs),
@@ -175,4 +187,21 @@ def run_comparisons(
                         compare_figure(a, b, paired=True, max_rel_iqr=max_rel_iqr, labels=labels)
                     )
                 out.append(Comparison(**entry))
+    return adjust(out)
+
+
+def adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons with `p_adjusted` (Benjamini-Hochberg over those made, refused ones left
+    out) and `significant` decided on it: adjusted p below 0.05 and the interval excluding 1."""
+    out = list(comparisons)
+    made = [
+        (i, c.p_value, c.ci_low, c.ci_high)
+        for i, c in enumerate(out)
+        if c.ratio is not None and c.p_value is not None
+        if c.ci_low is not None and c.ci_high is not None
+    ]
+    adjusted = benjamini_hochberg([float(p) for _, p, _, _ in made])
+    for (i, _, low, high), q in zip(made, adjusted, strict=True):
+        update = {"p_adjusted": round(q, 6), "significant": significant(q, low, high)}
+        out[i] = out[i].model_copy(update=update)
     return out

@@ -5,7 +5,9 @@ noisy neighbour pulls the mean. Two samples are compared by the
 ratio of their medians with a seeded percentile bootstrap interval (paired when the runs were
 interleaved A B A B) and a Mann-Whitney U test; a difference counts as real only when the
 interval excludes 1 and the test is significant (asv's rule). A spread warning says when a
-figure is too noisy to conclude from.
+figure is too noisy to conclude from. Beside each p-value, Cliff's delta gives the size of the
+effect; a run's p-values are adjusted together by Benjamini-Hochberg (`benjamini_hochberg`, the
+false discovery rate across its comparisons: docs/reports.md, "Multiple comparisons").
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def summarize(values: Sequence[float]) -> Stat:
 # when the standard deviation exceeds 10% of the mean, this is the distribution-free analogue.
 SPREAD_WARN_REL_IQR = 0.10
 MIN_RUNS = 3
+ALPHA = 0.05  # the significance level, of a p-value or of a run's adjusted p-values
 EXACT_MANN_WHITNEY_MAX = 20_000  # enumerate the exact U distribution up to this many splits
 
 
@@ -55,9 +58,14 @@ class RatioInterval:
     p_value: float
     paired: bool
 
-    def significant(self, alpha: float = 0.05) -> bool:
+    def significant(self, alpha: float = ALPHA) -> bool:
         """A real difference: the interval excludes 1 and the rank test agrees."""
-        return self.p_value < alpha and (self.ci_low > 1.0 or self.ci_high < 1.0)
+        return significant(self.p_value, self.ci_low, self.ci_high, alpha)
+
+
+def significant(p_value: float, ci_low: float, ci_high: float, alpha: float = ALPHA) -> bool:
+    """asv's rule: p below alpha and the ratio's interval excluding 1."""
+    return p_value < alpha and (ci_low > 1.0 or ci_high < 1.0)
 
 
 def bootstrap_ratio(
@@ -146,6 +154,39 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
             alternative="greater",
         )
     return float(min(1.0, res.pvalue))
+
+
+def cliffs_delta(base: Sequence[float], new: Sequence[float]) -> float:
+    """Cliff's delta of `new` against `base`: P(new > base) - P(new < base) over every pair.
+
+    The effect size of the Mann-Whitney test (delta = 2 U / (n1 n2) - 1), in [-1, 1]: 1 when every
+    value of `new` is above every value of `base`, 0 when they interleave evenly. Positive means
+    `new`'s values are larger (faster for a throughput, slower for seconds).
+    """
+    if not base or not new:
+        raise ValueError("Cliff's delta of an empty sample")
+    x = np.asarray(base, dtype=np.float64)
+    y = np.asarray(new, dtype=np.float64)
+    diff = np.sign(y[:, None] - x[None, :])
+    return float(diff.mean())
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given (the step-up q-values).
+
+    The i-th smallest of m p-values becomes min over j >= i of m p_(j) / j, capped at 1; calling
+    those below alpha significant keeps the expected share of false discoveries among them at
+    most alpha (independent or positively dependent tests, as a run's figures are).
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, m * float(p_values[i]) / rank)
+        out[i] = min(1.0, running)
+    return out
 
 
 def compare_samples(

@@ -6,7 +6,8 @@
 - `not settled`: a spread warning (too few runs, or a spread over `max_rel_iqr`), whatever the
   interval says;
 - `faster` / `slower` (`less memory` / `more memory` for peak RSS): significant, that is the
-  adjusted p-value (Benjamini-Hochberg over the run) below 0.05 and the interval excluding 1;
+  adjusted p-value (Benjamini-Hochberg over the run) below 0.05 (`significant`, ratios.py) and
+  the interval excluding 1 (checked here too);
 - `level`: not significant, and the whole interval inside `LEVEL_BAND` (0.95 to 1.05): any
   difference left is under 5%, so the two are level;
 - `not settled`: not significant, and the interval reaches outside the band.
@@ -38,7 +39,7 @@ def label(c: Comparison) -> str:
         return f"not compared: {c.refused or 'no ratio'}"
     if c.warning or c.ci_low is None or c.ci_high is None:
         return "not settled"
-    if c.significant:
+    if c.significant and not c.ci_low <= 1 <= c.ci_high:
         better = (c.ratio > 1) == c.higher_is_better
         if c.metric == MEMORY:
             return "less memory" if better else "more memory"

@@ -1,5 +1,6 @@
 """report.html: one self-contained page (inline CSS, plots as base64 PNG, no scripts, no links
-to fetch), so it can be archived as a CI artifact and opened anywhere."""
+to fetch), so it can be archived as a CI artifact and opened anywhere. It opens with the
+Verdict sentences (analysis/verdicts.py), then the tables and plots."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 from html import escape
 from pathlib import Path
 
+from harness.analysis.verdicts import sentences
 from harness.report.plots import Plot, all_plots
 from harness.report.tables import Table, all_tables
 from harness.results import Results
@@ -41,6 +43,12 @@ def table(t: Table) -> str:
     )
 
 
+def verdict(results: Results) -> str:
+    """The page's first section: the verdict sentences (analysis/verdicts.py) as a list."""
+    items = "".join(f"<li>{escape(line)}</li>" for line in sentences(results))
+    return f'<h2 id="verdict">Verdict</h2>\n<ul data-section="verdict">{items}</ul>'
+
+
 def figure(p: Plot) -> str:
     data = base64.b64encode(p.png).decode("ascii")
     return (
@@ -60,6 +68,7 @@ def render(results: Results, run_dir: Path) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>oneshot-bench run {name}</title><style>{STYLE}</style></head><body>",
         f"<h1>Run <code>{name}</code></h1>",
+        verdict(results),
         f'<p class="note">Folder {escape(str(run_dir))}; started '
         f"{escape(results.started_utc)} UTC; "
         f"device {escape(results.device)}.</p>",
@@ -97,6 +106,7 @@ def render_sweep(results: Results, run_dir: Path) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>oneshot-bench sweep {name}</title><style>{STYLE}</style></head><body>",
         f"<h1>Sweep <code>{name}</code></h1>",
+        verdict(results),
         f'<p class="note">Folder {escape(str(run_dir))}; started '
         f"{escape(results.started_utc)} UTC; {len(results.sweep.points)} points over "
         f"{escape(keys)}; device {escape(results.device)}.</p>",

@@ -1,9 +1,11 @@
-"""report.md: the report's tables as GitHub-flavoured markdown (plots are in report.html)."""
+"""report.md: the Verdict sentences, then the report's tables as GitHub-flavoured markdown
+(plots are in report.html)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from harness.analysis.verdicts import sentences
 from harness.report.tables import Table, all_tables
 from harness.results import Results
 
@@ -27,6 +29,7 @@ def render(results: Results, run_dir: Path) -> str:
 
         parts = [
             f"# Sweep `{results.name}`",
+            *verdict(results),
             "",
             f"Folder `{run_dir}`; started {results.started_utc} UTC; "
             f"{len(results.sweep.points)} points over {', '.join(results.sweep.keys)}; device "
@@ -36,12 +39,18 @@ def render(results: Results, run_dir: Path) -> str:
         return "\n".join(parts + sections(sweep_tables(results))) + "\n"
     parts = [
         f"# Run `{results.name}`",
+        *verdict(results),
         "",
         f"Folder `{run_dir}`; started {results.started_utc} UTC; "
         f"device {results.device}. "
         "Plots (throughput, RSS and CPU timelines, loss curves) are in `report.html`.",
     ]
     return "\n".join(parts + sections(all_tables(results))) + "\n"
+
+
+def verdict(results: Results) -> list[str]:
+    """The report's first section: the verdict sentences (analysis/verdicts.py), one a line."""
+    return ["", "## Verdict", ""] + [f"- {line}" for line in sentences(results)]
 
 
 def sections(tables: list[Table]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.analysis.verdicts import LEVEL_BAND, label
 from harness.results import (
     Check,
     Comparison,
@@ -53,14 +54,16 @@ def ratio_text(c: Comparison) -> str:
 
 
 def verdict(c: Comparison) -> str:
-    if c.ratio is None:
-        return f"not compared: {c.refused or ''}"
-    if not c.significant:
-        return "no significant change"
-    better = (c.ratio > 1) == c.higher_is_better
-    if c.metric == "peak_rss_bytes":
-        return "less memory" if better else "more memory"
-    return "faster" if better else "slower"
+    """The comparison's label (analysis/verdicts.py): faster, level, not settled, ..."""
+    return label(c)
+
+
+def p_text(p: float | None) -> str:
+    return "" if p is None else f"{p:.3f}"
+
+
+def delta_text(d: float | None) -> str:
+    return "" if d is None else f"{d:+.2f}"
 
 
 def metric_median(m: Measurement, name: str) -> float | None:
@@ -151,7 +154,9 @@ def comparisons(results: Results) -> Table:
             f"{c.impl} / {c.baseline}",
             c.metric,
             ratio_text(c),
-            "" if c.p_value is None else f"{c.p_value:.3f}",
+            p_text(c.p_value),
+            p_text(c.p_adjusted),
+            delta_text(c.cliffs_delta),
             verdict(c),
             c.warning or "",
         ]
@@ -159,11 +164,16 @@ def comparisons(results: Results) -> Table:
     ]
     return Table(
         "Comparisons",
-        ["task", "impl / baseline", "figure", "ratio [95% CI]", "p", "verdict", "warning"],
+        ["task", "impl / baseline", "figure", "ratio [95% CI]", "p", "p adjusted",
+         "Cliff's delta", "verdict", "warning"],
         rows,
-        "Significant = the interval excludes 1 and the Mann-Whitney test gives p < 0.05.",
+        "p: Mann-Whitney; p adjusted: Benjamini-Hochberg over every comparison of the run (the "
+        "false discovery rate); Cliff's delta: P(impl > baseline) - P(impl < baseline) over pairs "
+        "of runs, from -1 to 1. faster / slower / less or more memory: the adjusted p < 0.05 and "
+        "the interval excludes 1, no spread warning; level: not that, and the interval inside "
+        f"[{LEVEL_BAND[0]}, {LEVEL_BAND[1]}]; not settled: a spread warning, or a wider interval.",
         "comparisons",
-    )
+    )  # fmt: skip
 
 
 def _f64(check: Check) -> str:

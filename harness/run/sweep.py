@@ -16,8 +16,9 @@ The run folder:
     RUN/points/NN/      one ordinary run folder per point: config.yaml (the point's own, without
                         `sweep`), results.json, jobs, report.md and report.html
     RUN/results.json    every point's measurements, checks and comparisons, each with `point`
-                        (job folders relative to RUN), plus `sweep` (keys, points and their
-                        status, the crossover analysis: analysis/crossover.py)
+                        (job folders relative to RUN; the comparisons' p-values adjusted over
+                        every point's together, analysis/ratios.py), plus `sweep` (keys,
+                        points and their status, the crossover analysis: analysis/crossover.py)
     RUN/report.md, RUN/report.html   the sweep's report (report/sweep.py)
 
 Points run one after another, each with its own interleaved jobs, shared inputs and roofline
@@ -36,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from harness.analysis.ratios import adjust
 from harness.errors import HarnessError
 from harness.process import impls
 from harness.results import (
@@ -267,7 +269,7 @@ def aggregate(
         builds=builds,
         measurements=measurements,
         checks=checks,
-        comparisons=comparisons,
+        comparisons=adjust(comparisons),  # Benjamini-Hochberg over every point's
         sweep=sweep,
     )
 

@@ -1,4 +1,5 @@
-"""comparisons[] in results.json: ratios to the baseline, warnings, refusals."""
+"""comparisons[] in results.json: ratios to the baseline, effect sizes, the adjustment over a
+run's comparisons, warnings, refusals."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.ratios import context, refusal, run_comparisons
+from harness.analysis.ratios import adjust, context, refusal, run_comparisons
 from harness.results import Comparison
 from tests.harness.fakerun import complete_measurement, complete_results, fake_run
 
@@ -66,6 +67,39 @@ def test_ratio_interval_and_verdict_fields_against_the_baseline() -> None:
     assert tp["n_baseline"] == tp["n_impl"] == 5  # the warmup run is left out
     assert comps["wall_s"]["ratio"] == pytest.approx(0.25)
     assert not comps["wall_s"]["higher_is_better"]
+    assert tp["cliffs_delta"] == 1.0 and comps["wall_s"]["cliffs_delta"] == -1.0
+    # 4 figures made (throughput, wall, cpu, peak RSS): each p-value adjusted over those 4
+    made = [c for c in comps.values() if c["p_value"] is not None]
+    assert len(made) == 4 and all(c["p_adjusted"] >= c["p_value"] for c in made)
+    assert tp["p_value"] == pytest.approx(2 / 252, abs=1e-6) and tp["p_adjusted"] < 0.05
+
+
+def comparison(p: float | None, low: float = 1.1, high: float = 1.3, **extra: Any) -> Comparison:
+    ratio = None if p is None else (low + high) / 2
+    return Comparison(task="sample", task_index=0, baseline="py", impl="rs", metric="pairs_per_s",
+                      unit="pairs/s", higher_is_better=True, ratio=ratio, ci_low=low, ci_high=high,
+                      p_value=p, significant=p is not None and p < 0.05, **extra)  # fmt: skip
+
+
+def test_significance_is_decided_on_the_adjusted_p_value() -> None:
+    # alone, p = 0.04 with an interval above 1 is significant; beside 19 null figures it is not
+    [alone] = adjust([comparison(0.04)])
+    assert alone.p_adjusted == pytest.approx(0.04) and alone.significant
+    first, *others = adjust([comparison(0.04)] + [comparison(0.9, 0.9, 1.1)] * 19)
+    assert first.p_adjusted == pytest.approx(0.8) and not first.significant
+    assert all(c.p_adjusted == pytest.approx(0.9) and not c.significant for c in others)
+
+
+def test_refused_comparisons_are_not_counted_in_the_adjustment() -> None:
+    refused = comparison(None, refused="batch differs (32 vs 64)")
+    made, *rest = adjust([comparison(0.04)] + [refused] * 9)
+    assert made.p_adjusted == pytest.approx(0.04) and made.significant
+    assert all(c.p_adjusted is None and c.ratio is None for c in rest)
+
+
+def test_an_interval_holding_1_is_not_significant_however_small_p_is() -> None:
+    [c] = adjust([comparison(0.001, 0.98, 1.2)])
+    assert c.p_adjusted == pytest.approx(0.001) and not c.significant
 
 
 def test_configured_baseline_is_used() -> None:

@@ -1,4 +1,5 @@
-"""Ratio intervals, the Mann-Whitney test and spread warnings (harness/analysis/stats.py)."""
+"""Ratio intervals, the Mann-Whitney test, Cliff's delta, the Benjamini-Hochberg adjustment and
+spread warnings (harness/analysis/stats.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 
 from harness.analysis import stats
 from harness.analysis.stats import (
+    benjamini_hochberg,
     bootstrap_ratio,
+    cliffs_delta,
     compare_samples,
     mann_whitney_p,
     relative_iqr,
@@ -98,3 +101,44 @@ def test_spread_warning_says_when_a_figure_is_too_noisy() -> None:
     assert wide.startswith("a: spread too wide to conclude") and "over 10%" in wide
     assert "only 2 runs" in spread_warning("a", [1.0, 1.0])
     assert relative_iqr([0.0, 0.0, 0.0]) == 0.0
+
+
+def test_benjamini_hochberg_by_hand() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 (m = 4): m p / rank = 0.02, 0.02, 0.04, 0.04, then the
+    # running minimum from the largest down; returned in the order given
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg([0.04] + [0.9] * 19) == pytest.approx([0.8] + [0.9] * 19)
+    assert benjamini_hochberg([0.3]) == [0.3] and benjamini_hochberg([]) == []
+    assert benjamini_hochberg([0.9, 0.8]) == pytest.approx([0.9, 0.9])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40))
+def test_benjamini_hochberg_agrees_with_scipy(ps: list[float]) -> None:
+    from scipy.stats import false_discovery_control  # type: ignore[import-untyped]
+
+    expected = false_discovery_control(ps, method="bh")
+    assert benjamini_hochberg(ps) == pytest.approx(list(expected), abs=1e-12)
+    assert all(q >= p - 1e-12 for p, q in zip(ps, benjamini_hochberg(ps), strict=True))
+
+
+def test_cliffs_delta_of_separated_equal_and_interleaved_samples() -> None:
+    assert cliffs_delta([1.0, 2.0, 3.0], [4.0, 5.0]) == 1.0
+    assert cliffs_delta([4.0, 5.0], [1.0, 2.0, 3.0]) == -1.0
+    assert cliffs_delta([1.0, 1.0], [1.0, 1.0, 1.0]) == 0.0
+    assert cliffs_delta([1.0, 3.0], [2.0, 4.0]) == pytest.approx(0.5)  # 3 of 4 pairs up, 1 down
+    with pytest.raises(ValueError, match="empty"):
+        cliffs_delta([], [1.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), min_size=1, max_size=8),
+    st.lists(st.integers(0, 6), min_size=1, max_size=8),
+)
+def test_cliffs_delta_is_the_mann_whitney_u_rescaled(xs: list[int], ys: list[int]) -> None:
+    from scipy.stats import mannwhitneyu
+
+    u = mannwhitneyu(ys, xs, method="asymptotic").statistic  # U of ys: pairs ys > xs, ties 1/2
+    delta = cliffs_delta([float(x) for x in xs], [float(y) for y in ys])
+    assert delta == pytest.approx(2 * u / (len(xs) * len(ys)) - 1)
