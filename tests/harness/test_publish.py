@@ -228,3 +228,30 @@ def test_a_sweeps_points_are_rows_and_data_tasks_are_kept_once(base: Record) -> 
         "peak RSS, `step` b32 (tiny, fft)",
         "start-up to first event",
     ]
+
+
+def test_a_sweep_over_whole_models_names_each_points_network(base: Record) -> None:
+    """configs/answer.yaml's shape: `sweep: {model: [{preset: paper, conv: fft}, ...]}`."""
+    sweep = ArchivedSweep(
+        keys=["model"],
+        points=[
+            ArchivedPoint(index=0, values={"model": {"preset": "tiny"}}),
+            ArchivedPoint(index=1, values={"model": {"preset": "paper", "conv": "fft"}}),
+        ],
+    )
+    at = [
+        [x.model_copy(update={"point": p}) for x in items]
+        for p in (0, 1)
+        for items in (base.measurements, base.comparisons)
+    ]
+    record = base.model_copy(
+        update={"sweep": sweep, "measurements": at[0] + at[2], "comparisons": at[1] + at[3]}
+    )
+    labels = [key.label for key in answer_of(record).rows if key.figure == 0]
+    assert labels == [
+        "`step` b32 (paper, fft)",
+        "`forward` b64 (paper, fft)",
+        "`step` b32 (tiny, direct)",
+        "`forward` b64 (tiny, direct)",
+        "`sample`",
+    ]
