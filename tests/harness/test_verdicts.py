@@ -167,3 +167,30 @@ def test_a_report_opens_with_the_verdict(render: Any) -> None:
     assert "rust-native is faster than python-torch on sample (task 0): 1.30x [1.20, 1.40]." in text
     assert "Checks: 1 of 1 FAILED: sampling (a vs b, task 2)." in text
     assert sentences(doc)[-1] == "Checks: 1 of 1 FAILED: sampling (a vs b, task 2)."
+
+
+def test_a_sweep_adjusts_over_every_points_comparisons(tmp_path: Path) -> None:
+    from harness.results import save
+    from harness.run.config import from_dict
+    from harness.run.grid import Point
+    from harness.run.sweep import aggregate
+    from tests.harness.fakerun import tiny_dataset
+
+    raw = {
+        "name": "sweep",
+        "implementations": ["a", "b"],
+        "dataset": {"root": str(tiny_dataset(tmp_path))},
+        "tasks": [{"sample": {"pairs": 8}}],
+        "sweep": {"threads": [1, 2]},
+    }
+    points = [Point(i, {"threads": i + 1}, raw) for i in range(2)]
+    clear, null = comparison(p_value=0.04, p_adjusted=0.04), comparison(1.0, 0.9, 1.1, False)
+    for point, made in zip(points, [clear, null.model_copy(update={"p_value": 0.9})], strict=True):
+        (tmp_path / point.dir).mkdir(parents=True)
+        save(tmp_path / point.dir / "results.json", complete_results(RUN | {"comparisons": [made]}))
+    doc = aggregate(from_dict(raw), points, {}, tmp_path, "2026-01-01T00:00:00+00:00")
+    first, second = doc.comparisons or []
+    # alone in its point p = 0.04 was significant; over the sweep's two comparisons it is 0.08
+    assert (first.point, second.point) == (0, 1)
+    assert first.p_adjusted == pytest.approx(0.08) and not first.significant
+    assert label(first) == "not settled" and second.p_adjusted == pytest.approx(0.9)
