@@ -60,6 +60,9 @@ def test_markdown_has_the_figures_and_verdicts(run: tuple[dict[str, Any], Path])
     assert "| 0: sample | a | 100 pairs/s |" in md
     assert "| 0: sample | b | 250 pairs/s |" in md and "| 2.500 [2.500, 2.500] |" in md
     assert "| sampling | a vs b | 10 | 0 |  | FAIL | 10 of 11 lines differ |" in md
+    verdict = md.split("\n## ")[1]  # the first section, before every table
+    assert verdict.startswith("Verdict\n") and "FAILED: sampling (a vs b, task 0)" in verdict
+    assert "on sample (task 0)" in verdict
     assert "SGEMM peak not measured: no compute task in this run" in md
     assert f"| data set sha256 | {doc['dataset']['sha256']} |" in md
     assert re.search(r"\| 0: sample \| a \| work \| [0-9.]+ \| [0-9.]+ MiB \|", md)

@@ -38,6 +38,9 @@ window.addEventListener("load", () => {
   b.setAttribute("data-images-rendered", String(ok.length));
   b.setAttribute("data-tables", String(document.querySelectorAll("table tbody tr").length));
   b.setAttribute("data-widths", ok.map((i) => i.naturalWidth).join(","));
+  b.setAttribute("data-first-section", document.querySelector("h2").id);
+  const verdicts = document.querySelectorAll("ul[data-section=verdict] li");
+  b.setAttribute("data-verdicts", String(verdicts.length));
 });
 </script>"""
 
@@ -82,6 +85,7 @@ def test_report_renders_plots_and_tables_in_chromium(tmp_path: Path) -> None:
     assert attrs["data-images-rendered"] == "3"
     assert all(int(w) >= 300 for w in attrs["data-widths"].split(","))
     assert int(attrs["data-tables"]) >= 10
+    assert attrs["data-first-section"] == "verdict" and int(attrs["data-verdicts"]) >= 2
     for table in ("throughput", "comparisons", "checks", "machine"):
         assert f'data-table="{table}"' in proc.stdout
 
@@ -114,6 +118,7 @@ def test_sweep_report_renders_its_crossover_plot_in_chromium(tmp_path: Path) -> 
     attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(1)))
     assert attrs["data-images"] == attrs["data-images-rendered"] == "1"  # one series
     assert int(attrs["data-widths"]) >= 300
+    assert attrs["data-first-section"] == "verdict" and int(attrs["data-verdicts"]) >= 2
     for table in ("crossover", "points", "machine"):
         assert f'data-table="{table}"' in proc.stdout
     assert "b is faster below" in proc.stdout
