@@ -88,5 +88,6 @@ def test_every_command_the_readme_shows_parses(argv: list[str]) -> None:
 
 
 def test_the_implementation_ids_of_the_table_are_the_manifests() -> None:
-    ids = re.findall(r"^\| `([\w-]+)` \|", README, flags=re.M)
-    assert ids and set(ids) <= set(discover()), f"README ids {ids} not among the manifests"
+    table = README.split("\n## ", 1)[0]  # the implementations' table, before the first section
+    ids = re.findall(r"^\| `([\w-]+)` \|", table, flags=re.M)
+    assert ids and set(ids) == set(discover()), f"README ids {ids} are not the manifests"

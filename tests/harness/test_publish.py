@@ -36,11 +36,20 @@ def archive(base: Record, tmp_path: Path) -> Path:
     return root
 
 
+def readme_without_answer() -> str:
+    """The project's README with its own answer block (markers included) taken out."""
+    readme = (REPO / "README.md").read_text()
+    if README_MARKERS[0] not in readme:
+        return readme
+    head, rest = readme.split(README_MARKERS[0], 1)
+    return head + rest.split(README_MARKERS[1], 1)[1]
+
+
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     root = tmp_path / "checkout"
     (root / "docs").mkdir(parents=True)
-    (root / "README.md").write_text((REPO / "README.md").read_text() + README_FOOT)
+    (root / "README.md").write_text(readme_without_answer() + README_FOOT)
     (root / "docs" / "results.md").write_text(RESULTS_HEAD)
     return root
 
@@ -186,7 +195,7 @@ def test_no_answer_run_publishes_nothing_and_check_passes_only_without_markers(
         f"README.md: holds answer markers but {archive} holds no answer run",
         f"docs/results.md: holds answer markers but {archive} holds no answer run",
     ]
-    (checkout / "README.md").write_text((REPO / "README.md").read_text())
+    (checkout / "README.md").write_text(readme_without_answer())
     (checkout / "docs" / "results.md").write_text("# Results\n")
     assert publish(archive, checkout, "--check") == 0
     (tmp_path / "empty").mkdir()
