@@ -209,6 +209,18 @@ def test_the_checkout_agrees_with_its_archive(capsys: pytest.CaptureFixture[str]
     assert cli_main(["publish", "--check"]) == 0, capsys.readouterr().out
 
 
+def at_two_points(base: Record, sweep: ArchivedSweep) -> Record:
+    """`base`'s measurements and comparisons repeated at the sweep's points 0 and 1."""
+    at = [
+        [x.model_copy(update={"point": p}) for x in items]
+        for p in (0, 1)
+        for items in (base.measurements, base.comparisons)
+    ]
+    return base.model_copy(
+        update={"sweep": sweep, "measurements": at[0] + at[2], "comparisons": at[1] + at[3]}
+    )
+
+
 def test_a_sweeps_points_are_rows_and_data_tasks_are_kept_once(base: Record) -> None:
     """Rows by network, then convolution algorithm (every direct row, then every fft row)."""
     sweep = ArchivedSweep(
@@ -218,14 +230,7 @@ def test_a_sweeps_points_are_rows_and_data_tasks_are_kept_once(base: Record) -> 
             ArchivedPoint(index=1, values={"model.conv": "fft"}),
         ],
     )
-    at = [
-        [x.model_copy(update={"point": p}) for x in items]
-        for p in (0, 1)
-        for items in (base.measurements, base.comparisons)
-    ]
-    record = base.model_copy(
-        update={"sweep": sweep, "measurements": at[0] + at[2], "comparisons": at[1] + at[3]}
-    )
+    record = at_two_points(base, sweep)
     labels = [key.label for key in answer_of(record).rows]
     assert labels == [
         "`step` b32 (tiny, direct)",
@@ -248,14 +253,7 @@ def test_a_sweep_over_whole_models_names_each_points_network(base: Record) -> No
             ArchivedPoint(index=1, values={"model": {"preset": "paper", "conv": "fft"}}),
         ],
     )
-    at = [
-        [x.model_copy(update={"point": p}) for x in items]
-        for p in (0, 1)
-        for items in (base.measurements, base.comparisons)
-    ]
-    record = base.model_copy(
-        update={"sweep": sweep, "measurements": at[0] + at[2], "comparisons": at[1] + at[3]}
-    )
+    record = at_two_points(base, sweep)
     labels = [key.label for key in answer_of(record).rows if key.figure == 0]
     assert labels == [
         "`step` b32 (paper, fft)",
