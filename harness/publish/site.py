@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 
 import matplotlib
@@ -29,6 +28,7 @@ from harness.publish.answer import (
     newest_per_machine,
 )
 from harness.publish.texts import Table, by_cpu_tables, headline_table, legend, provenance, verdicts
+from harness.report.plots import png
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .6em;
@@ -68,11 +68,7 @@ def history_plot(key: RowKey, runs: Sequence[Answer]) -> str:
     ax.set_title(key.label.replace("`", ""), fontsize=9)
     ax.set_ylabel("ratio to python-torch", fontsize=8)
     ax.legend(fontsize=6)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(png(fig)).decode("ascii")
 
 
 def history(machine_id: str, records: Sequence[Record]) -> str:
