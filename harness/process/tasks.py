@@ -152,5 +152,14 @@ TASKS: dict[str, TaskSpec] = {
             default_batch=128,
             checks=("predictions", "accuracy"),
         ),
+        TaskSpec(
+            "serve",
+            Throughput("queries_per_s", "queries/s", "query"),
+            path_params=("runs",),
+            network=True,
+            needs_weights=True,
+            flops="image_forward",
+            checks=(),  # judged against float64 by analysis/serving.py
+        ),
     )
 }
