@@ -40,7 +40,8 @@ from harness.process.tasks import TASKS
 IMPLS_DIR = REPO_ROOT / "impls"
 IMPLS_ENV = "ONESHOT_BENCH_IMPLS"  # another folder of implementation folders, e.g. for tests
 MANIFEST_KEYS = (
-    "id", "language", "build", "run", "version", "devices", "conv", "tasks", "effort",
+    "id", "language", "build", "run", "version", "devices", "conv", "tasks", "model_file",
+    "effort",
 )  # fmt: skip
 
 
@@ -55,6 +56,9 @@ class Implementation:
     devices: tuple[str, ...] = ("cpu",)  # the job `device`s it supports (manifest `devices:`)
     conv: tuple[str, ...] = ("direct",)  # the `model.conv` algorithms it has (manifest `conv:`)
     tasks: tuple[str, ...] | None = None  # the tasks it implements (manifest `tasks:`); None: all
+    # The model file it runs besides the weights (manifest `model_file:`): "onnx" for the ONNX
+    # engines, whose jobs get `inputs.onnx`; None for the others.
+    model_file: str | None = None
     # What it costs to write and ship (manifest `effort:`, harness/analysis/effort.py).
     effort: Mapping[str, Any] = field(default_factory=dict)
 
@@ -103,7 +107,9 @@ class _Strict(BaseModel):
 Command = Annotated[list[StrictStr], Field(min_length=1)]
 Device = Literal["cpu", "cuda"]
 assert get_args(Device) == DEVICES, "Device must list protocol.DEVICES"
-TaskName = Literal["sample", "load", "init", "augment", "forward", "step", "train", "evaluate"]
+TaskName = Literal[  # fmt: skip
+    "sample", "load", "init", "augment", "forward", "step", "train", "evaluate", "serve"
+]
 assert set(get_args(TaskName)) == set(TASKS), "TaskName must list the protocol's TASKS"
 
 
@@ -131,6 +137,7 @@ class Manifest(_Strict):
     devices: Annotated[list[Device], Field(min_length=1)] = ["cpu"]
     conv: list[Literal["direct", "fft"]] = ["direct"]
     tasks: Annotated[list[TaskName], Field(min_length=1)] | None = None
+    model_file: Literal["onnx"] | None = None
     effort: Effort | None = None
 
     @field_validator("devices", "conv", "tasks")
@@ -163,6 +170,10 @@ EXPECTED: dict[str, Callable[[Any], str]] = {
     "tasks": lambda v: (
         f"tasks: {v!r}, expected a list of distinct tasks out of {', '.join(TASKS)} (the tasks "
         "it implements; leave the key out for all of them)"
+    ),
+    "model_file": lambda v: (
+        f"model_file: {v!r}, expected onnx (the model file it runs besides the weights; leave "
+        "the key out for none)"
     ),
     "effort": lambda v: (
         f"effort: {v!r}, expected {{network: [globs], cargo: {{manifest: PATH, package: NAME}}}} "
@@ -201,6 +212,7 @@ def load_manifest(path: Path) -> Implementation:
         devices=tuple(m.devices),
         conv=tuple(m.conv),
         tasks=None if m.tasks is None else tuple(m.tasks),
+        model_file=m.model_file,
         effort=dict(raw.get("effort") or {}),
     )
 
