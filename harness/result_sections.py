@@ -311,3 +311,46 @@ class Quality(_Model):
     target: Num | None
     evaluations: list[QualityEvaluation]
     impls: dict[str, QualityImpl]
+
+
+class LatencyQuantile(_Model):
+    """One latency percentile of a `serve` measurement (analysis/serving.py): the nearest-rank
+    value over the pooled measured queries and its one-sided upper confidence bound, the order
+    statistic that bounds the true percentile with `serving.CONFIDENCE`; `upper_s` is None when
+    there are too few queries for the bound, and `queries_needed` says how many it takes."""
+
+    q: Num
+    value_s: Num
+    upper_s: Num | None
+    queries_needed: int | None = None
+
+
+class Serving(_Model):
+    """One implementation on one `serve` task (analysis/serving.py): `serving[]`. Latencies
+    pool every measured run's measured queries; the per-run figures are medians over runs."""
+
+    task_index: int
+    impl: str
+    point: int | None = None
+    arrival: str
+    threads: int
+    runs: int
+    queries: int
+    latency: list[LatencyQuantile]
+    latency_max_s: Num
+    p99_over_p50: Num | None
+    cold_start_s: Num | None  # exec to the first answer, the harness's clock (median over runs)
+    cold_query_s: Num | None
+    enrol_s: Num | None  # a warm enrolment (median of the later ones)
+    setup_s: Num | None
+    steady_rss_bytes: Num | None
+    peak_rss_bytes: Num
+    idle_cpu_fraction: Num | None  # CPU seconds per idle second, summed over runs (poisson)
+    ship_bytes: int | None  # the files the job mapped at its first answer (first measured run)
+    ship_files: int | None
+    accuracy: Num | None
+    # The answers against float64 (None when the referee could not run): disagreements beyond
+    # a tie, near-ties excused.
+    agrees: bool | None = None
+    disagreements: int | None = None
+    ties_excused: int | None = None

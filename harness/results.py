@@ -28,7 +28,9 @@ Format history (`format_version`):
   `cpu_model_number` (the archive's machine id, harness/archive) were added later, format 1:
   optional fields, absent from older runs. `comparisons[].p_adjusted` (Benjamini-Hochberg over
   the run's comparisons; `significant` is decided on it from then on) and `cliffs_delta` (the
-  effect size) were added later, format 1: optional fields, absent from older runs.
+  effect size) were added later, format 1: optional fields, absent from older runs. `serving[]`
+  (the `serve` task's latencies, cold start, footprint and answers, analysis/serving.py) was
+  added later, format 1: an optional field, absent from older runs.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """
@@ -56,6 +58,7 @@ from harness.result_sections import (
     CrossoverSeries,
     FmaProbe,
     FmaVariant,
+    LatencyQuantile,
     Machine,
     NodeInfo,
     NodeSummary,
@@ -71,6 +74,7 @@ from harness.result_sections import (
     QualitySummary,
     Roofline,
     RooflineTask,
+    Serving,
     SgemmProbe,
     Stat,
     _Model,
@@ -88,6 +92,7 @@ __all__ = [
     "CrossoverSeries",
     "FmaProbe",
     "FmaVariant",
+    "LatencyQuantile",
     "Machine",
     "NodeInfo",
     "NodeSummary",
@@ -103,6 +108,7 @@ __all__ = [
     "QualitySummary",
     "Roofline",
     "RooflineTask",
+    "Serving",
     "SgemmProbe",
     "Stat",
 ]
@@ -317,6 +323,7 @@ class Results(_Model):
     roofline: Roofline | None = None
     sweep: Sweep | None = None
     quality: list[Quality] | None = None  # per train task (analysis/quality.py)
+    serving: list[Serving] | None = None  # per serve task and implementation (analysis/serving.py)
     reruns: list[Rerun] | None = None  # the baseline's reruns for the curves check
     cluster: ClusterInfo | None = None  # run with --cluster: address, benchmark nodes
     node: NodeInfo | None = None  # a run (no sweep) on a cluster node: its facts

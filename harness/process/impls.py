@@ -107,7 +107,7 @@ class _Strict(BaseModel):
 Command = Annotated[list[StrictStr], Field(min_length=1)]
 Device = Literal["cpu", "cuda"]
 assert get_args(Device) == DEVICES, "Device must list protocol.DEVICES"
-TaskName = Literal[  # fmt: skip
+TaskName = Literal[
     "sample", "load", "init", "augment", "forward", "step", "train", "evaluate", "serve"
 ]
 assert set(get_args(TaskName)) == set(TASKS), "TaskName must list the protocol's TASKS"

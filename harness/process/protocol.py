@@ -133,13 +133,15 @@ def make_job(
     params: Mapping[str, Any],
     pairs: Path | None = None,
     weights: Path | None = None,
+    onnx: Path | None = None,
     model: Mapping[str, Any] | None = None,
     optimizer: Mapping[str, Any] | None = None,
     augment: Mapping[str, Any] | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """A job (docs/protocol.md). `device` is written only when it is not "cpu", so an
-    implementation that supports only the CPU (and rejects unknown fields) never sees it."""
+    """A job (docs/protocol.md). `device` is written only when it is not "cpu", and
+    `inputs.onnx` only when given (to the ONNX engines), so an implementation that rejects
+    unknown fields never sees a key it does not use."""
     job: dict[str, Any] = {
         "format_version": PROTOCOL_VERSION,
         "task": task,
@@ -154,6 +156,8 @@ def make_job(
         "model": dict(model) if model is not None else None,
         "params": dict(params),
     }
+    if onnx is not None:
+        job["inputs"]["onnx"] = str(onnx)
     if device != "cpu":
         job["device"] = device
     for key, section in (("optimizer", optimizer), ("augment", augment)):

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -29,6 +30,10 @@ from harness.process.monitor import Sample, TreeSampler
 from harness.process.protocol import Event, parse_event
 
 STDERR_TAIL_LINES = 20
+# The event at which the runner lists the files the job maps (`mapped.tsv`): `serve`'s first
+# answer, when everything a deployed program needs to answer is loaded.
+MAPS_AT_METRIC = "first_answer"
+MAPPED_FILE = "mapped.tsv"
 
 
 @dataclass
@@ -96,7 +101,16 @@ def run_process(
         )
         sampler.start()
         assert proc.stdout is not None
-        events = EventReader(proc.stdout, log_dir / "events.jsonl", t0, on_event)
+        skip_root = tiny is not None
+
+        def on_job_event(event: Event) -> None:
+            data = event.data
+            if data.get("event") == "metric" and data.get("name") == MAPS_AT_METRIC:
+                write_mapped(log_dir / MAPPED_FILE, mapped_files(proc.pid, skip_root))
+            if on_event is not None:
+                on_event(event)
+
+        events = EventReader(proc.stdout, log_dir / "events.jsonl", t0, on_job_event)
         reader = threading.Thread(target=events.run, name=f"events-{proc.pid}", daemon=True)
         reader.start()
 
@@ -263,4 +277,52 @@ def read_event_log(path: Path) -> list[dict[str, Any]]:
             continue
         if isinstance(event, dict):
             out.append(event)
+    return out
+
+
+def mapped_files(pid: int, skip_root: bool) -> dict[str, int]:
+    """Every regular file the process tree of `pid` maps (its executable, shared libraries,
+    memory-mapped weights), with its size on disk; the launcher root left out when
+    `skip_root`. What a deployed copy of the program must ship and page in."""
+    try:
+        root = psutil.Process(pid)
+        tree = root.children(recursive=True) + ([] if skip_root else [root])
+    except psutil.Error:
+        return {}
+    out: dict[str, int] = {}
+    for proc in tree:
+        try:
+            lines = Path(f"/proc/{proc.pid}/maps").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split(maxsplit=5)
+            path = fields[5] if len(fields) == 6 else ""
+            if not path.startswith("/") or path.endswith("(deleted)") or path in out:
+                continue
+            with contextlib.suppress(OSError):
+                info = os.stat(path)
+                if stat.S_ISREG(info.st_mode):
+                    out[path] = info.st_size
+    return out
+
+
+def write_mapped(path: Path, files: Mapping[str, int]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write("bytes\tpath\n")
+        for name, size in sorted(files.items()):
+            f.write(f"{size}\t{name}\n")
+
+
+def read_mapped(path: Path) -> dict[str, int]:
+    """`mapped.tsv` (write_mapped) as {path: bytes}; {} when the job wrote none."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        size, _, name = line.partition("\t")
+        if size.isdigit() and name:
+            out[name] = int(size)
     return out

@@ -82,6 +82,9 @@ def render(results: Results, run_dir: Path) -> str:
     if any(p.title.startswith("Accuracy") for p in plots):
         parts.append("<h2>Validation accuracy against wall time</h2>")
         parts += [figure(p) for p in plots if p.title.startswith("Accuracy")]
+    if any(p.title.startswith("Latency") for p in plots):
+        parts.append("<h2>Serving: latency CDFs</h2>")
+        parts += [figure(p) for p in plots if p.title.startswith("Latency")]
     if any(p.title.startswith("Loss") for p in plots):
         parts.append("<h2>Loss curves</h2>")
         parts += [figure(p) for p in plots if p.title.startswith("Loss")]

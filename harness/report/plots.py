@@ -5,7 +5,8 @@
 - timelines: RSS and CPU of the first measured run of each implementation, per task, overlaid,
   with the announced phases marked;
 - loss curves: `metric` events named `loss` (events.jsonl of the first measured run), of every
-  implementation overlaid, per task.
+  implementation overlaid, per task;
+- latency CDFs of the serve tasks (report/serving.py).
 
 Each function returns a list of `Plot(title, png, alt)`; a run with nothing to draw gives [].
 """
@@ -189,9 +190,12 @@ def accuracy_curves(results: Results) -> list[Plot]:
 
 def all_plots(results: Results, run_dir: Path) -> list[Plot]:
     """Every plot of the report."""
+    from harness.report.serving import cdf_plots  # it builds on this module's helpers
+
     return [
         *throughput(results),
         *accuracy_curves(results),
+        *cdf_plots(results, run_dir),
         *loss_curves(results, run_dir),
         *timelines(results, run_dir),
     ]

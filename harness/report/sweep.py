@@ -171,17 +171,22 @@ def _span(values: list[float]) -> str:
 
 
 def tables(results: Results) -> list[Table]:
+    from harness.report import serving
+
     grouped = by_machine(results)
     return [
         verdicts(results),
         points(results),
         *([grouped] if grouped else []),
+        *serving.tables(results),
         machine(results),
     ]
 
 
 def plots(results: Results, run_dir: Path) -> list[Plot]:
-    out = []
+    from harness.report.serving import cdf_plots
+
+    out = cdf_plots(results, run_dir)
     for record in _crossover(results):
         xs = [p.work_gflop for p in record.points]
         impls = list(record.points[0].impls) if record.points else []

@@ -402,6 +402,8 @@ def quality(results: Results) -> Table:
 
 def all_tables(results: Results) -> list[Table]:
     """Every table of the report, in order."""
+    from harness.report import serving  # it builds on this module's helpers
+
     return [
         throughput(results),
         comparisons(results),
@@ -410,5 +412,6 @@ def all_tables(results: Results) -> list[Table]:
         phases(results),
         accuracy(results),
         *([quality(results)] if results.quality else []),
+        *serving.tables(results),
         machine(results),
     ]

@@ -95,7 +95,9 @@ class TaskConfig:
     name: str
     params: Mapping[str, Any]
     input_pairs: int | None = None
-    weights: str | None = None  # a weights file, or "trained": the impl's own from a train task
+    # A weights file, "trained" (the impl's own from a train task), or {"train": params}: the
+    # baseline trains once with these params and every implementation starts from its weights.
+    weights: str | Mapping[str, Any] | None = None
     eval_root: Path | None = None  # this task's evaluation alphabets instead of dataset.eval_root
     vary_seed: bool = False  # repeat r's job gets seed + r (several trainings: analysis/quality)
     quality_target: float | None = None  # train: report the time to this validation accuracy
@@ -393,11 +395,23 @@ def _tasks(raw: Any) -> tuple[TaskConfig, ...]:
     return tuple(_task(f"tasks[{i}]", item) for i, item in enumerate(raw))
 
 
+def _train_weights(where: str, weights: Mapping[str, Any]) -> dict[str, Any]:
+    """`weights: {train: PARAMS}`: the train params, checked like a train task's."""
+    if list(weights) != ["train"] or not isinstance(weights["train"], dict):
+        raise HarnessError(
+            f"{where}: expected a weights file, `trained` or {{train: {{...train params}}}}, "
+            f"got {dict(weights)!r}"
+        )
+    params = dict(weights["train"])
+    validate_task_params("train", params, f"{where}.train")
+    return {"train": params}
+
+
 class _HarnessKeys(_Model):
     """A task's keys that the harness consumes itself (docs/configs.md)."""
 
     input_pairs: Annotated[int, Field(ge=0, le=10**8)] = 0
-    weights: str | None = None
+    weights: str | dict[str, dict[str, Any]] | None = None
     eval_root: str | None = None
     vary_seed: bool = False
     quality_target: Annotated[float | None, Field(gt=0.0, le=1.0)] = None
@@ -424,7 +438,9 @@ def _task(where: str, item: Any) -> TaskConfig:
     except HarnessError as e:
         raise HarnessError(f"{where}.{name}.{e}") from None
     weights = keys.weights
-    if weights not in (None, "trained"):
+    if isinstance(weights, dict):
+        weights = _train_weights(f"{where}.{name}.weights", weights)
+    elif weights not in (None, "trained"):
         weights = str(Path(weights).expanduser().resolve())
         if not Path(weights).is_file():
             raise HarnessError(f"{where}.{name}.weights: {weights} is not a file")

@@ -70,6 +70,7 @@ def run_one(
         params=task.params,
         pairs=inputs.get("pairs"),
         weights=weights,
+        onnx=inputs.get("onnx") if impl.model_file == "onnx" else None,
         model=impls.job_model(impl, config.model),
         optimizer=config.optimizer,
         augment=config.augment,

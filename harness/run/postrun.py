@@ -12,6 +12,8 @@
   (`fma_peak_gflops: null`, `fma_peak.reason`), never fatal.
 - `quality[]` (quality.py), with a train task: every training's validation curve and time to
   `quality_target`, and what its weights scored in the later `evaluate` tasks.
+- `serving[]` (serving.py), with a serve task: latency percentiles with their confidence
+  bounds, cold start, footprint, and one `answers` check per implementation against float64.
 `write_outputs` then writes report.md and report.html into the run folder.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.analysis import fmapeak, phases, quality, ratios, roofline
+from harness.analysis import fmapeak, phases, quality, ratios, roofline, serving
 from harness.errors import HarnessError
 from harness.results import FmaProbe, Machine, Results, Roofline, RooflineTask, SgemmProbe
 from harness.run.config import Config
@@ -39,6 +41,14 @@ def analyse(results: Results, config: Config, run_dir: Path, display: Display) -
     if any(t.name == "train" for t in config.tasks):
         results = results.model_copy(
             update={"quality": quality.analyse(results, config.tasks, run_dir)}
+        )
+    if serving.serve_measurements(results):
+        found, verdicts = serving.answers_checks(results, run_dir)
+        results = results.model_copy(
+            update={
+                "checks": [*results.checks, *found],
+                "serving": serving.summarize(results, run_dir, verdicts),
+            }
         )
     return results
 

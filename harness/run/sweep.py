@@ -230,7 +230,7 @@ def aggregate(
         if (node := run_dir / p.dir / NODE_FILE).is_file():
             nodes[p.index] = read_node(node)
     first = docs[min(docs)] if docs else None
-    measurements, checks, comparisons = [], [], []
+    measurements, checks, comparisons, serving = [], [], [], []
     implementations: dict[str, Implementation] = {}
     builds: list[Build] = []
     for index, one in sorted(docs.items()):
@@ -241,6 +241,7 @@ def aggregate(
             measurements.append(m.model_copy(update={"runs": runs, "point": index, **where}))
         checks += [c.model_copy(update={"point": index}) for c in one.checks]
         comparisons += [c.model_copy(update={"point": index}) for c in one.comparisons or []]
+        serving += [s.model_copy(update={"point": index}) for s in one.serving or []]
         implementations.update(one.implementations)
         builds = builds or one.builds
     machine = first.machine if first else Machine()
@@ -271,6 +272,7 @@ def aggregate(
         checks=checks,
         comparisons=adjust(comparisons),  # Benjamini-Hochberg over every point's
         sweep=sweep,
+        **({"serving": serving} if serving else {}),
     )
 
 
