@@ -15,8 +15,8 @@
 //! - [`sampling`]: the data set scan and pair sampling; [`pairfile`]: the TSV pair file;
 //! - [`data`]: 105x105 1-bit PNGs decoded in parallel into bit-packed images;
 //! - [`augment`]: Koch's affine distortions; [`pairsource`]: the pairs of each training epoch;
-//! - [`trials`]: one-shot trials (Koch's drawn, Lake's runs); [`scoring`]: N-way scoring and
-//!   judging; [`mhd`]: the modified Hausdorff distance baseline;
+//! - [`trials`]: one-shot trials (Koch's drawn, Lake's runs); [`episodes`]: the episodes of
+//!   `serve`; [`scoring`]: N-way scoring and judging; [`mhd`]: the modified Hausdorff distance baseline;
 //! - [`network`]: the shape, parameter layout, initial weights, weights file, input unpacking,
 //!   optimiser schedule and the [`network::Network`] trait;
 //! - [`error`]: the error type and exit codes; [`extra_work`]: the `ONESHOT_EXTRA_WORK` slowdown
@@ -25,6 +25,7 @@
 pub mod augment;
 pub mod cli;
 pub mod data;
+pub mod episodes;
 pub mod error;
 pub mod events;
 pub mod extra_work;

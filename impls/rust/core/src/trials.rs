@@ -96,36 +96,7 @@ pub fn draw_koch_trials(
     let mut drawn = Vec::with_capacity(trials.min(1 << 20));
     let mut order = Vec::new();
     for _ in 0..trials {
-        let alphabet = eligible[rng.index(eligible.len())];
-        let chars = dataset.characters_of(alphabet);
-        let size = chars.len();
-        order.clear();
-        order.extend(0..size);
-        for i in 0..ways {
-            let j = i + rng.index(size - i);
-            order.swap(i, j);
-        }
-        let chosen: Vec<usize> = order[..ways].iter().map(|k| chars.start + k).collect();
-        let fewest = chosen
-            .iter()
-            .map(|&c| dataset.images_of(c).len())
-            .min()
-            .unwrap_or(0);
-        if fewest < 2 {
-            return Err(Error::dataset(
-                dataset.root(),
-                format!(
-                    "a character of alphabet {} has {fewest} image(s), expected at least 2 \
-                     drawers per character for one-shot trials",
-                    dataset.alphabets()[alphabet]
-                ),
-            ));
-        }
-        let d1 = rng.index(fewest);
-        let mut d2 = rng.index(fewest - 1);
-        if d2 >= d1 {
-            d2 += 1;
-        }
+        let (chosen, d1, d2) = draw_characters(dataset, &eligible, ways, rng, &mut order)?;
         let answer = rng.index(ways);
         let image = |c: usize, d: usize| paths[dataset.images_of(c).start + d].clone();
         drawn.push(Trial {
@@ -136,6 +107,49 @@ pub fn draw_koch_trials(
         });
     }
     Ok(drawn)
+}
+
+/// One draw of Koch's protocol before the answer: an alphabet of `eligible`, `ways` of its
+/// characters by the partial Fisher-Yates (`order` is scratch), and the two drawers `d1`
+/// (the query's) and `d2` (the candidates') of the character with the fewest images.
+pub(crate) fn draw_characters(
+    dataset: &Dataset,
+    eligible: &[usize],
+    ways: usize,
+    rng: &mut Rng,
+    order: &mut Vec<usize>,
+) -> Result<(Vec<usize>, usize, usize)> {
+    let alphabet = eligible[rng.index(eligible.len())];
+    let chars = dataset.characters_of(alphabet);
+    let size = chars.len();
+    order.clear();
+    order.extend(0..size);
+    for i in 0..ways {
+        let j = i + rng.index(size - i);
+        order.swap(i, j);
+    }
+    let chosen: Vec<usize> = order[..ways].iter().map(|k| chars.start + k).collect();
+    let fewest = chosen
+        .iter()
+        .map(|&c| dataset.images_of(c).len())
+        .min()
+        .unwrap_or(0);
+    if fewest < 2 {
+        return Err(Error::dataset(
+            dataset.root(),
+            format!(
+                "a character of alphabet {} has {fewest} image(s), expected at least 2 \
+                 drawers per character for one-shot trials",
+                dataset.alphabets()[alphabet]
+            ),
+        ));
+    }
+    let d1 = rng.index(fewest);
+    let mut d2 = rng.index(fewest - 1);
+    if d2 >= d1 {
+        d2 += 1;
+    }
+    Ok((chosen, d1, d2))
 }
 
 fn is_run_name(name: &str) -> bool {

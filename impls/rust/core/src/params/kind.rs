@@ -19,11 +19,12 @@ pub enum TaskKind {
     Augment,
     Evaluate,
     Train,
+    Serve,
 }
 
 impl TaskKind {
     /// Every task this program implements, in the protocol's order.
-    pub const ALL: [TaskKind; 8] = [
+    pub const ALL: [TaskKind; 9] = [
         TaskKind::Sample,
         TaskKind::Load,
         TaskKind::Init,
@@ -32,6 +33,7 @@ impl TaskKind {
         TaskKind::Augment,
         TaskKind::Evaluate,
         TaskKind::Train,
+        TaskKind::Serve,
     ];
 
     /// The task's protocol name.
@@ -45,6 +47,7 @@ impl TaskKind {
             TaskKind::Augment => "augment",
             TaskKind::Evaluate => "evaluate",
             TaskKind::Train => "train",
+            TaskKind::Serve => "serve",
         }
     }
 

@@ -13,11 +13,13 @@ use serde_json::Value;
 mod field;
 mod kind;
 mod optimizer;
+mod serve;
 
 pub(crate) use field::{check, describe, typed};
 pub(crate) use kind::{task_names, unknown_task};
 pub use kind::{TaskKind, NOT_IMPLEMENTED};
 pub use optimizer::{LayerOverride, LayersSpec, OptimizerSpec, RuleName};
+pub use serve::{check_serve, Arrival, ServeParams, MAX_RATE_PER_S};
 
 use crate::error::{Error, Result};
 use crate::network::init::InitName;
@@ -63,6 +65,7 @@ pub enum Task {
     Augment(AugmentParams),
     Evaluate(EvaluateParams),
     Train(TrainParams),
+    Serve(ServeParams),
 }
 
 impl Task {
@@ -77,6 +80,7 @@ impl Task {
             Task::Augment(_) => TaskKind::Augment,
             Task::Evaluate(_) => TaskKind::Evaluate,
             Task::Train(_) => TaskKind::Train,
+            Task::Serve(_) => TaskKind::Serve,
         }
     }
 
@@ -126,6 +130,11 @@ pub fn parse_params(task: &str, params: Value) -> Result<Task> {
             let p: TrainParams = typed(params, "params")?;
             check_train(&p)?;
             Task::Train(p)
+        }
+        TaskKind::Serve => {
+            let p: ServeParams = typed(params, "params")?;
+            check_serve(&p)?;
+            Task::Serve(p)
         }
     };
     Ok(task)

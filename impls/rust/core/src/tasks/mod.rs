@@ -14,6 +14,7 @@ pub mod forward;
 pub mod init;
 pub mod load;
 pub mod sample;
+pub mod serve;
 pub mod step;
 pub mod train;
 
@@ -53,6 +54,7 @@ pub fn run_task<N: Network>(job: &Job, events: &Events) -> Result<Outcome> {
         Task::Augment(params) => augment::run(job, params, events),
         Task::Evaluate(params) => evaluate::run::<N>(job, params, events),
         Task::Train(params) => train::run::<N>(job, params, events),
+        Task::Serve(params) => serve::run::<N>(job, params, events),
     })
 }
 
