@@ -255,7 +255,7 @@ def aggregate(
         points=[sweep_point(p, states[p.index], docs, nodes, reasons or {}) for p in points],
     )
     lost = any(s in ("interrupted", "failed") for s in states.values())
-    return Results(
+    doc = Results(
         format_version=RESULTS_FORMAT_VERSION,
         protocol=first.protocol if first else 1,
         name=config.name,
@@ -272,8 +272,8 @@ def aggregate(
         checks=checks,
         comparisons=adjust(comparisons),  # Benjamini-Hochberg over every point's
         sweep=sweep,
-        **({"serving": serving} if serving else {}),
     )
+    return doc.model_copy(update={"serving": serving}) if serving else doc
 
 
 def sweep_point(

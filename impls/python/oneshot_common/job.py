@@ -25,6 +25,7 @@ from oneshot_common.params import (
     ModelSpec,
     OptimizerSpec,
     check_optimizer,
+    check_params,
     field_meta,
     schema_node,
 )
@@ -169,6 +170,7 @@ def parse_job(raw: object) -> Job:
         raise InputError(f"task: got {_describe(task)}, expected one of {known}")
     job: Job = from_dict(Job, {k: v for k, v in raw.items() if k not in SECTIONS})
     params = from_dict(PARAMS[job.task], job.params, "params")
+    check_params(params)
     conv = job.model.conv if job.model is not None else None
     if conv is not None and "fft" in conv:
         raise InputError(

@@ -7,7 +7,8 @@ timing with `StepClock` and writing files; the frameworks (oneshot_torch, onesho
 python-torch-compile through oneshot_torch) differ only in the network's arithmetic and are
 measured the same way. The siamese scorer of `evaluate` and of `train`'s validation is
 netscorer.py's `NetworkScorer`, its loops written once around a `ScoringNetwork` (below): one
-batch's embeddings and one chunk's head logits.
+batch's embeddings and one chunk's head logits. `serve` (serving.py) runs around a
+`ServingNetwork`: a `ScoringNetwork` that also enrols a support set and answers one query.
 
 Inputs are built untimed (`pair_inputs`, `prepare`), then `forward` or `step` runs inside the
 timed section and must have finished its work when it returns (torch synchronises a GPU, jax
@@ -167,4 +168,32 @@ class ScoringNetwork(Protocol):
     def scoring_metrics(self, first_s: float | None, steady_s: float) -> dict[str, Any]:
         """`evaluate`'s own metrics after `first_batch_s`, from the first embedding call and a
         steady one (compilation's share), or nothing."""
+        ...
+
+
+class ServingNetwork(ScoringNetwork, Protocol):
+    """A `ScoringNetwork` that also serves (serving.py's `serve` loop): the support set's
+    embeddings in one call, then one query image at a time against them. Every `enrol` and
+    `query` call runs inside one `embedding()` context."""
+
+    def prepare_serving(self, ways: int) -> None:
+        """Before the cold query, inside `setup_s`: compile or prepare what a call of `ways`
+        images, a call of one image and the head of 1 x `ways` pairs need (python-jax compiles
+        them ahead), or nothing; never on the episodes' images."""
+        ...
+
+    def enrol(self, images: Packed) -> Any:
+        """Timed (`enrol_s`): the embeddings of packed support images [ways, 1379] in ONE call
+        of `ways` images, unpacking and pooling included, computed when it returns; whatever
+        `query` takes back."""
+        ...
+
+    def query(self, support: Any, image: Packed) -> Floats:
+        """Timed (the query's latency): one packed image [1, 1379] unpacked, pooled, embedded in
+        a call of ONE image and scored against `support` (`enrol`'s) with the head: the logits
+        `out(|e_query - e_k|)` [ways], float32 on the host, computed when it returns."""
+        ...
+
+    def serving_metrics(self) -> dict[str, Any]:
+        """The network's own metrics of `serve` (threads, `compile_s`), or nothing."""
         ...

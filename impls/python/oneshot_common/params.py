@@ -182,6 +182,21 @@ class EvaluateParams:
     warmup_batches: int = 1  # untimed first calls
 
 
+@schema_node(task="serve")
+@dataclass(frozen=True)
+class ServeParams:
+    """`serve`: one query at a time against cached support embeddings (serving.py)."""
+
+    protocol: Literal["koch", "lake"] = "koch"
+    ways: int = 20
+    episodes: int = 10  # koch only
+    runs: str | None = None  # lake: the all_runs folder
+    queries: int = 500  # measured queries
+    warmup_queries: int = 20  # untimed queries after the cold one
+    arrival: Literal["back_to_back", "poisson"] = "back_to_back"
+    rate_per_s: float = 20.0  # poisson arrivals per second (> 0)
+
+
 # Task name -> the dataclass of its `params`.
 PARAMS: dict[str, type] = {
     "sample": SampleParams,
@@ -192,6 +207,7 @@ PARAMS: dict[str, type] = {
     "train": TrainParams,
     "augment": AugmentParams,
     "evaluate": EvaluateParams,
+    "serve": ServeParams,
 }
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "fc1", "out")
@@ -249,6 +265,14 @@ def check_optimizer(spec: OptimizerSpec) -> None:
                 )
 
 
+def check_params(params: object) -> None:
+    """The task params' exclusive minimums (the schema's other bounds are read by field_meta)."""
+    if isinstance(params, ServeParams) and params.rate_per_s <= 0.0:
+        raise InputError(
+            f"params.rate_per_s: {params.rate_per_s} is out of range, expected a value > 0"
+        )
+
+
 @schema_node("augment")
 @dataclass(frozen=True)
 class AugmentSpec:
@@ -275,6 +299,7 @@ class DatasetSpec:
 class Inputs:
     pairs: str | None = None
     weights: str | None = None
+    onnx: str | None = None  # the ONNX export, for `model_file: onnx` engines (others ignore it)
 
 
 @schema_node("model")

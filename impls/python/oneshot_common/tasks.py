@@ -2,10 +2,10 @@
 
 Every Python implementation has the same task table, task name -> `"module:function"`
 (`task_table(package)`): the data tasks here and `augment` (augment.py) are shared, the network
-tasks are the framework package's modules (`nettasks`, `train`, `evaluate`). `resolve` imports
-the module only when its task runs, so `sample` and `load` never pay for importing torch or
-jax. A task function takes the parsed `Job` and an `Events` and returns an `Outcome` (metrics
-measured by the program itself and output files relative to `out_dir`).
+tasks are the framework package's modules (`nettasks`, `train`, `evaluate`, `serve`).
+`resolve` imports the module only when its task runs, so `sample` and `load` never pay for
+importing torch or jax. A task function takes the parsed `Job` and an `Events` and returns an
+`Outcome` (metrics measured by the program itself and output files relative to `out_dir`).
 
 Adding a task (e.g. a new network task) is one line in `NETWORK_TASKS` (or `DATA_TASKS`), its
 function in every framework package, plus its params dataclass and `PARAMS` entry in
@@ -57,6 +57,7 @@ NETWORK_TASKS: dict[str, str] = {
     "step": "nettasks:run_step",
     "train": "train:run_train",
     "evaluate": "evaluate:run_evaluate",
+    "serve": "serve:run_serve",
 }
 
 

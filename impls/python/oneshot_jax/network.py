@@ -13,6 +13,8 @@ compiles the shapes it needs up front: the batch, and the short last batch where
 - `gradients(...)`: the gradient alone, for `step`'s `save_gradients` (computed untimed, from
   the same weights and batch as step 0, before it runs).
 - `forward(params, left, right)`, `embed(params, images)`, `head(params, e1, e2)`.
+- `serve_query(params, image, support)`: `serve`'s query in ONE program: the embedding of one
+  image and the head against the `ways` cached support embeddings (broadcast), the logits.
 
 Arrays are device arrays on the one CPU device (threads.py); `put` copies host arrays there.
 """
@@ -79,6 +81,11 @@ def _train_step(
     return keep(new_params, params), keep(new_state, state), loss
 
 
+def _serve_query(params: Params, image: jax.Array, support: jax.Array) -> jax.Array:
+    """Logits [ways] of one image [1, S, S, 1] against support embeddings [ways, E]."""
+    return model.head(params, model.embed(params, image), support)
+
+
 class Network:
     """One network shape's compiled programs, keyed by batch size; `compile_s` adds up."""
 
@@ -91,6 +98,7 @@ class Network:
             "embed": jax.jit(model.embed),
             "head": jax.jit(model.head),
             "gradients": jax.jit(jax.grad(model.batch_loss)),
+            "serve_query": jax.jit(_serve_query),
         }
         if spec is not None:
             step = functools.partial(_train_step, spec)
@@ -121,6 +129,12 @@ class Network:
         """head(params, emb1, emb2) -> logits [pairs]."""
         emb = spec((pairs, self.shape.embedding))
         return self._get("head", pairs, _abstract(params), emb, emb)
+
+    def serve_query(self, params: Mapping[str, Any], ways: int) -> Any:
+        """serve_query(params, image, support) -> logits [ways] for one image [1, S, S, 1]."""
+        image = _images(1, self.shape.input)
+        support = spec((ways, self.shape.embedding))
+        return self._get("serve_query", ways, _abstract(params), image, support)
 
     def gradients(self, params: Mapping[str, Any], pairs: int) -> Any:
         """gradients(params, left, right, labels) -> the mean BCE's gradient (a params dict)."""

@@ -4,7 +4,8 @@ The data tasks (`sample`, `load`, `augment`) are oneshot_common's, identical to 
 the network tasks are this package's. `run_task` sets XLA's thread environment from
 `job.threads` (threads.py) before a network task's module imports jax, starts the CPU client
 with one device, and adds jax's versions and the thread settings to result.json's `versions`.
-`sample` and `load` never import jax.
+`sample` and `load` never import jax. `serve` starts the backend itself, inside its
+`setup_s` (serving.py: importing the framework is part of the setup it reports).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from oneshot_common.tasks import DATA_TASKS, Outcome, resolve, task_table
 from oneshot_jax import threads
 
 TASKS: dict[str, str] = task_table("oneshot_jax")  # oneshot_common.tasks
+OWN_BACKEND_START = frozenset({"serve"})  # tasks that import jax and start it in their setup
 
 
 def run_task(job: Job, events: Events) -> Outcome:
@@ -28,7 +30,8 @@ def run_task(job: Job, events: Events) -> Outcome:
     function = resolve(job, TASKS)
     if not network_task:
         return function(job, events)
-    threads.start_backend()
+    if job.task not in OWN_BACKEND_START:
+        threads.start_backend()
     outcome = function(job, events)
     versions = {**outcome.versions, **jax_versions(), **threads.versions()}
     return dataclasses.replace(outcome, versions=versions)

@@ -21,7 +21,8 @@ from oneshot_common.tasks import Outcome, resolve, task_table
 TASKS: dict[str, str] = task_table("oneshot_torch")  # oneshot_common.tasks
 
 
-def _configure_torch(threads: int) -> None:
+def configure_torch(threads: int) -> None:
+    """torch's intra-op threads = `threads`, one inter-op thread (before any tensor op)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -38,7 +39,7 @@ def run_task(job: Job, events: Events) -> Outcome:
         check_device(job.device)
     function = resolve(job, TASKS)
     if "torch" in sys.modules:
-        _configure_torch(job.threads)
+        configure_torch(job.threads)
     outcome = function(job, events)
     if job.device != "cpu":
         from oneshot_torch.device import device_versions, torch_device

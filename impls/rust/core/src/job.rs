@@ -39,6 +39,10 @@ pub struct Inputs {
     pub pairs: Option<PathBuf>,
     #[serde(default)]
     pub weights: Option<PathBuf>,
+    /// The ONNX export of `weights`, for the back-ends that run an ONNX engine (manifest
+    /// `model_file: onnx`; docs/protocol.md, "The ONNX export"); null or absent otherwise.
+    #[serde(default)]
+    pub onnx: Option<PathBuf>,
 }
 
 /// `model`: the resolved network shape, and (optionally) how each conv layer is computed.

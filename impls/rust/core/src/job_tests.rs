@@ -310,3 +310,43 @@ fn rejects_bad_warm_up_params_naming_them() {
         );
     }
 }
+
+#[test]
+fn parses_inputs_onnx_as_a_path_or_null() {
+    let mut raw = network_job("forward", json!({}));
+    raw["inputs"] = json!({"pairs": "/p.tsv", "weights": "/w.safetensors", "onnx": "/m.onnx"});
+    let job = parse_job(raw).expect("valid");
+    assert_eq!(job.inputs.onnx.as_deref(), Some(Path::new("/m.onnx")));
+    assert_eq!(
+        job.inputs.weights.as_deref(),
+        Some(Path::new("/w.safetensors"))
+    );
+    let mut raw = network_job("forward", json!({}));
+    raw["inputs"]["onnx"] = Value::Null;
+    assert!(parse_job(raw).expect("valid").inputs.onnx.is_none());
+    // Absent, as every job of an implementation without `model_file: onnx` has it.
+    assert!(parse_job(network_job("forward", json!({})))
+        .expect("valid")
+        .inputs
+        .onnx
+        .is_none());
+}
+
+#[test]
+fn rejects_an_inputs_onnx_that_is_not_a_path() {
+    let mut raw = network_job("forward", json!({}));
+    raw["inputs"]["onnx"] = json!(3);
+    let message = error_of(raw);
+    assert!(
+        message.starts_with("inputs.onnx: invalid type: integer `3`"),
+        "{message}"
+    );
+    let mut raw = network_job("forward", json!({}));
+    raw["inputs"]["onnx_file"] = json!("/m.onnx");
+    let message = error_of(raw);
+    assert!(
+        message.starts_with("inputs.onnx_file: unknown field `onnx_file`")
+            && message.contains("`onnx`"),
+        "{message}"
+    );
+}

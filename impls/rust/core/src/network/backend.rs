@@ -16,8 +16,10 @@ use super::params::{Params, OUT_WEIGHT};
 use super::ConvAlgo;
 use super::Shape;
 use crate::error::{Error, Result};
+use crate::job::Job;
 
-/// A siamese network back-end (rust-native, rust-tch, rust-burn, rust-candle).
+/// A siamese network back-end (rust-native, rust-tch, rust-burn, rust-candle; rust-ort and
+/// rust-tract for inference only).
 pub trait Network: Sized {
     /// The implementation id in configs and results (`rust-native`, ...).
     const ID: &'static str;
@@ -30,6 +32,14 @@ pub trait Network: Sized {
     /// two), keeping what backward needs when `train`; `threads` is the job's thread count,
     /// which every pool the back-end uses must follow.
     fn build(params: Params, capacity: usize, threads: usize, train: bool) -> Result<Self>;
+
+    /// The network of `job` (what the tasks call, through `tasks::common::build_network`):
+    /// [`Network::build`] with the job's threads, unless the back-end needs more of the job (the
+    /// ONNX engines read `inputs.onnx`). A back-end that cannot train refuses `train` here,
+    /// in one line.
+    fn from_job(job: &Job, params: Params, capacity: usize, train: bool) -> Result<Self> {
+        Self::build(params, capacity, job.threads, train)
+    }
 
     /// The network's shape.
     fn shape(&self) -> Shape;

@@ -55,7 +55,7 @@ pub fn build_network<N: Network>(
     capacity: usize,
     train: bool,
 ) -> Result<N> {
-    let mut net = N::build(params, capacity, job.threads, train)?;
+    let mut net = N::from_job(job, params, capacity, train)?;
     if let Some(conv) = job.model.as_ref().and_then(|m| m.conv) {
         net.set_conv(conv)?;
     }
