@@ -334,6 +334,8 @@ class Serving(_Model):
     point: int | None = None
     arrival: str
     threads: int
+    page_cache: str = "warm"  # the task's `page_cache`: "evict" for a cold start from disk
+    resident_share: Num | None = None  # evict: the share of the files that stayed cached
     runs: int
     queries: int
     latency: list[LatencyQuantile]
@@ -348,6 +350,7 @@ class Serving(_Model):
     idle_cpu_fraction: Num | None  # CPU seconds per idle second, summed over runs (poisson)
     ship_bytes: int | None  # the files the job mapped at its first answer (first measured run)
     ship_files: int | None
+    executable_bytes: int | None = None  # the job's executable, stripped (a copy)
     accuracy: Num | None
     # The answers against float64 (None when the referee could not run): disagreements beyond
     # a tie, near-ties excused.

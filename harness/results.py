@@ -30,7 +30,8 @@ Format history (`format_version`):
   the run's comparisons; `significant` is decided on it from then on) and `cliffs_delta` (the
   effect size) were added later, format 1: optional fields, absent from older runs. `serving[]`
   (the `serve` task's latencies, cold start, footprint and answers, analysis/serving.py) was
-  added later, format 1: an optional field, absent from older runs.
+  added later, format 1: an optional field, absent from older runs; with it
+  `runs[].evicted_bytes` and `resident_bytes` (`page_cache: evict`), optional.
 
 `docs/schemas/results.schema.json` is generated from these models: `python -m harness.results`.
 """
@@ -148,6 +149,10 @@ class Run(_Model):
     outputs: dict[str, str]
     phase_resources: list[PhaseResources] | None = None
     seed: int | None = None  # the job's seed when the task varies it per repeat (`vary_seed`)
+    # `page_cache: evict` (a serve task): the bytes of the files dropped from the page cache
+    # before the job, and how many of them stayed cached (mapped by another process)
+    evicted_bytes: int | None = None
+    resident_bytes: int | None = None
 
     @property
     def measured(self) -> bool:

@@ -14,7 +14,8 @@ Per implementation and `serve` task, over its measured runs (`serving[]` of resu
 - **Footprint**: `steady_rss_bytes` (the program's own VmRSS after its warm-up), the exact peak
   RSS from the kernel, the idle CPU (CPU seconds per idle second between Poisson arrivals), and
   the ship size: the regular files the job mapped at its first answer (the runner's
-  `mapped.tsv`: executable, shared libraries, memory-mapped weights).
+  `mapped.tsv`: executable, shared libraries, memory-mapped weights), and the executable
+  stripped (for Python the interpreter: its code lives in the libraries and modules).
 - **Answers**: each implementation's answers against float64 (reference64.py): the episodes'
   images embedded in float64 with the job's weights, every query scored against its episode's
   support images with the head, the strict argmax. A query whose float64 margin (best logit
@@ -31,6 +32,8 @@ import hashlib
 import json
 import math
 import statistics
+import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +221,26 @@ def judge_answers(answers: list[Answer], ref: Referee) -> tuple[list[Answer], in
 # --- the analysis -----------------------------------------------------------------------------
 
 
+def stripped_size(executables: list[str]) -> int | None:
+    """The executables' size stripped of symbols and debug sections (`strip --strip-all` to a
+    temporary copy; the files themselves are left as built), None without `strip`."""
+    total = 0
+    for exe in executables:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "stripped"
+            try:
+                subprocess.run(
+                    ["strip", "--strip-all", "-o", str(out), exe],
+                    check=True,
+                    capture_output=True,
+                    timeout=60,
+                )
+                total += out.stat().st_size
+            except (OSError, subprocess.SubprocessError):
+                return None
+    return total if executables else None
+
+
 def serve_measurements(results: Results) -> list[Measurement]:
     return [m for m in results.measurements if m.task == "serve"]
 
@@ -307,6 +330,15 @@ def _answers_check(
     return result(not wrong, detail, len(wrong), excused)
 
 
+def task_key(results: Results, index: int, key: str, default: str) -> str:
+    """A harness key of task `index` as the config was written (e.g. `page_cache`)."""
+    tasks = results.config.get("tasks")
+    if not isinstance(tasks, list) or index >= len(tasks) or not isinstance(tasks[index], dict):
+        return default
+    params = next(iter(tasks[index].values()), None)
+    return str(params.get(key, default)) if isinstance(params, dict) else default
+
+
 def summarize(results: Results, run_dir: Path, verdicts: Mapping[Any, Any]) -> list[Serving]:
     """`serving[]`: one record per implementation and serve task (see the module docstring)."""
     out = []
@@ -337,6 +369,8 @@ def summarize(results: Results, run_dir: Path, verdicts: Mapping[Any, Any]) -> l
         idle_wall = sum(float(r.metrics.get("idle_wall_s", 0.0)) for r in runs)
         mapped = read_mapped(run_dir / runs[0].dir / MAPPED_FILE)
         agrees = verdicts.get((m.impl, m.task_index, m.point))
+        page_cache = task_key(results, m.task_index, "page_cache", "warm")
+        evicted = sum(r.evicted_bytes or 0 for r in runs)
         out.append(
             Serving(
                 task_index=m.task_index,
@@ -344,6 +378,10 @@ def summarize(results: Results, run_dir: Path, verdicts: Mapping[Any, Any]) -> l
                 point=m.point,
                 arrival=str(m.params.get("arrival", "back_to_back")),
                 threads=threads,
+                page_cache=page_cache,
+                resident_share=(
+                    sum(r.resident_bytes or 0 for r in runs) / evicted if evicted else None
+                ),
                 runs=len(runs),
                 queries=len(latencies),
                 latency=lat,
@@ -356,8 +394,9 @@ def summarize(results: Results, run_dir: Path, verdicts: Mapping[Any, Any]) -> l
                 steady_rss_bytes=_median(r.metrics.get("steady_rss_bytes") for r in runs),
                 peak_rss_bytes=statistics.median(r.peak_rss_bytes for r in runs),
                 idle_cpu_fraction=idle_cpu / idle_wall if idle_wall > 0 else None,
-                ship_bytes=sum(mapped.values()) if mapped else None,
+                ship_bytes=sum(size for size, _ in mapped.values()) if mapped else None,
                 ship_files=len(mapped) if mapped else None,
+                executable_bytes=stripped_size([p for p, (_, exe) in mapped.items() if exe]),
                 accuracy=_median(accuracy),
                 agrees=None if agrees is None else agrees[0],
                 disagreements=None if agrees is None else agrees[1],

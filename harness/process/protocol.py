@@ -33,7 +33,9 @@ DEVICES = ("cpu", "cuda")
 # `weights: PATH | trained` gives the task initial weights instead of the shared fresh ones.
 # `eval_root: PATH` gives the task other evaluation alphabets than `dataset.eval_root` (e.g.
 # validation during `train` on data/omniglot/koch-validation, `evaluate` on koch-test).
-TASK_PARAMS_HARNESS_KEYS = ("input_pairs", "weights", "eval_root", "vary_seed", "quality_target")
+TASK_PARAMS_HARNESS_KEYS = (
+    "input_pairs", "weights", "eval_root", "vary_seed", "quality_target", "page_cache",
+)  # fmt: skip
 
 # The per-task tables below are derived from the task registry (process/tasks.py, `TASKS`).
 

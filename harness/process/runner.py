@@ -280,20 +280,21 @@ def read_event_log(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def mapped_files(pid: int, skip_root: bool) -> dict[str, int]:
+def mapped_files(pid: int, skip_root: bool) -> dict[str, tuple[int, bool]]:
     """Every regular file the process tree of `pid` maps (its executable, shared libraries,
-    memory-mapped weights), with its size on disk; the launcher root left out when
-    `skip_root`. What a deployed copy of the program must ship and page in."""
+    memory-mapped weights): {path: (size on disk, whether it is a process's executable)}; the
+    launcher root left out when `skip_root`. What a deployed copy of the program must ship."""
     try:
         root = psutil.Process(pid)
         tree = root.children(recursive=True) + ([] if skip_root else [root])
     except psutil.Error:
         return {}
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, bool]] = {}
     for proc in tree:
         try:
+            exe = proc.exe()
             lines = Path(f"/proc/{proc.pid}/maps").read_text(encoding="utf-8").splitlines()
-        except OSError:
+        except (OSError, psutil.Error):
             continue
         for line in lines:
             fields = line.split(maxsplit=5)
@@ -303,26 +304,26 @@ def mapped_files(pid: int, skip_root: bool) -> dict[str, int]:
             with contextlib.suppress(OSError):
                 info = os.stat(path)
                 if stat.S_ISREG(info.st_mode):
-                    out[path] = info.st_size
+                    out[path] = (info.st_size, path == exe)
     return out
 
 
-def write_mapped(path: Path, files: Mapping[str, int]) -> None:
+def write_mapped(path: Path, files: Mapping[str, tuple[int, bool]]) -> None:
     with path.open("w", encoding="utf-8") as f:
-        f.write("bytes\tpath\n")
-        for name, size in sorted(files.items()):
-            f.write(f"{size}\t{name}\n")
+        f.write("bytes\texe\tpath\n")
+        for name, (size, exe) in sorted(files.items()):
+            f.write(f"{size}\t{int(exe)}\t{name}\n")
 
 
-def read_mapped(path: Path) -> dict[str, int]:
-    """`mapped.tsv` (write_mapped) as {path: bytes}; {} when the job wrote none."""
+def read_mapped(path: Path) -> dict[str, tuple[int, bool]]:
+    """`mapped.tsv` (write_mapped) as {path: (bytes, executable)}; {} when the job wrote none."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()[1:]
     except OSError:
         return {}
     out = {}
     for line in lines:
-        size, _, name = line.partition("\t")
+        size, exe, name = [*line.split("\t", 2), "", ""][:3]
         if size.isdigit() and name:
-            out[name] = int(size)
+            out[name] = (int(size), exe == "1")
     return out

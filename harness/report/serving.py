@@ -19,7 +19,7 @@ LATENCY_HEADERS = [
 ]  # fmt: skip
 FOOTPRINT_HEADERS = [
     "task", "implementation", "cold start ms", "cold query ms", "enrol ms", "setup ms",
-    "steady RSS MiB", "peak RSS MiB", "idle CPU", "ship MiB",
+    "steady RSS", "peak RSS", "idle CPU", "ship", "executable stripped",
 ]  # fmt: skip
 
 
@@ -29,7 +29,11 @@ def ms(x: float | None) -> str:
 
 def _where(s: Serving) -> str:
     point = "" if s.point is None else f"point {s.point}, "
-    return f"{point}task {s.task_index} ({s.arrival}, {s.threads} threads)"
+    cache = ""
+    if s.page_cache == "evict":
+        stayed = "" if s.resident_share is None else f", {100 * s.resident_share:.0f}% stayed"
+        cache = f", page cache evicted{stayed}"
+    return f"{point}task {s.task_index} ({s.arrival}, {s.threads} threads{cache})"
 
 
 def _quantile(s: Serving, i: int) -> str:
@@ -90,7 +94,8 @@ def footprint_table(results: Results) -> Table:
             mib(s.steady_rss_bytes),
             mib(s.peak_rss_bytes),
             "-" if s.idle_cpu_fraction is None else f"{100 * s.idle_cpu_fraction:.2f}%",
-            "-" if s.ship_bytes is None else f"{mib(s.ship_bytes)} ({s.ship_files} files)",
+            "-" if s.ship_bytes is None else f"{mib(s.ship_bytes)} in {s.ship_files} files",
+            mib(s.executable_bytes),
         ]
         for s in results.serving or []
     ]
@@ -98,13 +103,15 @@ def footprint_table(results: Results) -> Table:
         "Serving: cold start and footprint",
         FOOTPRINT_HEADERS,
         rows,
-        "Cold start: exec to the first answer (the harness's clock, page cache warm), median "
-        "over runs; the cold query's own latency; a warm enrolment of the episode's support "
-        "images in one call; setup (weights read, network built; Python: the framework "
-        "imported). Steady RSS: the program's VmRSS after its warm-up queries; peak RSS: the "
-        "kernel's. Idle CPU: CPU seconds per idle second between Poisson arrivals (a spinning "
-        "thread pool shows here). Ship: every regular file the job mapped at its first answer "
-        "(executable, shared libraries, memory-mapped weights), sizes on disk.",
+        "Cold start: exec to the first answer (the harness's clock; the page cache warm, or "
+        "evicted where the task says so), median over runs; the cold query's own latency; a "
+        "warm enrolment of the episode's support images in one call; setup (weights read, "
+        "network built; Python: the framework imported). Steady RSS: the program's VmRSS after "
+        "its warm-up queries; peak RSS: the kernel's. Idle CPU: CPU seconds per idle second "
+        "between Poisson arrivals (a spinning thread pool shows here). Ship: every regular file"
+        " the job mapped at its first answer (executable, shared libraries, memory-mapped "
+        "weights), sizes on disk; the executable alone stripped of symbols (for Python, the "
+        "interpreter).",
         id="serving-footprint",
     )
 

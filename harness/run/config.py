@@ -101,6 +101,9 @@ class TaskConfig:
     eval_root: Path | None = None  # this task's evaluation alphabets instead of dataset.eval_root
     vary_seed: bool = False  # repeat r's job gets seed + r (several trainings: analysis/quality)
     quality_target: float | None = None  # train: report the time to this validation accuracy
+    # serve: "evict" asks the kernel to drop the implementation's files from the page cache
+    # before each job (process/pagecache.py), for a cold start from disk; "warm" leaves it
+    page_cache: str = "warm"
 
 
 class MonitorConfig(_Model):
@@ -415,6 +418,9 @@ class _HarnessKeys(_Model):
     eval_root: str | None = None
     vary_seed: bool = False
     quality_target: Annotated[float | None, Field(gt=0.0, le=1.0)] = None
+    page_cache: Annotated[
+        Literal["warm", "evict"], Field(json_schema_extra={"expected": "warm or evict"})
+    ] = "warm"
 
 
 def _task(where: str, item: Any) -> TaskConfig:
@@ -448,6 +454,8 @@ def _task(where: str, item: Any) -> TaskConfig:
         raise HarnessError(
             f"{where}.{name}.quality_target: only a train task has a time to accuracy"
         )
+    if keys.page_cache != "warm" and name != "serve":
+        raise HarnessError(f"{where}.{name}.page_cache: only a serve task has a cold start")
     # eval_root is checked with the data set, before any job (datasets.py)
     eval_root = None if keys.eval_root is None else Path(keys.eval_root).expanduser().resolve()
     return TaskConfig(
@@ -458,4 +466,5 @@ def _task(where: str, item: Any) -> TaskConfig:
         eval_root=eval_root,
         vary_seed=keys.vary_seed,
         quality_target=keys.quality_target,
+        page_cache=keys.page_cache,
     )

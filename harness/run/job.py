@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.process import impls
+from harness.process import impls, pagecache
 from harness.process.protocol import make_job, read_result, write_job
-from harness.process.runner import ProcessRecord, run_process
+from harness.process.runner import MAPPED_FILE, ProcessRecord, read_mapped, run_process
 from harness.results import Phase, Rerun, Run, find, measured_runs
 from harness.run.context import Context
 
@@ -77,6 +77,7 @@ def run_one(
         device=config.device,
     )
     write_job(job_dir / "job.json", job)
+    cold = evict_files(ctx, impl.id, inputs) if task.page_cache == "evict" else {}
     on_event: Callable[[Any], None] = ctx.display.start_job(label)
     record = run_process(
         impl.command(job_dir / "job.json"),
@@ -111,12 +112,27 @@ def run_one(
     )
     if task.vary_seed:
         run = run.model_copy(update={"seed": seed})
+    if cold:
+        run = run.model_copy(update=cold)
     ctx.display.end_job(label, run)
     if (not first_measured_ok(ctx, impl.id, index) or warm) and not (
         task.name == "train" and any(t.weights == "trained" for t in config.tasks[index:])
     ):  # a train run's weights stay while a later task evaluates each training's own
         prune_outputs(job_dir, run.outputs)
     return run
+
+
+def evict_files(ctx: Context, impl_id: str, inputs: dict[str, Path]) -> dict[str, int]:
+    """Drop from the page cache the files `impl_id` mapped in its earlier runs of this run
+    (their `mapped.tsv`) and the job's inputs (process/pagecache.py): the evicted bytes and
+    those that stayed cached."""
+    files = set(inputs.values())
+    for m in ctx.results.measurements:
+        if m.impl == impl_id:
+            for r in m.runs:
+                files |= {Path(p) for p in read_mapped(ctx.run_dir / r.dir / MAPPED_FILE)}
+    evicted = pagecache.evict(sorted(files))
+    return {"evicted_bytes": evicted, "resident_bytes": pagecache.resident_bytes(sorted(files))}
 
 
 def rerun_baseline(ctx: Context, input_files: dict[int, dict[str, Path]]) -> list[Rerun]:

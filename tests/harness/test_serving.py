@@ -161,7 +161,10 @@ def test_mapped_files_lists_the_interpreter_and_its_libraries(tmp_path: Path) ->
         child.kill()
         child.wait()
     assert any(Path(p).name.startswith("libc") for p in found)
-    assert all(size > 0 and Path(p).is_absolute() for p, size in found.items())
+    assert all(size > 0 and Path(p).is_absolute() for p, (size, _) in found.items())
+    assert [Path(p).resolve() for p, (_, exe) in found.items() if exe] == [
+        Path(sys.executable).resolve()
+    ]
     write_mapped(tmp_path / "mapped.tsv", found)
     assert read_mapped(tmp_path / "mapped.tsv") == found
     assert read_mapped(tmp_path / "missing.tsv") == {}
