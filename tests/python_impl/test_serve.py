@@ -31,6 +31,7 @@ from oneshot_common.sampling import scan_dataset
 from oneshot_common.serving import (
     SERVE_HEADER,
     arrival_offsets,
+    format_serve,
     nearest_rank,
     serve_queries,
     strict_argmax,
@@ -181,6 +182,22 @@ def test_the_loop_enrols_per_episode_and_answers_with_the_head(eval_root: Path) 
             logits = net.head(net.embed(to_input(image, 32)), support).numpy()
             assert log.predicted[q] == strict_argmax(logits)
     assert net.training  # the network's mode restored after serving
+
+
+def test_a_collapsed_network_ties_every_query_and_answers_none(eval_root: Path) -> None:
+    episodes = load_episodes(
+        str(eval_root), draw_koch_episodes(scan_dataset(eval_root), 3, 1, Rng(2, "episodes"))
+    )
+    net = tiny_net()
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.zero_()  # every embedding sigmoid(0): every logit the same, a 3-way tie
+    params = ServeParams(ways=3, episodes=1, queries=6, warmup_queries=0)
+    events = Events(time.perf_counter(), io.StringIO())
+    log = serve_queries(TorchServing(net), episodes, params, 2, events)
+    assert log.predicted == [-1] * 7
+    rows = [line.split("\t") for line in format_serve(log, 0).splitlines()[1:]]
+    assert [(r[3], r[6], r[8]) for r in rows] == [("cold", "-", "0")] + [("measured", "-", "0")] * 6
 
 
 def read_tsv(path: Path) -> list[list[str]]:

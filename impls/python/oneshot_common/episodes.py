@@ -24,7 +24,7 @@ from oneshot_common.data import Progress, load_images
 from oneshot_common.errors import InputError
 from oneshot_common.rng import Rng
 from oneshot_common.sampling import Dataset
-from oneshot_common.trials import eligible_alphabets, read_lake_runs
+from oneshot_common.trials import draw_characters, eligible_alphabets, read_lake_runs
 
 EPISODES_HEADER = "episode\trole\tindex\tpath\tanswer"
 
@@ -58,26 +58,9 @@ def draw_koch_episodes(dataset: Dataset, ways: int, count: int, rng: Rng) -> lis
     if ways < 2:
         raise InputError(f"params.ways: {ways} is out of range, expected at least 2")
     eligible = eligible_alphabets(dataset, ways)
-    below = rng.below
     drawn: list[Episode] = []
     for _ in range(count):
-        alphabet = eligible[below(len(eligible))]
-        first, size = dataset.alphabet_start[alphabet], dataset.alphabet_size[alphabet]
-        order = list(range(size))
-        for i in range(ways):
-            j = i + below(size - i)
-            order[i], order[j] = order[j], order[i]
-        chars = [first + k for k in order[:ways]]
-        fewest = min(len(dataset.images[c]) for c in chars)
-        if fewest < 2:
-            raise InputError(
-                f"{dataset.root}: a character has {fewest} image(s), expected at least 2 "
-                "(a support and a query drawer)"
-            )
-        d1 = below(fewest)
-        d2 = below(fewest - 1)
-        if d2 >= d1:
-            d2 += 1
+        chars, d1, d2 = draw_characters(dataset, eligible, ways, rng)  # no answer draw
         support = tuple(dataset.images[c][d2] for c in chars)
         queries = tuple(dataset.images[c][d1] for c in chars)
         drawn.append(Episode(support, queries, tuple(range(ways))))

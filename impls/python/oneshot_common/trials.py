@@ -84,26 +84,41 @@ def draw_koch_trials(dataset: Dataset, ways: int, trials: int, rng: Rng) -> list
     if ways < 2:
         raise InputError(f"params.ways: {ways} is out of range, expected at least 2")
     eligible = eligible_alphabets(dataset, ways)
-    below = rng.below
     drawn: list[Trial] = []
     for _ in range(trials):
-        alphabet = eligible[below(len(eligible))]
-        first, size = dataset.alphabet_start[alphabet], dataset.alphabet_size[alphabet]
-        order = list(range(size))
-        for i in range(ways):
-            j = i + below(size - i)
-            order[i], order[j] = order[j], order[i]
-        chars = [first + k for k in order[:ways]]
-        fewest = min(len(dataset.images[c]) for c in chars)
-        d1 = below(fewest)
-        d2 = below(fewest - 1)
-        if d2 >= d1:
-            d2 += 1
-        answer = below(ways)
+        chars, d1, d2 = draw_characters(dataset, eligible, ways, rng)
+        answer = rng.below(ways)
         query = dataset.images[chars[answer]][d1]
         candidates = tuple(dataset.images[c][d2] for c in chars)
         drawn.append(Trial(query, candidates, answer))
     return drawn
+
+
+def draw_characters(
+    dataset: Dataset, eligible: list[int], ways: int, rng: Rng
+) -> tuple[list[int], int, int]:
+    """Steps 1-3 of a Koch draw (shared with `serve`'s episodes, episodes.py): the alphabet,
+    `ways` distinct characters of it (data-set character numbers, in drawn order) and the two
+    drawers d1 != d2; an error when one of the characters has fewer than 2 images."""
+    below = rng.below
+    alphabet = eligible[below(len(eligible))]
+    first, size = dataset.alphabet_start[alphabet], dataset.alphabet_size[alphabet]
+    order = list(range(size))
+    for i in range(ways):
+        j = i + below(size - i)
+        order[i], order[j] = order[j], order[i]
+    chars = [first + k for k in order[:ways]]
+    fewest = min(len(dataset.images[c]) for c in chars)
+    if fewest < 2:
+        raise InputError(
+            f"{dataset.root}: a character has {fewest} image(s), expected at least 2 drawers "
+            "per character for one-shot trials"
+        )
+    d1 = below(fewest)
+    d2 = below(fewest - 1)
+    if d2 >= d1:
+        d2 += 1
+    return chars, d1, d2
 
 
 def _read_labels(path: str, runs_root: str) -> list[tuple[str, str]]:
