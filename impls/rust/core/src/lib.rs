@@ -16,7 +16,8 @@
 //! - [`data`]: 105x105 1-bit PNGs decoded in parallel into bit-packed images;
 //! - [`augment`]: Koch's affine distortions; [`pairsource`]: the pairs of each training epoch;
 //! - [`trials`]: one-shot trials (Koch's drawn, Lake's runs); [`episodes`]: the episodes of
-//!   `serve`; [`scoring`]: N-way scoring and judging; [`mhd`]: the modified Hausdorff distance baseline;
+//!   `serve`; [`scoring`]: N-way scoring and judging; [`mhd`]: the modified Hausdorff distance
+//!   baseline;
 //! - [`network`]: the shape, parameter layout, initial weights, weights file, input unpacking,
 //!   optimiser schedule and the [`network::Network`] trait;
 //! - [`error`]: the error type and exit codes; [`extra_work`]: the `ONESHOT_EXTRA_WORK` slowdown

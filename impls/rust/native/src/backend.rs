@@ -12,6 +12,21 @@ use serde_json::{Map, Value};
 
 use crate::nn::model::{SiameseNet, Workspace};
 
+/// The workspace of `net` for `(capacity, threads, train)`. Without training the weights
+/// never change (only [`Network::update`] changes them, after `train_batch`), so an inference
+/// network packs its operands and makes its FFT layers' weight spectra here, once, at build
+/// (`setup_s` of `evaluate` and `serve` counts them); the seconds go to stderr.
+fn workspace(net: &SiameseNet, (capacity, threads, train): (usize, usize, bool)) -> Workspace {
+    if train {
+        return net.workspace(capacity, threads, true);
+    }
+    let (ws, seconds) = net.inference_workspace(capacity, threads);
+    if net.fft_layers().contains(&true) {
+        eprintln!("rust-native: FFT weight spectra made at build in {seconds:.3} s");
+    }
+    ws
+}
+
 /// The rust-native network and its workspace.
 pub struct NativeNet {
     net: SiameseNet,
@@ -30,7 +45,7 @@ impl Network for NativeNet {
     fn build(params: Params, capacity: usize, threads: usize, train: bool) -> Result<Self> {
         let net = SiameseNet::new(params)?;
         let built = (capacity.max(1), threads, train);
-        let ws = net.workspace(built.0, built.1, built.2);
+        let ws = workspace(&net, built);
         Ok(NativeNet { net, ws, built })
     }
 
@@ -42,8 +57,7 @@ impl Network for NativeNet {
         let fft = layers.map(|a| a == ConvAlgo::Fft);
         if fft != self.net.fft_layers() {
             self.net = self.net.clone().with_fft(fft);
-            let (capacity, threads, train) = self.built;
-            self.ws = self.net.workspace(capacity, threads, train);
+            self.ws = workspace(&self.net, self.built);
         }
         Ok(())
     }

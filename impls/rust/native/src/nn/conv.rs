@@ -100,6 +100,20 @@ pub fn forward(
     col: &mut [f32],
     y: &mut [f32],
 ) {
+    forward_on(geom, weight, input, g, col, y, 1);
+}
+
+/// [`forward`] with its GEMM on `threads` threads of the current pool (a call of one image,
+/// where the tower has no other image for the other threads).
+pub fn forward_on(
+    geom: &ConvGeom,
+    weight: &[f32],
+    input: &[f32],
+    g: usize,
+    col: &mut [f32],
+    y: &mut [f32],
+    threads: usize,
+) {
     let width = g * geom.pixels_out();
     im2col(geom, input, g, col);
     sgemm(
@@ -107,7 +121,7 @@ pub fn forward(
         View::rows(&col[..geom.col_rows() * width], geom.col_rows(), width),
         ViewMut::rows(&mut y[..geom.cout * width], geom.cout, width),
         false,
-        1,
+        threads,
     );
 }
 

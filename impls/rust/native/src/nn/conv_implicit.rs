@@ -88,6 +88,7 @@ fn to_channels_last(cin: usize, pixels: usize, input: &[f32], image: &mut [f32])
 /// `out = sum_i X_i * W_i` over the kernel rows `i`: `X_i` is the strided view of `src` that
 /// starts `i * shift` floats in (`rows` x `depth`, row stride `stride`, overlapping rows), `W_i`
 /// the `i`-th `depth` x `cols` block of `weights` (one per kernel row); `out` is `rows` x `cols`, row-major.
+/// Each GEMM runs on `threads` threads of the current pool.
 #[allow(clippy::too_many_arguments)]
 fn shifted_products(
     src: &[f32],
@@ -98,6 +99,7 @@ fn shifted_products(
     weights: &[f32],
     cols: usize,
     out: &mut [f32],
+    threads: usize,
 ) {
     let block = depth * cols;
     for (i, w) in weights.chunks_exact(block).enumerate() {
@@ -113,7 +115,7 @@ fn shifted_products(
             View::rows(w, depth, cols),
             ViewMut::rows(out, rows, cols),
             i > 0,
-            1,
+            threads,
         );
     }
 }
@@ -138,12 +140,35 @@ pub fn pack_weights(geom: &ConvGeom, weight: &[f32], packed: &mut [f32]) {
 /// `y = W * input` for one image (`[cin, side, side]`), `y` in group layout `[cout, P]`
 /// (no bias); `packed` from [`pack_weights`], `scratch` of [`scratch_len`] floats.
 pub fn forward(geom: &ConvGeom, packed: &[f32], input: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    forward_on(geom, packed, input, scratch, y, 1);
+}
+
+/// [`forward`] with its GEMMs on `threads` threads of the current pool (a call of one image,
+/// where the tower has no other image for the other threads).
+pub fn forward_on(
+    geom: &ConvGeom,
+    packed: &[f32],
+    input: &[f32],
+    scratch: &mut [f32],
+    y: &mut [f32],
+    threads: usize,
+) {
     let (k, cin, cout, side, so) = (geom.k, geom.cin, geom.cout, geom.side_in, geom.side_out());
     let (kk, m, pixels) = (k * cin, gemm_rows(geom), side * side);
     let (image, product) = scratch[..scratch_len(geom)].split_at_mut(geom.input_len());
     to_channels_last(cin, pixels, input, image);
     let packed = &packed[..packed_len(geom)];
-    shifted_products(image, side * cin, cin, m, kk, packed, cout, product);
+    shifted_products(
+        image,
+        side * cin,
+        cin,
+        m,
+        kk,
+        packed,
+        cout,
+        product,
+        threads,
+    );
     for oy in 0..so {
         for ox in 0..so {
             let src = &product[(oy * side + ox) * cout..(oy * side + ox + 1) * cout];
@@ -227,6 +252,7 @@ pub fn backward(
         flipped,
         cin,
         dimage,
+        1,
     );
     for c in 0..cin {
         for (q, d) in dinput[c * pixels..(c + 1) * pixels].iter_mut().enumerate() {

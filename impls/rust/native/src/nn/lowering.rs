@@ -54,6 +54,9 @@ pub struct ConvScratch {
     support: Vec<u8>,
     /// Whether `xhat` holds every image of the thread's chunk (training) or one group.
     keep_xhat: bool,
+    /// Threads of the current pool that the direct forward GEMMs run on: 1, but the pool's
+    /// size for a call of one image (model.rs), where no other image keeps them busy.
+    pub gemm_threads: usize,
 }
 
 impl Lowering {
@@ -186,6 +189,7 @@ impl Lowering {
             }),
             support: vec![0; support],
             keep_xhat: train,
+            gemm_threads: 1,
         }
     }
 
@@ -242,11 +246,12 @@ impl Lowering {
             let (xhat, yhat, y, on) = (&*xhat, &mut s.yhat, &mut s.y, &s.support);
             conv_fft::forward(plan, geom, what, xhat, on, g, yhat, y, planes);
         } else if self.implicit[l] {
-            conv_implicit::forward(geom, packed, input, &mut s.implicit, &mut s.y);
+            let (scratch, threads) = (&mut s.implicit, s.gemm_threads);
+            conv_implicit::forward_on(geom, packed, input, scratch, &mut s.y, threads);
         } else if l == 0 && self.single {
             conv_single::forward(geom, weight, input, g, &mut s.y);
         } else {
-            conv::forward(geom, weight, input, g, &mut s.col, &mut s.y);
+            conv::forward_on(geom, weight, input, g, &mut s.col, &mut s.y, s.gemm_threads);
         }
     }
 

@@ -10,10 +10,10 @@
 //! `paper`), with weights rearranged once per call; conv_single.rs's register-blocked loops for
 //! the single-channel conv1; or, for the layers chosen for FFT ([`SiameseNet::with_fft`], the
 //! job's `model.conv`), conv_fft.rs in groups of images, the input spectra kept per thread from
-//! the forward to the backward pass and the weights' spectra made whenever the weights changed.
-//! fc1 is one batched GEMM split over the pool's threads. Only pooled activations and their
-//! argmax bytes (and, for FFT layers, the input spectra) are kept for the backward pass
-//! (pool.rs).
+//! the forward to the backward pass and the weights' spectra made whenever the weights changed
+//! (once, at build, in an inference workspace). fc1 is one batched GEMM split over the pool's
+//! threads, a GEMV for one image. Only pooled activations and their argmax bytes (and, for FFT
+//! layers, the input spectra) are kept for the backward pass (pool.rs).
 //!
 //! Call the methods inside `pool.install(..)` of a pool with the workspace's thread count.
 
@@ -34,7 +34,7 @@ use super::Shape;
 use num_complex::Complex32 as C32;
 use oneshot_core::error::Result;
 
-pub use super::workspace::Workspace;
+pub use super::workspace::{thread_pool, Workspace};
 
 /// The siamese network: its shape, layer geometry and lowering, and parameters.
 #[derive(Debug, Clone)]
@@ -116,6 +116,27 @@ impl SiameseNet {
         )
     }
 
+    /// A workspace for inference on weights that no longer change, and the seconds spent
+    /// making each layer's packed operands and weight spectra here, once, not at every call
+    /// (nor checking every call that the weights are unchanged): change `params`, build another.
+    pub fn inference_workspace(&self, capacity: usize, threads: usize) -> (Workspace, f64) {
+        let mut ws = self.workspace(capacity, threads, false);
+        let began = Instant::now();
+        self.prepare_forward(&mut ws);
+        ws.frozen = true;
+        (ws, began.elapsed().as_secs_f64())
+    }
+
+    /// Every layer's weights packed or transformed for the forward pass (lowering.rs).
+    fn prepare_forward(&self, ws: &mut Workspace) {
+        for l in 0..4 {
+            let (weight, what_of) = (self.params.tensor(conv_weight(l)), &mut ws.what_of[l]);
+            let (packed, what) = (&mut ws.packed[l], &mut ws.what[l]);
+            self.lowering
+                .prepare_forward(l, weight, packed, what, what_of);
+        }
+    }
+
     /// Writes the network input of packed images `left` then `right` into the workspace.
     pub fn set_inputs(&self, ws: &mut Workspace, left: &[&[u8]], right: &[&[u8]]) {
         let side = self.shape().input;
@@ -141,13 +162,13 @@ impl SiameseNet {
             images <= ws.capacity,
             "batch of {images} images exceeds the workspace"
         );
-        for l in 0..4 {
-            let weight = self.params.tensor(conv_weight(l));
-            let (packed, what) = (&mut ws.packed[l], &mut ws.what[l]);
-            self.lowering
-                .prepare_forward(l, weight, packed, what, &mut ws.what_of[l]);
+        if !ws.frozen {
+            self.prepare_forward(ws);
         }
-        let b = bounds(images, ws.threads);
+        // One image: one chunk, its direct convolutions' GEMMs over the whole pool instead.
+        let split = if images == 1 { 1 } else { ws.threads };
+        let b = bounds(images, split);
+        ws.scratch[0].conv.gemm_threads = ws.threads / split;
         let in_len = self.lowering.geoms[0].input_len();
         let lens = std::array::from_fn(|l| self.pooled_len(l));
         let x0: Vec<&mut [f32]> = chunks(&mut ws.x0, in_len, &b);
@@ -170,16 +191,11 @@ impl SiameseNet {
         let began = Instant::now();
         let e = self.shape().embedding;
         let emb = &mut ws.emb[..images * e];
-        linear::forward(
-            &ws.x4,
-            self.params.tensor(FC1_WEIGHT),
-            images,
-            self.flat,
-            e,
-            emb,
-            &mut ws.emb_t,
-            ws.threads,
-        );
+        let (weight, emb_t) = (self.params.tensor(FC1_WEIGHT), &mut ws.emb_t);
+        match images {
+            1 => linear::forward_one(&ws.x4, weight, self.flat, emb, ws.threads),
+            _ => linear::forward(&ws.x4, weight, images, self.flat, e, emb, emb_t, ws.threads),
+        }
         activation::bias_sigmoid(emb, self.params.tensor(FC1_WEIGHT + 1));
         ws.stage_s[1] += began.elapsed().as_secs_f64();
     }
@@ -421,16 +437,4 @@ impl SiameseNet {
     pub fn logits<'w>(&self, ws: &'w Workspace, pairs: usize) -> &'w [f32] {
         &ws.logits[..pairs]
     }
-}
-
-/// A rayon pool of exactly `threads` threads.
-pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| {
-            oneshot_core::error::Error::Runtime(format!(
-                "cannot start {threads} worker threads: {e}"
-            ))
-        })
 }

@@ -240,3 +240,53 @@ fn fft_weight_spectra_follow_changed_weights_in_a_kept_workspace() {
         assert!((a - b).abs() < 1e-5, "embedding {a} against {b}");
     }
 }
+
+/// Embeddings `[4, E]` of the four formula images by `net` in `ws`, `per_call` images a call.
+fn embed_each(net: &SiameseNet, ws: &mut super::model::Workspace, per_call: usize) -> Vec<f32> {
+    let pool = super::model::thread_pool(2).unwrap();
+    let side = net.shape().input * net.shape().input;
+    let images: Vec<f32> = (0..4 * side)
+        .map(|i| ((i * 2_654_435_761 + i / side * 40_503) >> 13) % 3 == 0)
+        .map(|ink| ink as u8 as f32)
+        .collect();
+    let e = net.shape().embedding;
+    let mut out = Vec::new();
+    for call in images.chunks(per_call * side) {
+        net.inputs_mut(ws)[..call.len()].copy_from_slice(call);
+        pool.install(|| net.embed(ws, call.len() / side));
+        out.extend_from_slice(net.embeddings(ws, call.len() / side));
+    }
+    assert_eq!(out.len(), 4 * e);
+    out
+}
+
+#[test]
+fn one_image_a_call_embeds_as_the_batched_call_does() {
+    // A call of one image takes fc1 as a GEMV (linear::forward_one), not the GEMM.
+    for fft in [[false; 4], [false, true, true, true]] {
+        let net = formula_net().with_fft(fft);
+        let mut ws = net.workspace(4, 2, false);
+        let batched = embed_each(&net, &mut ws, 4);
+        let single = embed_each(&net, &mut ws, 1);
+        for (a, b) in single.iter().zip(&batched) {
+            assert!((a - b).abs() <= 1e-5, "one image {a}, batched {b}");
+        }
+    }
+}
+
+#[test]
+fn weights_prepared_at_build_compute_as_prepared_per_call() {
+    for fft in [[false; 4], [true; 4], [false, true, true, true]] {
+        let net = formula_net()
+            .with_fft(fft)
+            .with_implicit([false, true, false, false]);
+        let mut per_call = net.workspace(4, 2, false);
+        let (mut at_build, seconds) = net.inference_workspace(4, 2);
+        assert!(seconds >= 0.0);
+        let want = embed_each(&net, &mut per_call, 2);
+        let got = embed_each(&net, &mut at_build, 2);
+        assert_eq!(got, want, "the same arithmetic, only done earlier");
+        let again = embed_each(&net, &mut at_build, 2);
+        assert_eq!(again, want);
+    }
+}

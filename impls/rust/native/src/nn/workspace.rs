@@ -50,6 +50,12 @@ pub struct Workspace {
     pub grads: Vec<f32>,
     /// Seconds per stage: tower forward, fc1 forward, head, fc1 backward, tower backward.
     pub(super) stage_s: [f64; 5],
+    /// Whether the weights' packed operands and spectra were made once, at build, for
+    /// weights that no longer change ([`SiameseNet::inference_workspace`]): no call redoes
+    /// them.
+    ///
+    /// [`SiameseNet::inference_workspace`]: super::model::SiameseNet::inference_workspace
+    pub(super) frozen: bool,
 }
 
 impl Workspace {
@@ -99,6 +105,7 @@ impl Workspace {
                 .collect(),
             grads: grad(params.data.len()),
             stage_s: [0.0; 5],
+            frozen: false,
         }
     }
 
@@ -160,4 +167,16 @@ pub(super) fn chunks3<'a, T>(
         }));
     }
     out
+}
+
+/// A rayon pool of exactly `threads` threads.
+pub fn thread_pool(threads: usize) -> oneshot_core::error::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| {
+            oneshot_core::error::Error::Runtime(format!(
+                "cannot start {threads} worker threads: {e}"
+            ))
+        })
 }
