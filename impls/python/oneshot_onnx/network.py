@@ -98,7 +98,7 @@ class OnnxNetwork:
 
     def __init__(self, engine: Engine, shape: Shape, head: tuple[Floats, float]) -> None:
         self.engine, self.shape = engine, shape
-        self.weight, self.bias = head[0], np.float32(head[1])
+        self.weight, self.bias, self.bias_value = head[0], np.float32(head[1]), head[1]
 
     def _head(self, emb1: Floats, emb2: Floats) -> Floats:
         """out(|e1 - e2|) of pairs of rows, float32 [P]."""
@@ -179,7 +179,7 @@ class OnnxNetwork:
         return self._embed(images)
 
     def query(self, support: Floats, image: Packed) -> Floats:
-        return numpy_head(self.weight, float(self.bias), self._embed(image), support)
+        return numpy_head(self.weight, self.bias_value, self._embed(image), support)
 
     def serving_metrics(self) -> dict[str, Any]:
         return {"engine_threads": self.engine.threads()}

@@ -85,20 +85,23 @@ def export_onnx(weights: str, model: str, out: str) -> dict[str, Any]:
     net.eval()
     example = torch.zeros(2, 1, shape.input, shape.input)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with _quiet():
-        torch.onnx.export(
-            Tower(net),
-            (example,),
-            os.fspath(tmp),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=OPSET,
-            dynamic_shapes={"images": {0: torch.export.Dim("N")}},
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-    os.replace(tmp, target)
+    try:
+        with _quiet():
+            torch.onnx.export(
+                Tower(net),
+                (example,),
+                os.fspath(tmp),
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                opset_version=OPSET,
+                dynamic_shapes={"images": {0: torch.export.Dim("N")}},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file
     return {"onnx": os.fspath(target), "bytes": target.stat().st_size, "opset": OPSET}
 
 
