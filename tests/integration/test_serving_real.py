@@ -24,11 +24,12 @@ SETS = (
     "tasks.0.serve.episodes=2",
     "tasks.0.serve.weights.train.pairs=64",
     "tasks.0.serve.weights.train.max_seconds=30",
+    "tasks.0.serve.weights.train.validation.trials=5",
     "tasks.1.serve.queries=20",
     "tasks.1.serve.warmup_queries=3",
     "tasks.1.serve.episodes=2",
     "tasks.1.serve.rate_per_s=200.0",
-    "tasks.2={serve: {ways: 20, episodes: 2, queries: 5, warmup_queries: 0, page_cache: evict}}",
+    "tasks.2.serve.queries=3",
 )
 
 
