@@ -16,7 +16,9 @@ deployed model answers them, around a `ServingNetwork` (network.py) that `build(
    A query is its packed image: `ServingNetwork.query` unpacks it, embeds it in a call of one
    image and scores it against the cached support embeddings with the head; the answer is the
    strict argmax of those logits as a Python int (a tie or a NaN: no answer, `-`). Its latency
-   runs from its arrival (never before the enrolment preceding it ended) to that int.
+   runs from its arrival to that int, but never from before the latest enrolment ended: a
+   Poisson query that arrives during an enrolment counts from the enrolment's end (and still
+   waits for the queries ahead of it), so no enrolment is part of any query's latency.
    Arrivals: `back_to_back` (the moment the previous answer and any enrolment are done) or
    `poisson`: the schedule starts when the cold query is answered (and any enrolment done),
    query q arrives `gap_1 + ... + gap_q` later, `gap_i = -ln(1 - u_i) / rate_per_s`, `u_i` the
@@ -143,11 +145,11 @@ def serve_queries(
     offsets = arrival_offsets(seed, params.rate_per_s, total) if poisson else []
     clock, cpu_clock, sleep = time.perf_counter, time.process_time, time.sleep
     log, enrolled, support, first_arrival, schedule = ServeLog(), -1, None, 0.0, 0.0
+    ready = 0.0  # the end of the latest enrolment: no latency starts before it
     with network.embedding():
         for q in range(total):
             flat = q % len(sequence)
             episode = sequence[flat][0]
-            ready = 0.0  # the end of this query's enrolment, if any
             if episode != enrolled:
                 began = clock()
                 support = network.enrol(supports[episode])
