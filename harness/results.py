@@ -39,12 +39,11 @@ Format history (`format_version`):
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from harness.errors import HarnessError, first_error
 from harness.process.protocol import REPO_ROOT, THROUGHPUT, atomic_write_json
@@ -80,6 +79,7 @@ from harness.result_sections import (
     Stat,
     _Model,
 )
+from harness.schema import schema_command, schema_document
 
 # The section models (result_sections.py) are the document's too: re-exported.
 __all__ = [
@@ -423,29 +423,6 @@ def json_schema() -> dict[str, Any]:
         f"results.json of `harness run`, format_version {RESULTS_FORMAT_VERSION}; generated "
         "from harness/results.py by `python -m harness.results`, do not edit",
     )
-
-
-def schema_document(model: type[BaseModel], schema_id: str, description: str) -> dict[str, Any]:
-    """A model's JSON Schema document (draft 2020-12) with its id and description."""
-    schema = model.model_json_schema()
-    schema["description"] = description
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, **schema}
-
-
-def schema_command(path: Path, text: str, command: str, argv: Sequence[str] | None) -> int:
-    """Write the generated schema `text` to `path` (--check: compare); `command` remakes it."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        same = path.is_file() and path.read_text(encoding="utf-8") == text
-        print(f"{path}: {'up to date' if same else f'stale: run {command}'}")
-        return 0 if same else 1
-    if args:
-        print(f"usage: {command} [--check]", file=sys.stderr)
-        return 2
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
-    return 0
 
 
 def schema_text() -> str:

@@ -21,10 +21,11 @@ returns plain strings: report/tables.py uses it for the reports' Verdict section
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from harness.process.protocol import THROUGHPUT
-from harness.results import Check, Comparison, Results
+from harness.results import Check, Comparison, Results, Serving
 
 LEVEL_BAND = (0.95, 1.05)  # a non-significant interval inside this band is "level"
 DIFFERENT = ("faster", "slower", "less memory", "more memory")
@@ -125,5 +126,41 @@ def check_sentences(checks: Sequence[Check]) -> list[str]:
 
 
 def sentences(results: Results, where: Where = task_where) -> list[str]:
-    """The Verdict section of a run's report: comparisons first, then the checks."""
-    return comparison_sentences(results.comparisons or [], where) + check_sentences(results.checks)
+    """The Verdict section of a run's report: comparisons first, then serving, then the checks."""
+    return (
+        comparison_sentences(results.comparisons or [], where)
+        + serving_sentences(results)
+        + check_sentences(results.checks)
+    )
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{1000 * seconds:.3g}"
+
+
+def serving_sentences(results: Results) -> list[str]:
+    """One sentence per serve task (and sweep point): the implementations by warm p50, those
+    whose answers disagree with float64 left out and named."""
+    groups: dict[tuple[int | None, int], list[Serving]] = {}
+    for s in results.serving or []:
+        groups.setdefault((s.point, s.task_index), []).append(s)
+    out = []
+    for (point, index), group in groups.items():
+        at = f"point {point}, " if point is not None else ""
+        counted = [s for s in group if s.agrees is not False]
+        if group[0].page_cache == "evict":
+            counted.sort(key=lambda s: s.cold_start_s or math.inf)
+            ranked = ", ".join(f"{s.impl} {_ms(s.cold_start_s)} ms" for s in counted)
+            line = f"Cold start from an evicted page cache ({at}task {index}), fastest first: "
+        else:
+            counted.sort(key=lambda s: s.latency[0].value_s)
+            ranked = ", ".join(
+                f"{s.impl} {_ms(s.latency[0].value_s)} ms (p99 {_ms(s.latency[2].value_s)})"
+                for s in counted
+            )
+            line = f"Serving ({at}task {index}, {group[0].arrival}), warm p50 fastest first: "
+        line += f"{ranked}."
+        if wrong := [s.impl for s in group if s.agrees is False]:
+            line += f" Left out, answers unlike float64's: {', '.join(wrong)}."
+        out.append(line)
+    return out

@@ -28,14 +28,8 @@ from typing import Any
 
 from harness.process.protocol import REPO_ROOT
 from harness.result_sections import CrossoverSeries, Num, Roofline, _Model
-from harness.results import (
-    Check,
-    Comparison,
-    Implementation,
-    Summary,
-    schema_command,
-    schema_document,
-)
+from harness.results import Check, Comparison, Implementation, Summary
+from harness.schema import schema_command, schema_document
 
 ARCHIVE_FORMAT_VERSION = 1
 ARCHIVE_ROOT = REPO_ROOT / "results" / "archive"

@@ -101,16 +101,8 @@ def run_process(
         )
         sampler.start()
         assert proc.stdout is not None
-        skip_root = tiny is not None
-
-        def on_job_event(event: Event) -> None:
-            data = event.data
-            if data.get("event") == "metric" and data.get("name") == MAPS_AT_METRIC:
-                write_mapped(log_dir / MAPPED_FILE, mapped_files(proc.pid, skip_root))
-            if on_event is not None:
-                on_event(event)
-
-        events = EventReader(proc.stdout, log_dir / "events.jsonl", t0, on_job_event)
+        listing = listing_maps(proc.pid, tiny is not None, log_dir / MAPPED_FILE, on_event)
+        events = EventReader(proc.stdout, log_dir / "events.jsonl", t0, listing)
         reader = threading.Thread(target=events.run, name=f"events-{proc.pid}", daemon=True)
         reader.start()
 
@@ -278,6 +270,21 @@ def read_event_log(path: Path) -> list[dict[str, Any]]:
         if isinstance(event, dict):
             out.append(event)
     return out
+
+
+def listing_maps(
+    pid: int, skip_root: bool, path: Path, on_event: Callable[[Event], None] | None
+) -> Callable[[Event], None]:
+    """`on_event`, after writing the job's mapped files to `path` at its `first_answer`."""
+
+    def listen(event: Event) -> None:
+        data = event.data
+        if data.get("event") == "metric" and data.get("name") == MAPS_AT_METRIC:
+            write_mapped(path, mapped_files(pid, skip_root))
+        if on_event is not None:
+            on_event(event)
+
+    return listen
 
 
 def mapped_files(pid: int, skip_root: bool) -> dict[str, tuple[int, bool]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.analysis.verdicts import sentences
 from harness.report.plots import Plot, all_plots
+from harness.report.serving import cdf_plots, serving_tables
 from harness.report.tables import Table, all_tables
 from harness.results import Results
 
@@ -60,8 +61,8 @@ def figure(p: Plot) -> str:
 def render(results: Results, run_dir: Path) -> str:
     if results.sweep is not None:
         return render_sweep(results, run_dir)
-    tables = all_tables(results)
-    plots = all_plots(results, run_dir)
+    tables = all_tables(results, serving_tables(results))
+    plots = all_plots(results, run_dir, cdf_plots(results, run_dir))
     name = escape(results.name)
     parts = [
         "<!DOCTYPE html>",

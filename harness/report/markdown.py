@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.analysis.verdicts import sentences
+from harness.report.serving import serving_tables
 from harness.report.tables import Table, all_tables
 from harness.results import Results
 
@@ -45,7 +46,7 @@ def render(results: Results, run_dir: Path) -> str:
         f"device {results.device}. "
         "Plots (throughput, RSS and CPU timelines, loss curves) are in `report.html`.",
     ]
-    return "\n".join(parts + sections(all_tables(results))) + "\n"
+    return "\n".join(parts + sections(all_tables(results, serving_tables(results)))) + "\n"
 
 
 def verdict(results: Results) -> list[str]:

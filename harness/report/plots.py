@@ -6,7 +6,7 @@
   with the announced phases marked;
 - loss curves: `metric` events named `loss` (events.jsonl of the first measured run), of every
   implementation overlaid, per task;
-- latency CDFs of the serve tasks (report/serving.py).
+- latency CDFs of the serve tasks (report/serving.py, passed in as `extra`).
 
 Each function returns a list of `Plot(title, png, alt)`; a run with nothing to draw gives [].
 """
@@ -188,14 +188,13 @@ def accuracy_curves(results: Results) -> list[Plot]:
     return out
 
 
-def all_plots(results: Results, run_dir: Path) -> list[Plot]:
-    """Every plot of the report."""
-    from harness.report.serving import cdf_plots  # it builds on this module's helpers
-
+def all_plots(results: Results, run_dir: Path, extra: list[Plot] | None = None) -> list[Plot]:
+    """Every plot of the report; `extra` (the latency CDFs, report/serving.py, which build on
+    this module) after the accuracy curves."""
     return [
         *throughput(results),
         *accuracy_curves(results),
-        *cdf_plots(results, run_dir),
+        *(extra or []),
         *loss_curves(results, run_dir),
         *timelines(results, run_dir),
     ]

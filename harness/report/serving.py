@@ -116,7 +116,7 @@ def footprint_table(results: Results) -> Table:
     )
 
 
-def tables(results: Results) -> list[Table]:
+def serving_tables(results: Results) -> list[Table]:
     return [latency_table(results), footprint_table(results)] if results.serving else []
 
 

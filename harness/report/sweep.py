@@ -171,14 +171,14 @@ def _span(values: list[float]) -> str:
 
 
 def tables(results: Results) -> list[Table]:
-    from harness.report import serving
+    from harness.report.serving import serving_tables
 
     grouped = by_machine(results)
     return [
         verdicts(results),
         points(results),
         *([grouped] if grouped else []),
-        *serving.tables(results),
+        *serving_tables(results),
         machine(results),
     ]
 

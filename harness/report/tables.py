@@ -400,10 +400,9 @@ def quality(results: Results) -> Table:
     )
 
 
-def all_tables(results: Results) -> list[Table]:
-    """Every table of the report, in order."""
-    from harness.report import serving  # it builds on this module's helpers
-
+def all_tables(results: Results, extra: list[Table] | None = None) -> list[Table]:
+    """Every table of the report, in order; `extra` (the serving tables, report/serving.py,
+    which build on this module) before the machine's."""
     return [
         throughput(results),
         comparisons(results),
@@ -412,6 +411,6 @@ def all_tables(results: Results) -> list[Table]:
         phases(results),
         accuracy(results),
         *([quality(results)] if results.quality else []),
-        *serving.tables(results),
+        *(extra or []),
         machine(results),
     ]
