@@ -155,7 +155,7 @@ def serving_sentences(results: Results) -> list[str]:
         else:
             counted.sort(key=lambda s: s.latency[0].value_s)
             ranked = ", ".join(
-                f"{s.impl} {_ms(s.latency[0].value_s)} ms (p99 {_ms(s.latency[2].value_s)})"
+                f"{s.impl} {_ms(s.latency[0].value_s)} ms (p99 {_ms(s.latency[2].value_s)} ms)"
                 for s in counted
             )
             line = f"Serving ({at}task {index}, {group[0].arrival}), warm p50 fastest first: "

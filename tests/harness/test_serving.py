@@ -19,9 +19,12 @@ from safetensors.numpy import save_file
 from scipy import stats as sps
 
 from harness.analysis import reference64, serving
+from harness.analysis.verdicts import serving_sentences
 from harness.errors import HarnessError
 from harness.process.runner import mapped_files, read_mapped, write_mapped
+from harness.results import LatencyQuantile, Serving
 from harness.run.config import from_dict
+from tests.harness.fakerun import complete_results
 from tests.harness.test_reference64 import TINY, random_weights
 
 HEADER = "query\tepisode\tindex\tphase\tarrival_s\tlatency_s\tpredicted\tanswer\tcorrect"
@@ -168,3 +171,38 @@ def test_mapped_files_lists_the_interpreter_and_its_libraries(tmp_path: Path) ->
     write_mapped(tmp_path / "mapped.tsv", found)
     assert read_mapped(tmp_path / "mapped.tsv") == found
     assert read_mapped(tmp_path / "missing.tsv") == {}
+
+
+def serving_record(impl: str, p50: float, agrees: bool | None, **kw: object) -> Serving:
+    latency = [
+        LatencyQuantile(q=q, value_s=p50 * f, upper_s=p50 * f * 1.1)
+        for q, f in ((0.5, 1), (0.9, 1.2), (0.99, 1.5))
+    ]
+    fields: dict[str, object] = {
+        "task_index": 0, "impl": impl, "arrival": "back_to_back", "threads": 2, "runs": 1,
+        "queries": 500, "latency": latency, "latency_max_s": p50 * 2, "p99_over_p50": 1.5,
+        "cold_start_s": 0.5, "cold_query_s": None, "enrol_s": None, "setup_s": None,
+        "steady_rss_bytes": None, "peak_rss_bytes": 1, "idle_cpu_fraction": None,
+        "ship_bytes": None, "ship_files": None, "accuracy": None, "agrees": agrees,
+    }  # fmt: skip
+    return Serving.model_validate({**fields, **kw})
+
+
+def test_serving_verdict_ranks_by_p50_and_leaves_out_answers_unlike_float64() -> None:
+    records = [
+        serving_record("python-torch", 0.010, True),
+        serving_record("rust-native", 0.004, True),
+        serving_record("rust-burn", 0.001, False, disagreements=3),
+        serving_record(
+            "rust-tract", 0.2, True, task_index=1, page_cache="evict", cold_start_s=0.05
+        ),
+    ]
+    results = complete_results({"measurements": []}).model_copy(update={"serving": records})
+    lines = serving_sentences(results)
+    assert lines[0] == (
+        "Serving (task 0, back_to_back), warm p50 fastest first: rust-native 4 ms (p99 6 ms), "
+        "python-torch 10 ms (p99 15 ms). Left out, answers unlike float64's: rust-burn."
+    )
+    assert lines[1] == (
+        "Cold start from an evicted page cache (task 1), fastest first: rust-tract 50 ms."
+    )
