@@ -16,7 +16,17 @@ use super::params::{Params, OUT_WEIGHT};
 use super::ConvAlgo;
 use super::Shape;
 use crate::error::{Error, Result};
-use crate::job::Job;
+use std::path::Path;
+
+/// What a back-end may need of its job to build its network: the task's name, the thread
+/// count and the input files (the network module does not depend on the job's module).
+#[derive(Debug, Clone, Copy)]
+pub struct JobFiles<'a> {
+    pub task: &'a str,
+    pub threads: usize,
+    pub weights: Option<&'a Path>,
+    pub onnx: Option<&'a Path>,
+}
 
 /// A siamese network back-end (rust-native, rust-tch, rust-burn, rust-candle; rust-ort and
 /// rust-tract for inference only).
@@ -33,11 +43,11 @@ pub trait Network: Sized {
     /// which every pool the back-end uses must follow.
     fn build(params: Params, capacity: usize, threads: usize, train: bool) -> Result<Self>;
 
-    /// The network of `job` (what the tasks call, through `tasks::common::build_network`):
-    /// [`Network::build`] with the job's threads, unless the back-end needs more of the job (the
-    /// ONNX engines read `inputs.onnx`). A back-end that cannot train refuses `train` here,
-    /// in one line.
-    fn from_job(job: &Job, params: Params, capacity: usize, train: bool) -> Result<Self> {
+    /// The network of a job (what the tasks call, through `tasks::common::build_network`):
+    /// [`Network::build`] with the job's threads, unless the back-end needs more of the job
+    /// (the ONNX engines read `inputs.onnx`). A back-end that cannot train refuses `train`
+    /// here, in one line.
+    fn from_job(job: &JobFiles, params: Params, capacity: usize, train: bool) -> Result<Self> {
         Self::build(params, capacity, job.threads, train)
     }
 

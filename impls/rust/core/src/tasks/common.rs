@@ -5,6 +5,7 @@ use crate::data::{load_pairs, PairImages, PACKED_BYTES};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::job::Job;
+use crate::network::backend::JobFiles;
 use crate::network::init::{self, InitName};
 use crate::network::params::Params;
 use crate::network::{weights, Network, Shape};
@@ -55,7 +56,13 @@ pub fn build_network<N: Network>(
     capacity: usize,
     train: bool,
 ) -> Result<N> {
-    let mut net = N::from_job(job, params, capacity, train)?;
+    let files = JobFiles {
+        task: job.task.name(),
+        threads: job.threads,
+        weights: job.inputs.weights.as_deref(),
+        onnx: job.inputs.onnx.as_deref(),
+    };
+    let mut net = N::from_job(&files, params, capacity, train)?;
     if let Some(conv) = job.model.as_ref().and_then(|m| m.conv) {
         net.set_conv(conv)?;
     }
