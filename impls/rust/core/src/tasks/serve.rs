@@ -255,10 +255,12 @@ fn serve_queries<N: Network>(
         ..Served::default()
     };
     let (mut first, mut schedule, mut offset) = (None::<Instant>, None::<Instant>, 0.0);
+    let mut ready = Instant::now(); // the end of the latest enrolment: no latency starts before
     for q in 0..total {
         let (episode, index) = order[q % order.len()];
         if server.enrolled != Some(episode) {
             served.enrol_s.push(server.enrol(set, episode)?);
+            ready = Instant::now();
         }
         let phase = Phase::of(q, params.warmup_queries);
         let arrival = match (params.arrival, q) {
@@ -288,7 +290,7 @@ fn serve_queries<N: Network>(
             arrival_s: arrival
                 .saturating_duration_since(first_arrival)
                 .as_secs_f64(),
-            latency_s: (answered_at - arrival).as_secs_f64(),
+            latency_s: (answered_at - arrival.max(ready)).as_secs_f64(),
             predicted,
             answer: set.episodes[episode].answers[index],
         });
