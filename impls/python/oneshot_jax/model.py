@@ -35,8 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
+from oneshot_common.pooling import pool_pixels
 from oneshot_common.rng import Rng
-from oneshot_common.shape import IMAGE_SIDE, Shape, check_shape, tensor_shapes
+from oneshot_common.shape import Shape, check_shape, tensor_shapes
 
 Params = dict[str, jax.Array]
 Arrays = dict[str, npt.NDArray[np.float32]]
@@ -118,31 +119,10 @@ def batch_loss(
     return pair_loss(forward(params, left, right)[2], labels)
 
 
-def _pool_bounds(side: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Starts and ends of adaptive pooling's blocks: floor(i*105/S) .. ceil((i+1)*105/S)."""
-    index = np.arange(side)
-    starts = (index * IMAGE_SIDE) // side
-    ends = -((-(index + 1) * IMAGE_SIDE) // side)
-    return starts.astype(np.intp), ends.astype(np.intp)
-
-
 def prepare_images(pixels: npt.NDArray[np.uint8], side: int) -> npt.NDArray[np.float32]:
-    """0/1 images [B, 105, 105] -> float32 network input [B, side, side, 1] (NHWC).
-
-    For side < 105: adaptive average pooling, output pixel (i, j) = the sum of its block
-    divided by the block's height, then by its width (float32; PyTorch's arithmetic)."""
-    if side == IMAGE_SIDE:
-        return pixels.astype(np.float32)[..., None]
-    starts, ends = _pool_bounds(side)
-    counts = np.zeros((len(pixels), IMAGE_SIDE + 1, IMAGE_SIDE), dtype=np.int32)
-    np.cumsum(pixels, axis=1, dtype=np.int32, out=counts[:, 1:])
-    rows = counts[:, ends] - counts[:, starts]  # [B, S, 105] row sums of each block
-    columns = np.zeros((len(pixels), side, IMAGE_SIDE + 1), dtype=np.int32)
-    np.cumsum(rows, axis=2, dtype=np.int32, out=columns[:, :, 1:])
-    sums = (columns[:, :, ends] - columns[:, :, starts]).astype(np.float32)  # exact integers
-    heights = (ends - starts).astype(np.float32)
-    pooled = sums / heights[None, :, None] / heights[None, None, :]
-    return pooled[..., None]
+    """0/1 images [B, 105, 105] -> float32 network input [B, side, side, 1] (NHWC), pooled by
+    oneshot_common.pooling for side < 105 (PyTorch's arithmetic)."""
+    return pool_pixels(pixels, side)[..., None]
 
 
 def init_weights(shape: Shape, seed: int, method: str) -> Arrays:
