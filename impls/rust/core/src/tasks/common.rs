@@ -1,6 +1,8 @@
 //! What the tasks share: the network shape and starting parameters of a job, the packed
 //! images of its pair file, the output file names, and rows of packed image buffers.
 
+use std::path::PathBuf;
+
 use crate::data::{load_pairs, PairImages, PACKED_BYTES};
 use crate::error::{Error, Result};
 use crate::events::Events;
@@ -98,4 +100,24 @@ pub fn rows(packed: &[u8], start: usize, stop: usize) -> Vec<&[u8]> {
     packed[start * PACKED_BYTES..stop * PACKED_BYTES]
         .chunks_exact(PACKED_BYTES)
         .collect()
+}
+
+/// Lake's all_runs folder of an `evaluate` or `serve` job (`params.runs`, required for Lake).
+pub fn lake_root(runs: Option<&PathBuf>) -> Result<&PathBuf> {
+    runs.ok_or_else(|| {
+        Error::job(
+            "params.runs",
+            "missing, expected the all_runs folder for protocol: lake",
+        )
+    })
+}
+
+/// The evaluation alphabets of a Koch `evaluate` or `serve` job (`dataset.eval_root`).
+pub fn koch_root(job: &Job) -> Result<&PathBuf> {
+    job.dataset.eval_root.as_ref().ok_or_else(|| {
+        Error::job(
+            "dataset.eval_root",
+            "null, expected the evaluation alphabets' folder for protocol: koch",
+        )
+    })
 }

@@ -21,7 +21,7 @@ use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::sampling::Dataset;
 use crate::scoring::{format_predictions, run_error_pct, score_trials, Scorer};
-use crate::tasks::common::{build_network, network_shape, start_params};
+use crate::tasks::common::{build_network, koch_root, lake_root, network_shape, start_params};
 use crate::trials::{draw_koch_trials, load_trials, read_lake_runs, Trial, TrialSet};
 
 /// Output file of `evaluate`.
@@ -61,21 +61,11 @@ fn load(job: &Job, params: &EvaluateParams, events: &Events) -> Result<(TrialSet
     let began = Instant::now();
     let (root, drawn) = match params.protocol {
         Protocol::Lake => {
-            let root = params.runs.as_ref().ok_or_else(|| {
-                Error::job(
-                    "params.runs",
-                    "missing, expected the all_runs folder for protocol: lake",
-                )
-            })?;
+            let root = lake_root(params.runs.as_ref())?;
             (root, read_lake_runs(root, params.ways)?)
         }
         Protocol::Koch => {
-            let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
-                Error::job(
-                    "dataset.eval_root",
-                    "null, expected the evaluation alphabets' folder for protocol: koch",
-                )
-            })?;
+            let root = koch_root(job)?;
             (root, draw_koch(root, params.ways, params.trials, job.seed)?)
         }
     };

@@ -28,7 +28,7 @@ use crate::result::{Metric, Outcome};
 use crate::rng::Rng;
 use crate::sampling::Dataset;
 use crate::scoring::judge_one;
-use crate::tasks::common::{build_network, network_shape, start_params};
+use crate::tasks::common::{build_network, koch_root, lake_root, network_shape, start_params};
 
 /// Output files of `serve`.
 pub const SERVE_FILE: &str = "serve.tsv";
@@ -126,21 +126,11 @@ pub fn resident_bytes() -> u64 {
 fn load(job: &Job, params: &ServeParams, events: &Events) -> Result<EpisodeSet> {
     let (root, episodes): (&Path, Vec<Episode>) = match params.protocol {
         Protocol::Lake => {
-            let root = params.runs.as_ref().ok_or_else(|| {
-                Error::job(
-                    "params.runs",
-                    "missing, expected the all_runs folder for protocol: lake",
-                )
-            })?;
+            let root = lake_root(params.runs.as_ref())?;
             (root, lake_episodes(root, params.ways)?)
         }
         Protocol::Koch => {
-            let root = job.dataset.eval_root.as_ref().ok_or_else(|| {
-                Error::job(
-                    "dataset.eval_root",
-                    "null, expected the evaluation alphabets' folder for protocol: koch",
-                )
-            })?;
+            let root = koch_root(job)?;
             let dataset = Dataset::scan(root)?;
             let mut rng = Rng::new(job.seed, "episodes");
             let drawn = draw_koch_episodes(&dataset, params.ways, params.episodes, &mut rng)?;
