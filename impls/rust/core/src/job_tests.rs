@@ -175,7 +175,7 @@ fn rejects_other_format_versions_and_tasks() {
     assert_eq!(
         error_of(raw),
         "task: got string \"dance\", expected one of `sample`, `load`, `init`, `forward`, \
-         `step`, `augment`, `evaluate`, `train`"
+         `step`, `augment`, `evaluate`, `train`, `serve`"
     );
     assert_eq!(
         error_of(json!([1, 2])),
