@@ -48,7 +48,7 @@ def prepare_inputs(ctx: Context) -> dict[int, dict[str, Path]]:
                 "weights.safetensors",
             )
         elif isinstance(task.weights, Mapping):
-            params = dict(task.weights["train"])
+            params = {"init": config.init, **task.weights["train"]}  # the config's init
             inputs["weights"] = make_input(
                 ctx, f"weights-train-{digest(params)}", "train", params, "weights.safetensors"
             )
