@@ -55,8 +55,12 @@ def test_serve_config_runs_every_serving_implementation_and_every_answer_agrees(
     }
     for s in serving:
         assert s["agrees"] is True, s
-        assert s["cold_start_s"] > 0 and s["steady_rss_bytes"] > 0 and s["ship_bytes"] > 0, s
+        assert s["cold_start_s"] > 0 and s["steady_rss_bytes"] > 0, s
+        assert s["ship_bytes"] is None or s["ship_bytes"] > 0, s  # None: it ended first
         assert s["latency"][0]["value_s"] <= s["latency"][2]["value_s"] <= s["latency_max_s"]
+    # a job that ends within milliseconds of its first answer can be gone before the runner
+    # lists its maps; the Python programs never are
+    assert all(s["ship_bytes"] for s in serving if s["impl"].startswith("python-")), serving
     poisson = [s for s in serving if s["task_index"] == 1]
     assert all(s["idle_cpu_fraction"] is not None for s in poisson)
     evicted = [s for s in serving if s["task_index"] == 2]
