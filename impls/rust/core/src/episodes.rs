@@ -14,7 +14,7 @@ use crate::data::{load_images, Progress};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sampling::Dataset;
-use crate::trials::{draw_characters, eligible_alphabets, read_lake_runs};
+use crate::trials::{draw_characters, koch_alphabets, read_lake_runs};
 
 /// Header of `episodes.tsv`.
 pub const EPISODES_HEADER: &str = "episode\trole\tindex\tpath\tanswer";
@@ -37,13 +37,7 @@ pub fn draw_koch_episodes(
     count: usize,
     rng: &mut Rng,
 ) -> Result<Vec<Episode>> {
-    if ways < 2 {
-        return Err(Error::job(
-            "params.ways",
-            format!("got {ways}, expected at least 2"),
-        ));
-    }
-    let eligible = eligible_alphabets(dataset, ways)?;
+    let eligible = koch_alphabets(dataset, ways)?;
     let paths = dataset.paths();
     let image = |c: usize, d: usize| paths[dataset.images_of(c).start + d].clone();
     let mut order = Vec::new();

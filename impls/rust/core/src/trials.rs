@@ -78,6 +78,18 @@ pub fn eligible_alphabets(dataset: &Dataset, ways: usize) -> Result<Vec<usize>> 
     Ok(eligible)
 }
 
+/// The alphabets a Koch draw of `ways` characters picks from (`eligible_alphabets`), after
+/// checking `ways` (Koch's trials and the serve task's episodes).
+pub fn koch_alphabets(dataset: &Dataset, ways: usize) -> Result<Vec<usize>> {
+    if ways < 2 {
+        return Err(Error::job(
+            "params.ways",
+            format!("got {ways}, expected at least 2"),
+        ));
+    }
+    eligible_alphabets(dataset, ways)
+}
+
 /// Koch et al.'s N-way trials, drawn in the documented order (docs/evaluation.md).
 pub fn draw_koch_trials(
     dataset: &Dataset,
@@ -85,13 +97,7 @@ pub fn draw_koch_trials(
     trials: usize,
     rng: &mut Rng,
 ) -> Result<Vec<Trial>> {
-    if ways < 2 {
-        return Err(Error::job(
-            "params.ways",
-            format!("got {ways}, expected at least 2"),
-        ));
-    }
-    let eligible = eligible_alphabets(dataset, ways)?;
+    let eligible = koch_alphabets(dataset, ways)?;
     let paths = dataset.paths();
     let mut drawn = Vec::with_capacity(trials.min(1 << 20));
     let mut order = Vec::new();
