@@ -13,7 +13,7 @@ GOOD = 'id: x\nlanguage: python\nrun: ["{python}", "-m", "x", "run", "{job}"]\n'
 SHIPPED = (
     "python-torch", "python-torch-compile", "python-jax",
     "rust-native", "rust-tch", "rust-burn", "rust-candle", "python-torch-plain",
-    "python-onnxruntime", "python-openvino",
+    "python-onnxruntime", "python-openvino", "rust-ort", "rust-tract",
 )  # fmt: skip
 
 

@@ -32,7 +32,12 @@ pub fn emit(crates: &[&str]) {
     println!("cargo:rustc-env=ONESHOT_CRATES={}", found.join(","));
     println!("cargo:rerun-if-changed={lock_path}");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=../core/build_support.rs");
+    // This file, from a package one folder below the core's parent or two (rust-ort).
+    for support in ["../core/build_support.rs", "../../core/build_support.rs"] {
+        if std::path::Path::new(support).exists() {
+            println!("cargo:rerun-if-changed={support}");
+        }
+    }
 }
 
 /// The version of `name` this binary links, from Cargo.lock: the one that its own package or

@@ -68,6 +68,10 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// An input file named by the job is not what the task expects (an ONNX file that is not
+    /// the export of the job's network).
+    #[error("{}: {message}", path.display())]
+    InputFile { path: PathBuf, message: String },
     /// An output cannot be written (a runtime failure).
     #[error("{}: cannot write the {what}", path.display())]
     OutputIo {

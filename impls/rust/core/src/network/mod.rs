@@ -2,11 +2,13 @@
 //! interchange layout of the parameters ([`params`]), the paper's initial weights ([`init`]),
 //! the safetensors weights file ([`weights`]), the network input from packed images
 //! ([`input`]), the optimiser's schedule and reference update ([`optim`]), the head that scores
-//! embeddings ([`head`]), the [`Network`] trait a back-end implements ([`backend`]) and the
-//! checks every back-end makes around a call ([`guard`]).
+//! embeddings ([`head`]), the [`Network`] trait a back-end implements ([`backend`]), the network
+//! of an ONNX inference engine ([`engine`]) and the checks every back-end makes around a call
+//! ([`guard`]).
 //! `Shape::paper()` is the published shape.
 
 pub mod backend;
+pub mod engine;
 pub mod guard;
 pub mod head;
 pub mod init;

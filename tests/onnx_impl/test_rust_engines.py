@@ -1,0 +1,176 @@
+"""rust-ort and rust-tract end to end (their manifests' build and run commands) on the synthetic
+data set and the tiny export of conftest.py: `forward`, `evaluate` and `serve` give
+python-torch's outputs, predictions and answers, within the float32 tolerance of
+test_engines.py; a training task, a missing, null or unreadable ONNX file and an export of
+another shape are one line each with exit code 2, in python-onnxruntime's words."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from oneshot_common.data import load_images, load_pairs
+from oneshot_common.sampling import read_pairs
+from safetensors.numpy import load_file
+
+from harness.process import impls
+
+from .conftest import MODEL, SHAPE, Fixture, run_export
+from .test_tasks import ATOL, RTOL, onnx_job, result_of, torch_embed, torch_logits
+
+JobWriter = Callable[..., Path]
+RUST_ENGINES = ("rust-ort", "rust-tract")
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, impls.Implementation]:
+    """The two manifests, built as the harness builds them (a no-op where tox built them)."""
+    found = impls.discover(impls.IMPLS_DIR)
+    for engine in RUST_ENGINES:
+        impl = found[engine]
+        assert impl.build is not None
+        done = subprocess.run(
+            list(impl.build), cwd=impl.folder, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    return {engine: found[engine] for engine in RUST_ENGINES}
+
+
+def run_rust(impl: impls.Implementation, job: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(job) if part == "{job}" else part for part in impl.run]
+    return subprocess.run(
+        command, cwd=impl.folder, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("engine", RUST_ENGINES)
+def test_forward_gives_python_torchs_outputs(
+    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
+    engine: str,
+) -> None:
+    job = onnx_job(job_writer, onnx_fixture, "forward", {"batch": 4})
+    done = run_rust(built[engine], job)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = result_of(job)
+    assert result["impl"] == engine and result["ok"] is True
+    assert result["metrics"]["pairs"] == 10
+    if engine == "rust-ort":
+        assert result["versions"]["onnxruntime"] == "1.31.1"
+    outputs = load_file(job.parent / result["outputs"]["outputs"])
+    left, right, _ = load_pairs(
+        str(onnx_fixture.data), read_pairs(onnx_fixture.pairs, onnx_fixture.data)
+    )
+    emb1, emb2 = torch_embed(onnx_fixture, left), torch_embed(onnx_fixture, right)
+    np.testing.assert_allclose(outputs["emb1"], emb1, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(outputs["emb2"], emb2, rtol=RTOL, atol=ATOL)
+    logits = torch_logits(onnx_fixture, emb1, emb2)
+    np.testing.assert_allclose(outputs["logits"], logits, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("engine", RUST_ENGINES)
+def test_evaluate_gives_python_torchs_predictions(
+    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
+    engine: str, tmp_path: Path,
+) -> None:
+    params = {"ways": 5, "trials": 12, "batch": 8}
+    job = onnx_job(job_writer, onnx_fixture, "evaluate", params)
+    done = run_rust(built[engine], job)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = result_of(job)
+    assert result["metrics"]["trials"] == 12
+    predictions = (job.parent / result["outputs"]["predictions"]).read_text()
+    from oneshot_common.events import Events
+    from oneshot_common.job import parse_job
+    from oneshot_torch.evaluate import run_evaluate
+
+    out = tmp_path / "torch"
+    out.mkdir()
+    run_evaluate(parse_job({**json.loads(job.read_text()), "out_dir": str(out)}), Events(0.0))
+    assert predictions == (out / "predictions.tsv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("engine", "arrival"), [("rust-ort", "poisson"), ("rust-tract", "back_to_back")]
+)
+def test_serve_answers_as_python_torch_does(
+    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
+    engine: str, arrival: str,
+) -> None:
+    params = {
+        "ways": 5, "episodes": 2, "queries": 12, "warmup_queries": 2,
+        "arrival": arrival, "rate_per_s": 500.0,
+    }  # fmt: skip
+    job = onnx_job(job_writer, onnx_fixture, "serve", params)
+    done = run_rust(built[engine], job)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = result_of(job)
+    metrics = result["metrics"]
+    assert metrics["queries"] == 12 and 0 < metrics["latency_p50_s"] <= metrics["latency_max_s"]
+    assert ("idle_cpu_s" in metrics) == (arrival == "poisson")
+    episodes = [
+        line.split("\t")
+        for line in (job.parent / result["outputs"]["episodes"]).read_text().splitlines()[1:]
+    ]
+    paths = {(int(e), role, int(k)): path for e, role, k, path, _ in episodes}
+    served = (job.parent / result["outputs"]["serve"]).read_text().splitlines()
+    header = served[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in served[1:]]
+    assert len(rows) == 1 + 2 + 12
+    for row in rows:  # python-torch's answer to every query: the strict argmax of its logits
+        episode, index = int(row["episode"]), int(row["index"])
+        support = [paths[(episode, "support", k)] for k in range(5)]
+        images = load_images(str(onnx_fixture.data), [paths[(episode, "query", index)], *support])
+        emb = torch_embed(onnx_fixture, images)
+        logits = torch_logits(onnx_fixture, emb[:1], emb[1:])
+        assert int(row["predicted"]) == int(np.argmax(logits)), row
+
+
+@pytest.mark.parametrize("engine", RUST_ENGINES)
+def test_bad_input_is_one_line_and_exit_2(
+    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
+    engine: str, tmp_path: Path,
+) -> None:
+    def error_of(task: str, params: dict[str, object], **inputs: object) -> str:
+        job = onnx_job(job_writer, onnx_fixture, task, params, **inputs)
+        done = run_rust(built[engine], job)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, (done.returncode, lines)
+        assert result_of(job)["ok"] is False
+        return lines[0]
+
+    assert error_of("step", {"batch": 4, "steps": 1}) == (
+        f"error: {engine} does not train: task 'step', expected one of forward, evaluate, "
+        "serve (an ONNX engine runs the exported tower only)"
+    )
+    missing = tmp_path / "gone.onnx"
+    assert error_of("forward", {}, onnx=str(missing)) == (
+        f"error: {missing}: no such file, expected the ONNX export of inputs.weights"
+    )
+    assert error_of("serve", {"ways": 5, "episodes": 1}, onnx=None) == (
+        "error: inputs.onnx: null, expected the ONNX export of inputs.weights"
+    )
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not an onnx model")
+    assert error_of("forward", {}, onnx=str(garbage)).startswith(
+        f"error: {garbage}: not a readable ONNX model ("
+    )
+    other = tmp_path / "wide.onnx"  # the export of a network with another embedding
+    wide = {**MODEL, "embedding": MODEL["embedding"] * 2}
+    weights = tmp_path / "wide.safetensors"
+    from oneshot_torch.model import SiameseNet, init_he
+    from oneshot_torch.weights import save_weights
+
+    net = SiameseNet(dataclasses.replace(SHAPE, embedding=2 * SHAPE.embedding))
+    init_he(net, 1)
+    save_weights(net, weights)
+    done = run_export("--weights", str(weights), "--model", json.dumps(wide), "--out", str(other))
+    assert done.returncode == 0, done.stderr
+    e = SHAPE.embedding
+    assert error_of("forward", {}, onnx=str(other)) == (
+        f"error: {other}: embeddings has shape [N, {2 * e}], expected [N, {e}] (the job's model)"
+    )
