@@ -5,15 +5,17 @@ archive alone): a typed, schema-validated summary of one run's results.json, sma
 commit. It holds the run's identity (run id, config name and config, start and finish), the
 machine (its facts, probes and machine id), the commit, the implementations' versions, every
 measurement's Summary with the throughput values of its measured runs (what the statistics
-need: nothing else raw), every Comparison, every Check, the roofline and the sweep's points and
-crossover. It holds no job folders, no runs' events, metrics or phases.
+need: nothing else raw), every Comparison, every Check, the roofline, the sweep's points and
+crossover, and a serve run's `serving[]` (docs/reports.md, "Serving"). It holds no job folders,
+no runs' events, metrics or phases.
 
 The models embed the results models themselves where a record keeps a section whole
-(`Summary`, `Comparison`, `Check`, `Implementation`, `Roofline`, `CrossoverSeries`), so a field
-added there is archived too. Like results.py's, every model is frozen and forbids keys it does
-not name.
+(`Summary`, `Comparison`, `Check`, `Implementation`, `Roofline`, `CrossoverSeries`, `Serving`),
+so a field added there is archived too. Like results.py's, every model is frozen and forbids
+keys it does not name.
 
-Format history (`format_version`): 1, the first.
+Format history (`format_version`): 1, the first; `serving` was added to it as an optional field
+(absent in the records written before), which every reader of version 1 accepts.
 
 `docs/schemas/archive.schema.json` is generated from these models:
 `python -m harness.archive.record` (`--check` compares).
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.process.protocol import REPO_ROOT
-from harness.result_sections import CrossoverSeries, Num, Roofline, _Model
+from harness.result_sections import CrossoverSeries, Num, Roofline, Serving, _Model
 from harness.results import Check, Comparison, Implementation, Summary
 from harness.schema import schema_command, schema_document
 
@@ -104,6 +106,7 @@ class Record(_Model):
     checks: list[Check]
     roofline: Roofline | None = None
     sweep: ArchivedSweep | None = None
+    serving: list[Serving] | None = None  # a serve run's (configs/serve.yaml); None otherwise
 
 
 def record_path(root: Path, machine_id: str, run_id: str) -> Path:

@@ -97,6 +97,8 @@ def to_record(results: Results, run_id: str) -> Record:
         checks=results.checks,
         roofline=results.roofline,
         sweep=sweep,
+        # given only when the run has serving figures: other runs archive to the same bytes
+        **({"serving": results.serving} if results.serving else {}),
     )
     # Validated as the file will be read: the dumped record must parse back to itself.
     return parse_record(record.dump(), f"record of run {run_id}")

@@ -1,12 +1,14 @@
 """`harness publish [--archive results/archive] [--check] [--root .]`.
 
 Reads the archive alone (harness.archive.write.read_archive) and writes the README's headline
-between `<!-- answer:begin -->`/`<!-- answer:end -->`, docs/results.md's "The answer by CPU"
-between `<!-- answer-by-cpu:begin -->`/`<!-- answer-by-cpu:end -->`, and site/index.html
-(generated output, not committed: .gitignore). `--check` writes nothing: one line per file
-whose block differs from what the archive generates, exit 1; 0 when equal. With no answer run
-archived, `publish` says so and exits 2 touching nothing, and `--check` passes only while
-neither file holds its markers.
+between `<!-- answer:begin -->`/`<!-- answer:end -->`, its serving answer (publish/serving.py,
+from the newest archived serve run) between `<!-- serving:begin -->`/`<!-- serving:end -->`,
+docs/results.md's "The answer by CPU" between `<!-- answer-by-cpu:begin -->`/
+`<!-- answer-by-cpu:end -->`, and site/index.html (generated output, not committed:
+.gitignore). `--check` writes nothing: one line per block that differs from what the archive
+generates, exit 1; 0 when equal. With no answer run archived, `publish` says so and exits 2
+touching nothing, and `--check` passes only while neither file holds its markers; with no
+serve run archived, the README must not hold the serving markers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from harness.archive.write import read_archive
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
 from harness.publish.answer import newest, newest_per_machine
+from harness.publish.serving import SERVING_MARKERS, serving_block, serving_record
 from harness.publish.site import site_html
 from harness.publish.texts import (
     README_MARKERS,
@@ -52,23 +55,36 @@ def publish(archive: Path, root: Path, check: bool) -> int:
         for name in marked:
             print(f"{name}: holds answer markers but {archive} holds no answer run")
         return 1 if marked else 0
-    blocks = {
-        "README.md": readme_block(record),
-        "docs/results.md": results_block(newest_per_machine(records)),
-    }
-    new: dict[str, str] = {}
+    blocks = [
+        ("README.md", README_MARKERS, readme_block(record), "the answer block"),
+        (
+            "docs/results.md",
+            RESULTS_MARKERS,
+            results_block(newest_per_machine(records)),
+            "the answer by CPU",
+        ),
+    ]
     differ: list[str] = []
-    for name, markers in TARGETS:
+    serving = serving_record(records)
+    if serving is not None:
+        blocks.append(("README.md", SERVING_MARKERS, serving_block(serving), "the serving block"))
+    elif has_markers(texts["README.md"], SERVING_MARKERS):
+        stale = f"README.md: holds serving markers but {archive} holds no serve run"
+        if not check:
+            raise HarnessError(stale)
+        differ.append(stale)
+    new = dict(texts)
+    for name, markers, block, what in blocks:
         try:
-            new[name] = replace_block(texts[name], blocks[name], markers, name)
+            replaced = replace_block(new[name], block, markers, name)
         except HarnessError as e:
             if not check:
                 raise
             differ.append(str(e))
             continue
-        if new[name] != texts[name]:
-            what = "the answer block" if name == "README.md" else "the answer by CPU"
+        if replaced != new[name]:
             differ.append(f"{name}: {what} differs from the archive; {HOW}")
+        new[name] = replaced
     if check:
         for line in differ:
             print(line)

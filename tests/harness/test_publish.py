@@ -11,6 +11,7 @@ from harness.archive.record import ArchivedPoint, ArchivedSweep, Record
 from harness.archive.write import read_record
 from harness.cli import main as cli_main
 from harness.publish.answer import answer_of
+from harness.publish.serving import SERVING_MARKERS
 from harness.publish.texts import README_MARKERS, RESULTS_MARKERS
 from tests.harness.publishfixtures import XEON, ZEN3, answer_record, variant, write
 
@@ -37,12 +38,13 @@ def archive(base: Record, tmp_path: Path) -> Path:
 
 
 def readme_without_answer() -> str:
-    """The project's README with its own answer block (markers included) taken out."""
+    """The project's README with its own answer and serving blocks (markers included) out."""
     readme = (REPO / "README.md").read_text()
-    if README_MARKERS[0] not in readme:
-        return readme
-    head, rest = readme.split(README_MARKERS[0], 1)
-    return head + rest.split(README_MARKERS[1], 1)[1]
+    for begin, end in (README_MARKERS, SERVING_MARKERS):
+        if begin in readme:
+            head, rest = readme.split(begin, 1)
+            readme = head + rest.split(end, 1)[1]
+    return readme
 
 
 @pytest.fixture

@@ -50,7 +50,9 @@ def run_rust(impl: impls.Implementation, job: Path) -> subprocess.CompletedProce
 
 @pytest.mark.parametrize("engine", RUST_ENGINES)
 def test_forward_gives_python_torchs_outputs(
-    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
+    onnx_fixture: Fixture,
+    job_writer: JobWriter,
+    built: dict[str, impls.Implementation],
     engine: str,
 ) -> None:
     job = onnx_job(job_writer, onnx_fixture, "forward", {"batch": 4})
@@ -74,8 +76,11 @@ def test_forward_gives_python_torchs_outputs(
 
 @pytest.mark.parametrize("engine", RUST_ENGINES)
 def test_evaluate_gives_python_torchs_predictions(
-    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
-    engine: str, tmp_path: Path,
+    onnx_fixture: Fixture,
+    job_writer: JobWriter,
+    built: dict[str, impls.Implementation],
+    engine: str,
+    tmp_path: Path,
 ) -> None:
     params = {"ways": 5, "trials": 12, "batch": 8}
     job = onnx_job(job_writer, onnx_fixture, "evaluate", params)
@@ -98,8 +103,11 @@ def test_evaluate_gives_python_torchs_predictions(
     ("engine", "arrival"), [("rust-ort", "poisson"), ("rust-tract", "back_to_back")]
 )
 def test_serve_answers_as_python_torch_does(
-    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
-    engine: str, arrival: str,
+    onnx_fixture: Fixture,
+    job_writer: JobWriter,
+    built: dict[str, impls.Implementation],
+    engine: str,
+    arrival: str,
 ) -> None:
     params = {
         "ways": 5, "episodes": 2, "queries": 12, "warmup_queries": 2,
@@ -132,8 +140,11 @@ def test_serve_answers_as_python_torch_does(
 
 @pytest.mark.parametrize("engine", RUST_ENGINES)
 def test_bad_input_is_one_line_and_exit_2(
-    onnx_fixture: Fixture, job_writer: JobWriter, built: dict[str, impls.Implementation],
-    engine: str, tmp_path: Path,
+    onnx_fixture: Fixture,
+    job_writer: JobWriter,
+    built: dict[str, impls.Implementation],
+    engine: str,
+    tmp_path: Path,
 ) -> None:
     def error_of(task: str, params: dict[str, object], **inputs: object) -> str:
         job = onnx_job(job_writer, onnx_fixture, task, params, **inputs)
