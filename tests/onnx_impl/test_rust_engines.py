@@ -12,16 +12,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from oneshot_common.data import load_images, load_pairs
-from oneshot_common.sampling import read_pairs
-from safetensors.numpy import load_file
 
 from harness.process import impls
 
 from .conftest import MODEL, SHAPE, Fixture, run_export
-from .test_tasks import ATOL, RTOL, onnx_job, result_of, torch_embed, torch_logits
+from .test_tasks import assert_torch_answers, assert_torch_outputs, onnx_job, result_of
 
 JobWriter = Callable[..., Path]
 RUST_ENGINES = ("rust-ort", "rust-tract")
@@ -63,15 +59,7 @@ def test_forward_gives_python_torchs_outputs(
     assert result["metrics"]["pairs"] == 10
     if engine == "rust-ort":
         assert result["versions"]["onnxruntime"] == "1.31.1"
-    outputs = load_file(job.parent / result["outputs"]["outputs"])
-    left, right, _ = load_pairs(
-        str(onnx_fixture.data), read_pairs(onnx_fixture.pairs, onnx_fixture.data)
-    )
-    emb1, emb2 = torch_embed(onnx_fixture, left), torch_embed(onnx_fixture, right)
-    np.testing.assert_allclose(outputs["emb1"], emb1, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(outputs["emb2"], emb2, rtol=RTOL, atol=ATOL)
-    logits = torch_logits(onnx_fixture, emb1, emb2)
-    np.testing.assert_allclose(outputs["logits"], logits, rtol=RTOL, atol=ATOL)
+    assert_torch_outputs(onnx_fixture, job, result)
 
 
 @pytest.mark.parametrize("engine", RUST_ENGINES)
@@ -120,22 +108,8 @@ def test_serve_answers_as_python_torch_does(
     metrics = result["metrics"]
     assert metrics["queries"] == 12 and 0 < metrics["latency_p50_s"] <= metrics["latency_max_s"]
     assert ("idle_cpu_s" in metrics) == (arrival == "poisson")
-    episodes = [
-        line.split("\t")
-        for line in (job.parent / result["outputs"]["episodes"]).read_text().splitlines()[1:]
-    ]
-    paths = {(int(e), role, int(k)): path for e, role, k, path, _ in episodes}
-    served = (job.parent / result["outputs"]["serve"]).read_text().splitlines()
-    header = served[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in served[1:]]
+    rows = assert_torch_answers(onnx_fixture, job, result, ways=5)
     assert len(rows) == 1 + 2 + 12
-    for row in rows:  # python-torch's answer to every query: the strict argmax of its logits
-        episode, index = int(row["episode"]), int(row["index"])
-        support = [paths[(episode, "support", k)] for k in range(5)]
-        images = load_images(str(onnx_fixture.data), [paths[(episode, "query", index)], *support])
-        emb = torch_embed(onnx_fixture, images)
-        logits = torch_logits(onnx_fixture, emb[:1], emb[1:])
-        assert int(row["predicted"]) == int(np.argmax(logits)), row
 
 
 @pytest.mark.parametrize("engine", RUST_ENGINES)

@@ -63,6 +63,40 @@ def torch_logits(fixture: Fixture, emb1: np.ndarray, emb2: np.ndarray) -> np.nda
     return np.abs(emb1 - emb2) @ head["out.weight"].reshape(-1) + head["out.bias"][0]
 
 
+def assert_torch_outputs(fixture: Fixture, job: Path, result: dict[str, Any]) -> None:
+    """A forward job's embeddings and logits are python-torch's on the same weights."""
+    outputs = load_file(job.parent / result["outputs"]["outputs"])
+    left, right, _ = load_pairs(str(fixture.data), read_pairs(fixture.pairs, fixture.data))
+    emb1, emb2 = torch_embed(fixture, left), torch_embed(fixture, right)
+    np.testing.assert_allclose(outputs["emb1"], emb1, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(outputs["emb2"], emb2, rtol=RTOL, atol=ATOL)
+    logits = torch_logits(fixture, emb1, emb2)
+    np.testing.assert_allclose(outputs["logits"], logits, rtol=RTOL, atol=ATOL)
+
+
+def assert_torch_answers(
+    fixture: Fixture, job: Path, result: dict[str, Any], ways: int
+) -> list[dict[str, str]]:
+    """Every query of a serve job answered as python-torch does (the strict argmax of its
+    logits); the rows of serve.tsv."""
+    episodes = [
+        line.split("\t")
+        for line in (job.parent / result["outputs"]["episodes"]).read_text().splitlines()[1:]
+    ]
+    paths = {(int(e), role, int(k)): path for e, role, k, path, _ in episodes}
+    served = (job.parent / result["outputs"]["serve"]).read_text().splitlines()
+    header = served[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in served[1:]]
+    for row in rows:
+        episode, index = int(row["episode"]), int(row["index"])
+        support = [paths[(episode, "support", k)] for k in range(ways)]
+        images = load_images(str(fixture.data), [paths[(episode, "query", index)], *support])
+        emb = torch_embed(fixture, images)
+        logits = torch_logits(fixture, emb[:1], emb[1:])
+        assert int(row["predicted"]) == int(np.argmax(logits)), row
+    return rows
+
+
 def imported_modules(stderr: str) -> set[str]:
     """The modules `python -X importtime` reports, top-level names."""
     return {
@@ -86,15 +120,7 @@ def test_forward_gives_python_torchs_outputs_and_never_imports_torch(
     assert result["impl"] == f"python-{engine}" and result["ok"] is True
     assert result["metrics"]["pairs"] == 10 and result["metrics"]["engine_threads"] == 1
     assert result["versions"][engine].startswith({"onnxruntime": "1.31.1"}.get(engine, "2026.4"))
-    outputs = load_file(job.parent / result["outputs"]["outputs"])
-    left, right, _ = load_pairs(
-        str(onnx_fixture.data), read_pairs(onnx_fixture.pairs, onnx_fixture.data)
-    )
-    emb1, emb2 = torch_embed(onnx_fixture, left), torch_embed(onnx_fixture, right)
-    np.testing.assert_allclose(outputs["emb1"], emb1, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(outputs["emb2"], emb2, rtol=RTOL, atol=ATOL)
-    logits = torch_logits(onnx_fixture, emb1, emb2)
-    np.testing.assert_allclose(outputs["logits"], logits, rtol=RTOL, atol=ATOL)
+    assert_torch_outputs(onnx_fixture, job, result)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -148,22 +174,8 @@ def test_serve_answers_as_python_torch_does(
     assert 0 < metrics["latency_p50_s"] <= metrics["latency_max_s"]
     assert metrics["engine_threads"] == 1 and len(metrics["enrol_s"]) >= 2
     assert ("idle_cpu_s" in metrics) == (arrival == "poisson")
-    episodes = [
-        line.split("\t")
-        for line in (job.parent / result["outputs"]["episodes"]).read_text().splitlines()[1:]
-    ]
-    paths = {(int(e), role, int(k)): path for e, role, k, path, _ in episodes}
-    served = (job.parent / result["outputs"]["serve"]).read_text().splitlines()
-    header = served[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in served[1:]]
+    rows = assert_torch_answers(onnx_fixture, job, result, ways=5)
     assert [r["phase"] for r in rows] == ["cold"] + ["warmup"] * 2 + ["measured"] * 12
-    for row in rows:  # python-torch's answer to every query: the strict argmax of its logits
-        episode, index = int(row["episode"]), int(row["index"])
-        support = [paths[(episode, "support", k)] for k in range(5)]
-        images = load_images(str(onnx_fixture.data), [paths[(episode, "query", index)], *support])
-        emb = torch_embed(onnx_fixture, images)
-        logits = torch_logits(onnx_fixture, emb[:1], emb[1:])
-        assert int(row["predicted"]) == int(np.argmax(logits)), row
 
 
 @pytest.mark.parametrize("engine", ENGINES)
