@@ -120,8 +120,14 @@ def test_bad_input_is_one_line_and_exit_2(
     engine: str,
     tmp_path: Path,
 ) -> None:
-    def error_of(task: str, params: dict[str, object], **inputs: object) -> str:
+    def error_of(
+        task: str, params: dict[str, object], conv: list[str] | None = None, **inputs: object
+    ) -> str:
         job = onnx_job(job_writer, onnx_fixture, task, params, **inputs)
+        if conv is not None:  # a model key, as a job written by hand would give it
+            written = json.loads(job.read_text())
+            written["model"]["conv"] = conv
+            job.write_text(json.dumps(written))
         done = run_rust(built[engine], job)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1, (done.returncode, lines)
@@ -143,6 +149,10 @@ def test_bad_input_is_one_line_and_exit_2(
     garbage.write_bytes(b"not an onnx model")
     assert error_of("forward", {}, onnx=str(garbage)).startswith(
         f"error: {garbage}: not a readable ONNX model ("
+    )
+    assert error_of("forward", {}, conv=["direct", "fft", "direct", "direct"]) == (
+        f"error: model.conv: got fft for layer 2, expected direct ({engine} computes "
+        "convolutions directly only)"
     )
     other = tmp_path / "wide.onnx"  # the export of a network with another embedding
     wide = {**MODEL, "embedding": MODEL["embedding"] * 2}
