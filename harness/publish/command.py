@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from harness.archive.record import ARCHIVE_ROOT
 from harness.archive.write import read_archive
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
 from harness.publish.answer import newest, newest_per_machine
-from harness.publish.serving import SERVING_MARKERS, serving_block, serving_record
+from harness.publish.serving import CONFIG, SERVING_MARKERS, serving_block, serving_record
 from harness.publish.site import site_html
 from harness.publish.texts import (
     README_MARKERS,
@@ -67,7 +70,8 @@ def publish(archive: Path, root: Path, check: bool) -> int:
     differ: list[str] = []
     serving = serving_record(records)
     if serving is not None:
-        blocks.append(("README.md", SERVING_MARKERS, serving_block(serving), "the serving block"))
+        block = serving_block(serving, shipped_config(root / CONFIG))
+        blocks.append(("README.md", SERVING_MARKERS, block, "the serving block"))
     elif has_markers(texts["README.md"], SERVING_MARKERS):
         stale = f"README.md: holds serving markers but {archive} holds no serve run"
         if not check:
@@ -98,6 +102,15 @@ def publish(archive: Path, root: Path, check: bool) -> int:
     site.write_text(site_html(records), encoding="utf-8")
     print(f"published: {site}")
     return 0
+
+
+def shipped_config(path: Path) -> dict[str, Any] | None:
+    """The config file at `path` as YAML reads it; None where the checkout has none."""
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def read_text(path: Path) -> str:

@@ -15,6 +15,8 @@ the serving targets as sentences, met or missed, with their figures.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,10 +27,31 @@ SERVING_MARKERS = ("<!-- serving:begin -->", "<!-- serving:end -->")
 SUBJECT = "rust-native"
 P50_RIVALS = ("python-torch", "python-onnxruntime", "rust-ort", "rust-tract")
 P50_TARGET, TAIL_TARGET, COLD_TARGET, IDLE_TARGET = 0.8, 1.3, 0.1, 0.01
-COMMANDS = (
-    "`python -m harness run configs/serve.yaml`, then `python -m harness archive RUN` and "
-    "`python -m harness publish`"
-)
+CONFIG = "configs/serve.yaml"
+THEN = "then `python -m harness archive RUN` and `python -m harness publish`"
+PLAIN = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+def run_command(ran: dict[str, Any], shipped: dict[str, Any] | None) -> str:
+    """The `harness run` command that made a record of config `ran` (the config as read, its
+    `--set`s applied): the shipped config file with one `--set` for each key whose value differs
+    from the file's `shipped` (nested mappings key by key, `null` for a key the run lacks).
+    Without the file (None), the file's name alone."""
+    sets = [] if shipped is None else _sets(ran, shipped, "")
+    return " ".join(["python -m harness run", CONFIG, *(f"--set {s}" for s in sets)])
+
+
+def _sets(ran: dict[str, Any], shipped: dict[str, Any], prefix: str) -> list[str]:
+    out: list[str] = []
+    for key in sorted(set(ran) | set(shipped), key=str):
+        path, now, was = f"{prefix}{key}", ran.get(key), shipped.get(key)
+        if isinstance(now, dict) and isinstance(was, dict):
+            out += _sets(now, was, f"{path}.")
+        elif now != was:
+            value = now if isinstance(now, str) else json.dumps(now, separators=(",", ":"))
+            item = f"{path}={value}"
+            out.append(item if PLAIN.fullmatch(value) else f"'{item}'")
+    return out
 
 
 def serving_record(records: Sequence[Record]) -> Record | None:
@@ -148,8 +171,9 @@ def target_sentences(kinds: dict[str, dict[str, Serving]]) -> list[str]:
     return out
 
 
-def serving_block(record: Record) -> str:
-    """The README's generated serving block for `record`."""
+def serving_block(record: Record, shipped: dict[str, Any] | None = None) -> str:
+    """The README's generated serving block for `record`; `shipped` is CONFIG as the checkout
+    holds it, to name the run's `--set`s (`run_command`)."""
     from harness.publish.texts import markdown_table, provenance
 
     lines = [
@@ -171,6 +195,7 @@ def serving_block(record: Record) -> str:
         "99% upper confidence bound where the query count allows (docs/reports.md, "
         '"Serving"). Idle CPU is CPU seconds per idle second between arrivals.',
         "",
-        provenance(record, commands=False).removesuffix(".") + f"; made by {COMMANDS}.",
+        provenance(record, commands=False).removesuffix(".")
+        + f"; made by `{run_command(record.config, shipped)}`, {THEN}.",
     ]
     return "\n".join(lines).rstrip() + "\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.archive.record import Record
-from harness.publish.serving import SERVING_MARKERS, serving_block
+from harness.publish.serving import SERVING_MARKERS, run_command, serving_block
 from harness.publish.texts import README_MARKERS
 from harness.result_sections import LatencyQuantile, Serving
 from tests.harness.publishfixtures import XEON, ZEN3, answer_record, variant, write
@@ -108,3 +108,22 @@ def test_publish_writes_the_newest_serve_run_and_check_sees_a_missing_one(
     assert capsys.readouterr().out.splitlines() == [
         f"README.md: holds serving markers but {archive} holds no serve run"
     ]
+
+
+def test_the_command_names_every_set_the_run_had() -> None:
+    shipped = {
+        "name": "serve",
+        "threads": 2,
+        "model": {"preset": "paper"},
+        "sweep": {"model": [{"preset": "paper"}, {"preset": "small"}], "threads": [2, 1]},
+    }
+    assert run_command(shipped, shipped) == "python -m harness run configs/serve.yaml"
+    ran = {**shipped, "threads": 1, "model": {"preset": "paper", "conv": "fft"}}
+    del ran["sweep"]
+    assert run_command(ran, shipped) == (
+        "python -m harness run configs/serve.yaml --set model.conv=fft --set sweep=null "
+        "--set threads=1"
+    )
+    narrowed = {**shipped, "sweep": {**shipped["sweep"], "threads": [2]}}
+    assert run_command(narrowed, shipped).endswith("--set 'sweep.threads=[2]'")
+    assert run_command(ran, None) == "python -m harness run configs/serve.yaml"
