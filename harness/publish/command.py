@@ -1,14 +1,15 @@
 """`harness publish [--archive results/archive] [--check] [--root .]`.
 
 Reads the archive alone (harness.archive.write.read_archive) and writes the README's headline
-between `<!-- answer:begin -->`/`<!-- answer:end -->`, its serving answer (publish/serving.py,
-from the newest archived serve run) between `<!-- serving:begin -->`/`<!-- serving:end -->`,
+between `<!-- answer:begin -->`/`<!-- answer:end -->`, docs/results.md's serving answer
+(publish/serving.py, from the newest archived serve run) between `<!-- serving:begin -->`/
+`<!-- serving:end -->`,
 docs/results.md's "The answer by CPU" between `<!-- answer-by-cpu:begin -->`/
 `<!-- answer-by-cpu:end -->`, and site/index.html (generated output, not committed:
 .gitignore). `--check` writes nothing: one line per block that differs from what the archive
 generates, exit 1; 0 when equal. With no answer run archived, `publish` says so and exits 2
 touching nothing, and `--check` passes only while neither file holds its markers; with no
-serve run archived, the README must not hold the serving markers.
+serve run archived, docs/results.md must not hold the serving markers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from harness.archive.write import read_archive
 from harness.errors import HarnessError
 from harness.process.protocol import REPO_ROOT
 from harness.publish.answer import newest, newest_per_machine
-from harness.publish.serving import CONFIG, SERVING_MARKERS, serving_block, serving_record
+from harness.publish.serving import (
+    CONFIG,
+    SERVING_FILE,
+    SERVING_MARKERS,
+    serving_block,
+    serving_record,
+)
 from harness.publish.site import site_html
 from harness.publish.texts import (
     README_MARKERS,
@@ -71,9 +78,9 @@ def publish(archive: Path, root: Path, check: bool) -> int:
     serving = serving_record(records)
     if serving is not None:
         block = serving_block(serving, shipped_config(root / CONFIG))
-        blocks.append(("README.md", SERVING_MARKERS, block, "the serving block"))
-    elif has_markers(texts["README.md"], SERVING_MARKERS):
-        stale = f"README.md: holds serving markers but {archive} holds no serve run"
+        blocks.append((SERVING_FILE, SERVING_MARKERS, block, "the serving block"))
+    elif has_markers(texts[SERVING_FILE], SERVING_MARKERS):
+        stale = f"{SERVING_FILE}: holds serving markers but {archive} holds no serve run"
         if not check:
             raise HarnessError(stale)
         differ.append(stale)

@@ -1,4 +1,4 @@
-"""The README's serving answer, generated from the archive: the newest archived run that holds
+"""docs/results.md's serving answer, generated from the archive: the newest archived run that holds
 `serving[]` (configs/serve.yaml, archived like the answer run), one table per sweep point, and
 the serving targets as sentences, met or missed, with their figures.
 
@@ -24,6 +24,7 @@ from harness.archive.record import Record
 from harness.result_sections import Serving
 
 SERVING_MARKERS = ("<!-- serving:begin -->", "<!-- serving:end -->")
+SERVING_FILE = "docs/results.md"  # the README points to it
 SUBJECT = "rust-native"
 P50_RIVALS = ("python-torch", "python-onnxruntime", "rust-ort", "rust-tract")
 P50_TARGET, TAIL_TARGET, COLD_TARGET, IDLE_TARGET = 0.8, 1.3, 0.1, 0.01
@@ -172,7 +173,7 @@ def target_sentences(kinds: dict[str, dict[str, Serving]]) -> list[str]:
 
 
 def serving_block(record: Record, shipped: dict[str, Any] | None = None) -> str:
-    """The README's generated serving block for `record`; `shipped` is CONFIG as the checkout
+    """The generated serving block for `record`; `shipped` is CONFIG as the checkout
     holds it, to name the run's `--set`s (`run_command`)."""
     from harness.publish.texts import markdown_table, provenance
 

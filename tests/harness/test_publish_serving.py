@@ -1,6 +1,6 @@
 """`harness publish`'s serving block (publish/serving.py) from an archive holding an answer run
 and a serve run with made-up `serving[]`: the table, the targets met and missed with their
-figures, the newest serve run chosen, and `--check` when the README's markers and the archive
+figures, the newest serve run chosen, and `--check` when docs/results.md's markers and the archive
 disagree."""
 
 from __future__ import annotations
@@ -90,23 +90,22 @@ def test_publish_writes_the_newest_serve_run_and_check_sees_a_missing_one(
     write(archive, serve_record(base, "serve-20261203-100000", 3, SERVED))
     checkout = tmp_path / "checkout"
     (checkout / "docs").mkdir(parents=True)
-    readme = readme_without_answer() + "\n".join(
-        ["", *README_MARKERS, "", *SERVING_MARKERS, "", "After.", ""]
-    )
+    readme = readme_without_answer() + "\n".join(["", *README_MARKERS, "", "After.", ""])
     (checkout / "README.md").write_text(readme)
-    (checkout / "docs" / "results.md").write_text(RESULTS_HEAD)
+    results = RESULTS_HEAD + "\n".join(["", *SERVING_MARKERS, "", "Notebook.", ""])
+    (checkout / "docs" / "results.md").write_text(results)
     assert publish(archive, checkout) == 0
-    served = block((checkout / "README.md").read_text(), SERVING_MARKERS)
+    served = block((checkout / "docs" / "results.md").read_text(), SERVING_MARKERS)
     assert "serve-20261203-100000" in served and "serve-20261202" not in served
     assert "| `rust-native` |" in served
     capsys.readouterr()
     assert publish(archive, checkout, "--check") == 0
-    # the serve run gone from the archive: the README's serving block is stale
+    # the serve run gone from the archive: the serving block is stale
     (archive / XEON / "serve-20261202-100000.json.gz").unlink()
     (archive / XEON / "serve-20261203-100000.json.gz").unlink()
     assert publish(archive, checkout, "--check") == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"README.md: holds serving markers but {archive} holds no serve run"
+        f"docs/results.md: holds serving markers but {archive} holds no serve run"
     ]
 
 
